@@ -1,0 +1,54 @@
+"""Bearer-token authentication: a token belongs to one project and sees only that project."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from evaluations.models import ApiToken
+
+# Recording last use on every request would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class TokenPrincipal:
+    """The caller behind a project token (there is no Django user for CI)."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, token):
+        self.token = token
+        self.project = token.project
+
+    def __str__(self):
+        return f"token {self.token.prefix} of {self.project}"
+
+
+class ProjectTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        keyword, _, secret = header.partition(" ")
+        if keyword.lower() != self.keyword.lower() or not secret.strip():
+            raise exceptions.AuthenticationFailed(
+                "Authorization header must be 'Bearer <project token>'."
+            )
+        token = ApiToken.objects.for_secret(secret.strip())
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return TokenPrincipal(token), token
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+
+class HasProjectToken(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, ApiToken)

@@ -1,0 +1,15 @@
+"""Maps the services' domain errors onto HTTP answers; everything else is DRF's default."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from evaluations.services.ingest import IngestConflict, ReplayConflict
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ReplayConflict):
+        return Response(exc.as_errors(), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, IngestConflict):
+        return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,317 @@
+"""Validation of what CI posts, and the shape of what the API answers."""
+
+from django.urls import reverse
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from evaluations.models import EvaluationRun, MetricDefinition
+
+from .fields import NameField, StrictFloatField, StrictIntegerField, find_non_finite
+
+MAX_METRICS_PER_RUN = 10_000
+MAX_RUNS_PER_BATCH = 1_000
+
+
+class DatasetInputSerializer(serializers.Serializer):
+    name = NameField()
+    version = NameField(required=False, default="", allow_blank=True)
+    size = StrictIntegerField(required=False, allow_null=True, min_value=1)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "Dataset name"},
+            {"$ref": "#/components/schemas/DatasetInputRequest"},
+        ]
+    }
+)
+class DatasetField(serializers.Field):
+    """``"holdout"`` or ``{"name": "holdout", "version": "2024-06", "size": 10000}``."""
+
+    default_error_messages = {"invalid": "Must be a dataset name or an object with a name."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = {"name": data}
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        serializer = DatasetInputSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class MetricInputSerializer(serializers.Serializer):
+    name = NameField()
+    value = StrictFloatField()
+    slice = NameField(required=False, default="overall")
+    n = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    ci_low = StrictFloatField(required=False, allow_null=True)
+    ci_high = StrictFloatField(required=False, allow_null=True)
+    direction = serializers.ChoiceField(
+        choices=MetricDefinition.Direction.choices, required=False
+    )
+    kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
+    unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
+
+    def validate(self, attrs):
+        low, high = attrs.get("ci_low"), attrs.get("ci_high")
+        if (low is None) != (high is None):
+            missing = "ci_high" if high is None else "ci_low"
+            raise serializers.ValidationError({missing: ["ci_low and ci_high go together."]})
+        if low is not None and low > high:
+            raise serializers.ValidationError({"ci_low": ["Must not be above ci_high."]})
+        return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "array", "items": {"$ref": "#/components/schemas/MetricInputRequest"}},
+            {
+                "type": "object",
+                "additionalProperties": {"type": "number"},
+                "description": 'Shorthand: {"accuracy": 0.931, ...}',
+            },
+        ]
+    }
+)
+class MetricsField(serializers.Field):
+    """A list of metric objects, or the shorthand ``{"accuracy": 0.931, ...}``."""
+
+    default_error_messages = {
+        "invalid": "Must be a list of metrics or an object of name: value.",
+        "empty": "At least one metric is required.",
+        "too_many": f"At most {MAX_METRICS_PER_RUN} metrics per run.",
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            items = [{"name": name, "value": value} for name, value in data.items()]
+        elif isinstance(data, list):
+            items = data
+        else:
+            self.fail("invalid")
+        if not items:
+            self.fail("empty")
+        if len(items) > MAX_METRICS_PER_RUN:
+            self.fail("too_many")
+        serializer = MetricInputSerializer(data=items, many=True)
+        if not serializer.is_valid():
+            # Errors are keyed by position: {"metrics": {"2": {"value": [...]}}}; for the
+            # shorthand object form, by metric name instead.
+            errors = _errors_by_index(serializer.errors)
+            if isinstance(data, dict):
+                errors = {items[index]["name"]: err for index, err in errors.items()}
+            raise serializers.ValidationError(errors)
+        metrics = [dict(item) for item in serializer.validated_data]
+        _reject_duplicates(metrics)
+        return metrics
+
+
+def _errors_by_index(errors):
+    if isinstance(errors, dict):
+        return {int(index): err for index, err in errors.items() if err}
+    return {index: err for index, err in enumerate(errors) if err}
+
+
+def _reject_duplicates(metrics):
+    seen = {}
+    for index, metric in enumerate(metrics):
+        key = (metric["name"], metric["slice"])
+        if key in seen:
+            raise serializers.ValidationError(
+                f"metrics[{index}]: {metric['name']} on slice '{metric['slice']}' "
+                f"is posted twice (first at metrics[{seen[key]}])."
+            )
+        seen[key] = index
+
+
+class RunInputSerializer(serializers.Serializer):
+    model = NameField()
+    version = NameField()
+    commit = NameField(required=False, allow_blank=True, default="")
+    branch = NameField(required=False, allow_blank=True, default="")
+    dataset = DatasetField()
+    environment = serializers.ChoiceField(
+        choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
+    )
+    external_id = NameField(required=False, allow_null=True, default=None)
+    seed = StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=-(2**63), max_value=2**63 - 1
+    )
+    started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    finished_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    ci_url = serializers.URLField(required=False, allow_blank=True, max_length=2000, default="")
+    metadata = serializers.DictField(required=False, default=dict)
+    metrics = MetricsField()
+
+    def validate_model(self, value):
+        if "/" in value:
+            raise serializers.ValidationError("Must not contain '/'.")
+        return value
+
+    def validate_metadata(self, value):
+        path = find_non_finite(value)
+        if path:
+            raise serializers.ValidationError(
+                f"{path}: NaN and Infinity are not valid JSON numbers."
+            )
+        return value
+
+    def validate(self, attrs):
+        started, finished = attrs.get("started_at"), attrs.get("finished_at")
+        if started and finished and started > finished:
+            raise serializers.ValidationError({"started_at": ["Must not be after finished_at."]})
+        if not attrs["ci_url"]:
+            attrs["ci_url"] = _url_or_blank(attrs["metadata"].get("ci_url"))
+        return attrs
+
+
+def _url_or_blank(value):
+    """metadata.ci_url, when it is a URL, doubles as the run's CI link."""
+    try:
+        return serializers.URLField(max_length=2000).run_validation(value)
+    except serializers.ValidationError:
+        return ""
+
+
+class RunBatchInputSerializer(serializers.Serializer):
+    runs = serializers.ListField(
+        child=RunInputSerializer(), min_length=1, max_length=MAX_RUNS_PER_BATCH
+    )
+
+
+class DatasetSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+
+
+class MetricResultSerializer(serializers.Serializer):
+    name = serializers.CharField(source="series.metric.name")
+    slice = serializers.CharField(source="series.slice")
+    value = serializers.FloatField()
+    n = serializers.IntegerField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    direction = serializers.CharField(source="series.metric.direction")
+    kind = serializers.CharField(source="series.metric.kind")
+    unit = serializers.CharField(source="series.metric.unit")
+
+
+class GateCheckSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    slice = serializers.CharField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class GateSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["passed", "failed", "no_baseline"])
+    checks = GateCheckSerializer(many=True)
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="The run's page on the dashboard.")
+    model = serializers.CharField(source="model_version.model.name")
+    version = serializers.CharField(source="model_version.label")
+    commit = serializers.CharField()
+    branch = serializers.CharField()
+    dataset = DatasetSerializer()
+    environment = serializers.CharField()
+    external_id = serializers.CharField(allow_null=True)
+    seed = serializers.IntegerField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    recorded_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    ci_url = serializers.CharField()
+    metadata = serializers.JSONField()
+    metrics = MetricResultSerializer(source="results.all", many=True)
+
+    def get_url(self, run) -> str:
+        return settings.SITE_URL + reverse("run-page", args=[run.pk])
+
+
+class RunCreatedSerializer(RunSerializer):
+    gate = GateSerializer(source="gate_result")
+
+
+class RunBatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    created = serializers.BooleanField(help_text="False when this was a replay.")
+    url = serializers.CharField()
+
+
+class RunBatchSerializer(serializers.Serializer):
+    runs = RunBatchItemSerializer(many=True)
+
+
+class VersionSummarySerializer(serializers.Serializer):
+    label = serializers.CharField()
+    first_seen_at = serializers.DateTimeField()
+
+
+class RegisteredModelSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    version_count = serializers.IntegerField()
+    latest_version = serializers.SerializerMethodField()
+
+    @extend_schema_field(VersionSummarySerializer(allow_null=True))
+    def get_latest_version(self, model):
+        if model.latest_version_label is None:
+            return None
+        return {"label": model.latest_version_label, "first_seen_at": model.latest_version_at}
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    commit = serializers.CharField()
+    branch = serializers.CharField()
+    first_seen_at = serializers.DateTimeField()
+    run_count = serializers.IntegerField()
+
+
+class SeriesQuerySerializer(serializers.Serializer):
+    metric = NameField()
+    dataset = NameField(required=False, help_text="Optional when the model has one dataset.")
+    dataset_version = NameField(
+        required=False, allow_blank=True, help_text="Defaults to the latest version used."
+    )
+    slice = NameField(required=False, default="overall")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only the latest N points."
+    )
+
+
+class SeriesPointSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    value = serializers.FloatField()
+    n = serializers.IntegerField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    run_id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+
+
+class SeriesSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    metric = serializers.CharField()
+    direction = serializers.CharField()
+    unit = serializers.CharField()
+    dataset = DatasetSerializer()
+    slice = serializers.CharField()
+    points = SeriesPointSerializer(many=True)
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    database = serializers.CharField()
+    broker = serializers.CharField()

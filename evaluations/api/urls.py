@@ -1,0 +1,15 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
+    path("runs/batch/", views.RunBatchApi.as_view(), name="api-runs-batch"),
+    path("runs/<int:run_id>/", views.RunDetailApi.as_view(), name="api-run"),
+    path("models/", views.ModelListApi.as_view(), name="api-models"),
+    path("models/<str:name>/versions/", views.ModelVersionListApi.as_view(), name="api-versions"),
+    path("models/<str:name>/series/", views.SeriesApi.as_view(), name="api-series"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,133 @@
+"""API endpoints: parse with a serializer, call one service or selector, answer."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evaluations import selectors
+from evaluations.models import EvaluationRun
+from evaluations.services import gate, ingest
+
+from . import serializers as s
+
+
+class RunFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model_version__model__name")
+    version = django_filters.CharFilter(field_name="model_version__label")
+    dataset = django_filters.CharFilter(field_name="dataset__name")
+    dataset_version = django_filters.CharFilter(field_name="dataset__version")
+    environment = django_filters.ChoiceFilter(choices=EvaluationRun.Environment.choices)
+    branch = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+
+    class Meta:
+        model = EvaluationRun
+        fields = []
+
+
+class RunListCreateApi(generics.ListAPIView):
+    serializer_class = s.RunSerializer
+    filterset_class = RunFilter
+
+    def get_queryset(self):
+        return selectors.runs_for(project=self.request.auth.project)
+
+    @extend_schema(
+        request=s.RunInputSerializer,
+        responses={201: s.RunCreatedSerializer, 200: s.RunCreatedSerializer},
+        description=(
+            "Store one evaluation run. A replay with the same `external_id` and body answers "
+            "200 with the stored run; the same `external_id` with another body answers 409."
+        ),
+    )
+    def post(self, request):
+        serializer = s.RunInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = ingest.ingest_run(project=request.auth.project, payload=serializer.validated_data)
+        run = selectors.get_run(project=request.auth.project, run_id=outcome.run.pk)
+        run.gate_result = gate.evaluate_gate(run=run)
+        return Response(
+            s.RunCreatedSerializer(run).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+        )
+
+
+class RunBatchApi(APIView):
+    @extend_schema(
+        request=s.RunBatchInputSerializer,
+        responses={201: s.RunBatchSerializer, 200: s.RunBatchSerializer},
+        description=(
+            "Store up to 1,000 runs in one transaction (backfills, imports). All or none: "
+            "an error names the run by its index, e.g. `runs[3].metrics[0].value`."
+        ),
+    )
+    def post(self, request):
+        serializer = s.RunBatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcomes = ingest.ingest_runs(
+            project=request.auth.project, payloads=serializer.validated_data["runs"]
+        )
+        url = s.RunSerializer().get_url
+        body = {
+            "runs": [
+                {
+                    "id": o.run.pk,
+                    "external_id": o.run.external_id,
+                    "created": o.created,
+                    "url": url(o.run),
+                }
+                for o in outcomes
+            ]
+        }
+        created = any(o.created for o in outcomes)
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(responses=s.RunSerializer)
+    def get(self, request, run_id):
+        run = selectors.get_run(project=request.auth.project, run_id=run_id)
+        return Response(s.RunSerializer(run).data)
+
+
+class ModelListApi(generics.ListAPIView):
+    serializer_class = s.RegisteredModelSerializer
+
+    def get_queryset(self):
+        return selectors.models_for(project=self.request.auth.project)
+
+
+class ModelVersionListApi(generics.ListAPIView):
+    serializer_class = s.ModelVersionSerializer
+
+    def get_queryset(self):
+        model = selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])
+        return selectors.versions_for(model=model)
+
+
+class SeriesApi(APIView):
+    @extend_schema(parameters=[s.SeriesQuerySerializer], responses=s.SeriesSerializer)
+    def get(self, request, name):
+        query = s.SeriesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        model = selectors.get_model(project=request.auth.project, name=name)
+        try:
+            series = selectors.read_series(model=model, **query.validated_data)
+        except selectors.AmbiguousDataset as exc:
+            raise ValidationError(
+                {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
+            ) from None
+        return Response(
+            {
+                "model": model.name,
+                "metric": series.metric.name,
+                "direction": series.metric.direction,
+                "unit": series.metric.unit,
+                "dataset": s.DatasetSerializer(series.dataset).data,
+                "slice": series.slice,
+                "points": s.SeriesPointSerializer(series.points, many=True).data,
+            }
+        )

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class EvaluationsConfig(AppConfig):
+    name = "evaluations"
+    verbose_name = "Evaluations"
+
+    def ready(self):
+        from .api import schema  # noqa: F401  (registers the OpenAPI auth extension)

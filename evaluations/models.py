@@ -1,0 +1,263 @@
+"""Tables of the metrics history: projects and their tokens, models, versions, datasets,
+evaluation runs and per-metric results, with the constraints that keep the history right."""
+
+import hashlib
+import sys
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+NAME_MAX_LENGTH = 200
+
+
+class Project(models.Model):
+    """A team's space: its models, members and API tokens."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MEMBER = "member"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def for_secret(self, secret):
+        return self.active().select_related("project").filter(digest=token_digest(secret)).first()
+
+
+def token_digest(secret):
+    # Tokens are 256-bit random strings, so a fast unsalted hash is safe (no brute force).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A project's API token. Only its SHA-256 digest is stored; the secret is shown once."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.project} {self.prefix}… {self.name}"
+
+
+class RegisteredModel(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="model_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ModelVersion(models.Model):
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    label = models.CharField(max_length=NAME_MAX_LENGTH, help_text="e.g. 1.4.0 or a git sha")
+    commit = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    branch = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "label"], name="version_unique_label"),
+        ]
+        indexes = [models.Index(fields=["model", "first_seen_at"], name="version_by_time")]
+
+    def __str__(self):
+        return f"{self.model.name}@{self.label}"
+
+
+class EvaluationDataset(models.Model):
+    """A fixed evaluation set: a name plus a version or fingerprint. Baselines and series
+    only ever compare results on the same (name, version)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    version = models.CharField(max_length=NAME_MAX_LENGTH, blank=True, default="")
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name", "version"], name="dataset_unique_version"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+
+class MetricDefinition(models.Model):
+    class Kind(models.TextChoices):
+        CLASSIFICATION = "classification"
+        REGRESSION = "regression"
+        NLP = "nlp"
+        LATENCY = "latency"
+        OTHER = "other"
+
+    class Direction(models.TextChoices):
+        HIGHER_IS_BETTER = "higher_is_better"
+        LOWER_IS_BETTER = "lower_is_better"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="metrics")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    unit = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="metric_unique_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class EvaluationRun(models.Model):
+    class Environment(models.TextChoices):
+        OFFLINE = "offline"
+        SHADOW = "shadow"
+        CANARY = "canary"
+        PRODUCTION = "production"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="runs")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="runs")
+    dataset = models.ForeignKey(EvaluationDataset, on_delete=models.PROTECT, related_name="runs")
+    environment = models.CharField(
+        max_length=16, choices=Environment.choices, default=Environment.OFFLINE
+    )
+    seed = models.BigIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The run's place in history: finished_at when CI sent it, else the time it arrived.
+    recorded_at = models.DateTimeField(default=timezone.now)
+    commit = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    branch = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    ci_url = models.URLField(max_length=2000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)
+    # SHA-256 of the normalised body: a replay with the same external_id must match it.
+    payload_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="run_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(started_at__isnull=True)
+                | Q(finished_at__isnull=True)
+                | Q(started_at__lte=F("finished_at")),
+                name="run_started_before_finished",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-recorded_at", "-id"], name="run_by_project_time"),
+        ]
+
+    def __str__(self):
+        return f"run {self.pk} of {self.model_version_id}"
+
+
+class Series(models.Model):
+    """One metric history: a model's results for one metric and slice on one dataset.
+
+    Results point here, so a history read is one index range scan. It also carries the
+    analysis bookkeeping: ``dirty`` is set when a run touches the series and cleared by
+    the analysis task, so a sweep can catch anything a lost task missed.
+    """
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="series")
+    dataset = models.ForeignKey(EvaluationDataset, on_delete=models.CASCADE, related_name="series")
+    metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="series")
+    slice = models.CharField(max_length=NAME_MAX_LENGTH, default="overall")
+    dirty = models.BooleanField(default=True)
+    touched_at = models.DateTimeField(default=timezone.now)
+    analysed_at = models.DateTimeField(null=True, blank=True)
+    analysis_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "series"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "dataset", "metric", "slice"], name="series_unique_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["dirty", "touched_at"], name="series_dirty"),
+        ]
+
+    def __str__(self):
+        return f"{self.model_id}/{self.dataset_id}/{self.metric_id}/{self.slice}"
+
+
+class MetricResult(models.Model):
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="results")
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="results")
+    value = models.FloatField()
+    n = models.PositiveBigIntegerField(null=True, blank=True, help_text="Sample size")
+    ci_low = models.FloatField(null=True, blank=True)
+    ci_high = models.FloatField(null=True, blank=True)
+    # Copied from the run so that a history read never joins to order by time.
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The series fixes metric and slice, the run fixes model and dataset: this is
+            # "one result per run + metric + slice".
+            models.UniqueConstraint(fields=["run", "series"], name="result_unique_per_run"),
+            models.CheckConstraint(
+                # Between ±DBL_MAX: excludes ±Infinity, and NaN (which sorts above all).
+                condition=Q(value__gte=-sys.float_info.max, value__lte=sys.float_info.max),
+                name="result_value_finite",
+            ),
+            models.CheckConstraint(
+                condition=Q(ci_low__isnull=True)
+                | Q(ci_high__isnull=True)
+                | Q(ci_low__lte=F("ci_high")),
+                name="result_ci_ordered",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["series", "recorded_at", "run"], name="result_history"),
+        ]

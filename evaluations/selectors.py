@@ -1,0 +1,127 @@
+"""Reads shaped for the API and pages: runs, models, versions and metric series."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.http import Http404
+
+from evaluations.models import (
+    EvaluationDataset,
+    EvaluationRun,
+    MetricDefinition,
+    MetricResult,
+    ModelVersion,
+    RegisteredModel,
+    Series,
+)
+
+
+def runs_for(*, project):
+    """A project's runs, newest first, with everything a run's answer shows."""
+    results = MetricResult.objects.select_related("series__metric").order_by(
+        "series__metric__name", "series__slice"
+    )
+    return (
+        EvaluationRun.objects.filter(project=project)
+        .select_related("model_version__model", "dataset")
+        .prefetch_related(Prefetch("results", queryset=results))
+        .order_by("-recorded_at", "-id")
+    )
+
+
+def get_run(*, project, run_id) -> EvaluationRun:
+    run = runs_for(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"No run {run_id} in this project.")
+    return run
+
+
+def models_for(*, project):
+    latest = ModelVersion.objects.filter(model=OuterRef("pk")).order_by("-first_seen_at", "-id")
+    return (
+        RegisteredModel.objects.filter(project=project)
+        .annotate(
+            version_count=Count("versions"),
+            latest_version_label=Subquery(latest.values("label")[:1]),
+            latest_version_at=Subquery(latest.values("first_seen_at")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def get_model(*, project, name) -> RegisteredModel:
+    model = RegisteredModel.objects.filter(project=project, name=name).first()
+    if model is None:
+        raise Http404(f"No model named '{name}' in this project.")
+    return model
+
+
+def versions_for(*, model):
+    return (
+        ModelVersion.objects.filter(model=model)
+        .annotate(run_count=Count("runs"))
+        .order_by("-first_seen_at", "-id")
+    )
+
+
+@dataclass
+class SeriesRead:
+    model: RegisteredModel
+    metric: MetricDefinition
+    dataset: EvaluationDataset
+    slice: str
+    points: list
+
+
+def read_series(*, model, metric, dataset=None, dataset_version=None, slice="overall", limit=None):
+    """One metric's history in time order. Without ``dataset`` the model must have been
+    evaluated on a single dataset name; without ``dataset_version`` the latest one used."""
+    candidates = Series.objects.filter(model=model, metric__name=metric, slice=slice)
+    if dataset is not None:
+        candidates = candidates.filter(dataset__name=dataset)
+    if dataset_version is not None:
+        candidates = candidates.filter(dataset__version=dataset_version)
+    candidates = list(candidates.select_related("metric", "dataset").order_by("-touched_at"))
+    if not candidates:
+        raise Http404(_missing_series_message(model, metric, dataset, dataset_version, slice))
+    names = {series.dataset.name for series in candidates}
+    if len(names) > 1:
+        raise AmbiguousDataset(sorted(names))
+    series = candidates[0]
+    rows = (
+        MetricResult.objects.filter(series=series)
+        .order_by("-recorded_at", "-run_id")
+        .values_list(
+            "run__model_version__label", "value", "n", "ci_low", "ci_high", "run_id", "recorded_at"
+        )
+    )
+    if limit is not None:
+        rows = rows[:limit]
+    points = [
+        {
+            "version": label,
+            "value": value,
+            "n": n,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "run_id": run_id,
+            "at": at,
+        }
+        for label, value, n, ci_low, ci_high, run_id, at in reversed(list(rows))
+    ]
+    return SeriesRead(
+        model=model, metric=series.metric, dataset=series.dataset, slice=slice, points=points
+    )
+
+
+class AmbiguousDataset(Exception):
+    def __init__(self, names):
+        super().__init__(names)
+        self.names = names
+
+
+def _missing_series_message(model, metric, dataset, dataset_version, slice):
+    where = f" on {dataset}" if dataset else ""
+    if dataset_version:
+        where += f"@{dataset_version}"
+    return f"No results for {metric}{where} (slice '{slice}') of model '{model.name}'."

@@ -1,0 +1,68 @@
+"""Pages for team members (login required, own projects only) and the health check."""
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from evaluations import selectors
+from evaluations.models import Project
+from trackerapp.celery import app as celery_app
+
+log = logging.getLogger(__name__)
+
+
+@login_required
+def home(request):
+    projects = Project.objects.filter(members=request.user).order_by("name")
+    overview = [(project, selectors.models_for(project=project)) for project in projects]
+    return render(request, "evaluations/home.html", {"overview": overview})
+
+
+@login_required
+def run_page(request, run_id):
+    project = Project.objects.filter(runs__pk=run_id, members=request.user).first()
+    if project is None:
+        raise Http404("No such run.")
+    run = selectors.get_run(project=project, run_id=run_id)
+    return render(request, "evaluations/run.html", {"run": run, "project": project})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    database = _database_status()
+    broker = _broker_status()
+    healthy = database == "ok"
+    body = {
+        "status": ("ok" if broker in ("ok", "in-process") else "degraded") if healthy else "down",
+        "database": database,
+        "broker": broker,
+    }
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _database_status():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # any failure means "down"; the reason goes to the log
+        log.warning("health check: database unavailable: %s", exc)
+        return "unavailable"
+
+
+def _broker_status():
+    if celery_app.conf.task_always_eager:
+        return "in-process"
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+        return "ok"
+    except Exception as exc:
+        log.warning("health check: broker unavailable: %s", exc)
+        return "unavailable"
