@@ -40,6 +40,9 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
         ]
 
+    def __str__(self):
+        return f"{self.user} in {self.project} ({self.role})"
+
 
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
@@ -172,7 +175,8 @@ class EvaluationRun(models.Model):
     branch = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     ci_url = models.URLField(max_length=2000, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    external_id = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)
+    # NULL, not "", for "no idempotency key": the unique constraint skips NULLs.
+    external_id = models.CharField(max_length=NAME_MAX_LENGTH, null=True, blank=True)  # noqa: DJ001
     # SHA-256 of the normalised body: a replay with the same external_id must match it.
     payload_digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -261,3 +265,6 @@ class MetricResult(models.Model):
         indexes = [
             models.Index(fields=["series", "recorded_at", "run"], name="result_history"),
         ]
+
+    def __str__(self):
+        return f"{self.series}={self.value} (run {self.run_id})"

@@ -60,7 +60,7 @@ def _broker_status():
     if celery_app.conf.task_always_eager:
         return "in-process"
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(celery_app.conf.broker_url) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
         return "ok"
     except Exception as exc:

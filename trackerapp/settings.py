@@ -123,14 +123,17 @@ STORAGES = {
     },
 }
 
-# A CI post larger than this is refused with 413 before it is parsed.
-MAX_RUN_BODY_BYTES = env_int("MAX_RUN_BODY_BYTES", 5 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_RUN_BODY_BYTES
+# In the embedded mode static files are served straight from static/ (no collectstatic).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# A request body larger than this is refused (the API answers 413) before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 5 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["evaluations.api.authentication.ProjectTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["evaluations.api.authentication.HasProjectToken"],
-    "DEFAULT_PARSER_CLASSES": ["evaluations.api.parsers.BoundedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["evaluations.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -192,5 +195,14 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# The sweep re-queues series still dirty after SWEEP_GRACE_SECONDS (a job lost with the broker).
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-dirty-series": {
+        "task": "evaluations.tasks.sweep_series",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 300),
+    },
+}

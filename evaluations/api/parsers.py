@@ -1,4 +1,4 @@
-"""A JSON parser that bounds the body and keeps NaN/Infinity visible to validation.
+"""A JSON parser that keeps NaN/Infinity visible to validation.
 
 Python's json module accepts the non-standard literals NaN and Infinity. Rather than
 refusing the whole body with a generic parse error, they become a marker that the field
@@ -7,15 +7,8 @@ validators reject by name (``metrics[0].value: must be a finite number``).
 
 import json
 
-from django.conf import settings
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
-
-
-class PayloadTooLarge(APIException):
-    status_code = 413
-    default_detail = "Request body is too large."
-    default_code = "payload_too_large"
 
 
 class NonFinite(float):
@@ -37,18 +30,13 @@ def _parse_float(text):
     return value if value not in (float("inf"), float("-inf")) else NonFinite(text)
 
 
-class BoundedJSONParser(JSONParser):
+class StrictJSONParser(JSONParser):
+    """JSON with NaN/Infinity kept as markers. The body size is bounded before parsing by
+    DATA_UPLOAD_MAX_MEMORY_SIZE (see the API's exception handler for the 413)."""
+
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.MAX_RUN_BODY_BYTES
-        request = (parser_context or {}).get("request")
-        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes.")
-        body = stream.read(limit + 1) if stream is not None else b""
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body is over the limit of {limit} bytes.")
         try:
-            text = body.decode("utf-8")
+            text = stream.read().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ParseError(f"Request body is not UTF-8: {exc}") from None
         try:

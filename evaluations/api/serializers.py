@@ -1,7 +1,7 @@
 """Validation of what CI posts, and the shape of what the API answers."""
 
-from django.urls import reverse
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -50,9 +50,7 @@ class MetricInputSerializer(serializers.Serializer):
     n = StrictIntegerField(required=False, allow_null=True, min_value=1)
     ci_low = StrictFloatField(required=False, allow_null=True)
     ci_high = StrictFloatField(required=False, allow_null=True)
-    direction = serializers.ChoiceField(
-        choices=MetricDefinition.Direction.choices, required=False
-    )
+    direction = serializers.ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
     kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
     unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
 

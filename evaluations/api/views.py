@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluations import selectors
-from evaluations.models import EvaluationRun
+from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
 from evaluations.services import gate, ingest
 
 from . import serializers as s
@@ -31,6 +31,7 @@ class RunFilter(django_filters.FilterSet):
 class RunListCreateApi(generics.ListAPIView):
     serializer_class = s.RunSerializer
     filterset_class = RunFilter
+    queryset = EvaluationRun.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
         return selectors.runs_for(project=self.request.auth.project)
@@ -95,6 +96,7 @@ class RunDetailApi(APIView):
 
 class ModelListApi(generics.ListAPIView):
     serializer_class = s.RegisteredModelSerializer
+    queryset = RegisteredModel.objects.none()
 
     def get_queryset(self):
         return selectors.models_for(project=self.request.auth.project)
@@ -102,6 +104,7 @@ class ModelListApi(generics.ListAPIView):
 
 class ModelVersionListApi(generics.ListAPIView):
     serializer_class = s.ModelVersionSerializer
+    queryset = ModelVersion.objects.none()
 
     def get_queryset(self):
         model = selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])

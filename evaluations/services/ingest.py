@@ -89,7 +89,7 @@ def _store(project, payloads, digests):
     outcomes, fresh = _resolve_replays(project, payloads, digests)
     if fresh:
         runs = _create_runs(project, [payloads[i] for i in fresh], [digests[i] for i in fresh])
-        for index, run in zip(fresh, runs):
+        for index, run in zip(fresh, runs, strict=False):
             outcomes[index] = IngestOutcome(run=run, created=True)
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, int):  # a repeat, inside this batch, of an earlier entry
@@ -107,7 +107,7 @@ def _resolve_replays(project, payloads, digests):
             for run in EvaluationRun.objects.filter(project=project, external_id__in=external_ids)
         }
     outcomes, fresh, first_seen = [None] * len(payloads), [], {}
-    for index, (payload, digest) in enumerate(zip(payloads, digests)):
+    for index, (payload, digest) in enumerate(zip(payloads, digests, strict=False)):
         external_id = payload["external_id"]
         if external_id in stored:
             run = stored[external_id]
@@ -118,8 +118,12 @@ def _resolve_replays(project, payloads, digests):
             earlier = first_seen[external_id]
             if digests[earlier] != digest:
                 raise IngestConflict(
-                    {"runs": [f"runs[{index}]: external_id '{external_id}' repeats "
-                              f"runs[{earlier}] with a different body."]}
+                    {
+                        "runs": [
+                            f"runs[{index}]: external_id '{external_id}' repeats "
+                            f"runs[{earlier}] with a different body."
+                        ]
+                    }
                 )
             outcomes[index] = earlier
         else:
@@ -157,12 +161,12 @@ def _create_runs(project, payloads, digests):
                 payload_digest=digest,
                 created_at=now,
             )
-            for p, digest in zip(payloads, digests)
+            for p, digest in zip(payloads, digests, strict=False)
         ]
     )
 
     wanted_series = {}
-    for run, payload in zip(runs, payloads):
+    for run, payload in zip(runs, payloads, strict=False):
         for metric in payload["metrics"]:
             key = _series_key(run, metrics[(metric["name"],)], metric["slice"])
             wanted_series[key] = {"touched_at": now}
@@ -178,7 +182,7 @@ def _create_runs(project, payloads, digests):
                 ci_high=m.get("ci_high"),
                 recorded_at=run.recorded_at,
             )
-            for run, payload in zip(runs, payloads)
+            for run, payload in zip(runs, payloads, strict=False)
             for m in payload["metrics"]
         ],
         batch_size=5000,
@@ -220,8 +224,14 @@ def _ensure_datasets(project, payloads):
             continue
         if dataset.size is not None:
             raise IngestConflict(
-                {"dataset": {"size": [f"{dataset} is registered with size {dataset.size}, "
-                                      f"not {size}; a changed dataset needs a new version."]}}
+                {
+                    "dataset": {
+                        "size": [
+                            f"{dataset} is registered with size {dataset.size}, "
+                            f"not {size}; a changed dataset needs a new version."
+                        ]
+                    }
+                }
             )
         EvaluationDataset.objects.filter(pk=dataset.pk, size__isnull=True).update(size=size)
         dataset.size = size
@@ -245,8 +255,12 @@ def _ensure_metrics(project, payloads):
             stored = metrics[(m["name"],)]
             if m.get("direction") and m["direction"] != stored.direction:
                 raise IngestConflict(
-                    {"metrics": [f"metrics[{index}].direction: {stored.name} is "
-                                 f"{stored.direction} in this project, not {m['direction']}."]}
+                    {
+                        "metrics": [
+                            f"metrics[{index}].direction: {stored.name} is "
+                            f"{stored.direction} in this project, not {m['direction']}."
+                        ]
+                    }
                 )
     return metrics
 
@@ -260,7 +274,7 @@ def _ensure(model_cls, scope, key_fields, wanted):
     if missing:
         model_cls.objects.bulk_create(
             [
-                model_cls(**scope, **dict(zip(key_fields, key)), **wanted[key])
+                model_cls(**scope, **dict(zip(key_fields, key, strict=False)), **wanted[key])
                 for key in missing
             ],
             ignore_conflicts=True,

@@ -19,3 +19,12 @@ def analyse_series(*, series_id) -> bool:
     # A run that touched the series after this job started keeps it dirty for the next job.
     Series.objects.filter(pk=series_id, touched_at__lte=started).update(dirty=False)
     return bool(updated)
+
+
+def dirty_series_ids(*, older_than) -> list[int]:
+    """Series a run touched before ``older_than`` whose job has not run since."""
+    return list(
+        Series.objects.filter(dirty=True, touched_at__lt=older_than)
+        .order_by("touched_at")
+        .values_list("pk", flat=True)[:10_000]
+    )

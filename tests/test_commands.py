@@ -1,0 +1,54 @@
+"""Management commands: create_token and setup_demo."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from evaluations.models import ApiToken, Project
+from tests.conftest import client_for
+
+
+def run_command(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_create_token_creates_the_project_and_prints_a_working_token_last(db, run_body):
+    out, err = run_command("create_token", "vision-team", "--name", "github-actions")
+
+    secret = out.strip().splitlines()[-1]
+    assert Project.objects.filter(name="vision-team").exists()
+    assert "Created project vision-team" in err
+    token = ApiToken.objects.get()
+    assert token.name == "github-actions"
+    assert token.digest != secret
+    response = client_for(secret).post("/api/v1/runs/", run_body, format="json")
+    assert response.status_code == 201
+
+
+def test_create_token_for_an_existing_project_adds_a_token(db):
+    run_command("create_token", "vision-team")
+    first = ApiToken.objects.get()
+
+    out, err = run_command("create_token", "vision-team")
+
+    assert Project.objects.count() == 1
+    assert ApiToken.objects.count() == 2
+    assert "Created project" not in err
+    assert out.strip() != first.prefix
+
+
+def test_create_token_refuses_a_project_name_that_is_not_a_slug(db):
+    with pytest.raises(CommandError, match="slug"):
+        run_command("create_token", "Vision Team!")
+
+
+def test_setup_demo_prints_a_login_and_a_token_that_work(client, db):
+    out, _ = run_command("setup_demo")
+
+    password = out.split("login: demo / ")[1].split(")")[0]
+    secret = out.split("API token: ")[1].split()[0]
+    assert client.login(username="demo", password=password)
+    assert client_for(secret).get("/api/v1/models/").status_code == 200

@@ -1,0 +1,163 @@
+"""Reading back: models, versions, runs (filtered, paginated) and metric series."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+
+@pytest.fixture
+def history(api):
+    """fraud-detector versions 1.0.0 .. 1.4.0 on holdout, one a day, plus a canary run."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    runs = [
+        {
+            "model": "fraud-detector",
+            "version": f"1.{i}.0",
+            "dataset": {"name": "holdout", "version": "2024-06"},
+            "finished_at": (start + timedelta(days=i)).isoformat(),
+            "metrics": [
+                {"name": "accuracy", "value": 0.90 + i / 100, "n": 1000},
+                {"name": "accuracy", "value": 0.80 + i / 100, "slice": "country=DE",
+                 "ci_low": 0.7, "ci_high": 0.9},
+            ],
+        }
+        for i in range(5)
+    ]  # fmt: skip
+    runs.append(
+        {"model": "fraud-detector", "version": "1.4.0", "dataset": "live",
+         "environment": "canary", "metrics": {"accuracy": 0.5}}
+    )  # fmt: skip
+    runs.append({"model": "churn", "version": "7", "dataset": "holdout", "metrics": {"mae": 3}})
+    response = api.post("/api/v1/runs/batch/", {"runs": runs}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["runs"]
+
+
+def test_models_list_shows_latest_version_and_count(api, history):
+    body = api.get("/api/v1/models/").json()
+
+    assert body["count"] == 2
+    by_name = {m["name"]: m for m in body["results"]}
+    assert by_name["fraud-detector"]["version_count"] == 5
+    assert by_name["churn"]["latest_version"]["label"] == "7"
+
+
+def test_versions_list_newest_first_with_run_counts(api, history):
+    body = api.get("/api/v1/models/fraud-detector/versions/").json()
+
+    assert body["count"] == 5
+    labels = [v["label"] for v in body["results"]]
+    assert labels == sorted(labels, reverse=True)
+    assert {v["label"]: v["run_count"] for v in body["results"]}["1.4.0"] == 2
+
+
+def test_versions_of_unknown_model_answer_404(api, history):
+    response = api.get("/api/v1/models/nope/versions/")
+
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_runs_list_filters_and_paginates(api, history):
+    assert api.get("/api/v1/runs/").json()["count"] == 7
+    assert api.get("/api/v1/runs/?model=fraud-detector").json()["count"] == 6
+    assert api.get("/api/v1/runs/?model=fraud-detector&version=1.4.0").json()["count"] == 2
+    assert api.get("/api/v1/runs/?dataset=live").json()["count"] == 1
+    assert api.get("/api/v1/runs/?environment=canary").json()["count"] == 1
+
+    page = api.get("/api/v1/runs/?page_size=2").json()
+    assert len(page["results"]) == 2
+    assert page["next"]
+    assert api.get(page["next"]).json()["previous"]
+
+
+def test_runs_list_refuses_unknown_environment_by_name(api, history):
+    response = api.get("/api/v1/runs/?environment=staging")
+
+    assert response.status_code == 400
+    assert "environment" in response.json()
+
+
+def test_run_detail_has_metrics_and_unknown_run_is_404(api, history):
+    body = api.get(f"/api/v1/runs/{history[0]['id']}/").json()
+
+    assert body["version"] == "1.0.0"
+    assert {(m["slice"], m["value"]) for m in body["metrics"]} == {
+        ("overall", 0.9),
+        ("country=DE", 0.8),
+    }
+    assert api.get("/api/v1/runs/999999/").status_code == 404
+
+
+def test_series_returns_points_in_time_order(api, history):
+    response = api.get(
+        "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout&slice=overall"
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"] == "fraud-detector"
+    assert body["metric"] == "accuracy"
+    assert body["direction"] == "higher_is_better"
+    assert body["dataset"] == {"name": "holdout", "version": "2024-06", "size": None}
+    assert body["slice"] == "overall"
+    assert [p["version"] for p in body["points"]] == [f"1.{i}.0" for i in range(5)]
+    assert [p["value"] for p in body["points"]] == pytest.approx([0.90, 0.91, 0.92, 0.93, 0.94])
+    first = body["points"][0]
+    assert first["n"] == 1000
+    assert first["at"] == "2026-11-01T00:00:00Z"
+    assert first["run_id"] == history[0]["id"]
+    assert set(first) == {"version", "value", "n", "ci_low", "ci_high", "run_id", "at"}
+
+
+def test_series_of_a_slice_carries_intervals(api, history):
+    body = api.get(
+        "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout&slice=country=DE"
+    ).json()
+
+    assert [(p["ci_low"], p["ci_high"]) for p in body["points"]] == [(0.7, 0.9)] * 5
+
+
+def test_series_limit_keeps_the_latest_points(api, history):
+    body = api.get(
+        "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout&limit=2"
+    ).json()
+
+    assert [p["version"] for p in body["points"]] == ["1.3.0", "1.4.0"]
+
+
+def test_series_needs_dataset_when_the_model_has_several(api, history):
+    response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy")
+
+    assert response.status_code == 400
+    assert "holdout" in response.json()["dataset"][0]
+    assert "live" in response.json()["dataset"][0]
+
+
+def test_series_dataset_is_optional_when_the_model_has_one(api, history):
+    response = api.get("/api/v1/models/churn/series/?metric=mae")
+
+    assert response.status_code == 200
+    assert response.json()["direction"] == "lower_is_better"
+
+
+def test_series_errors_name_what_is_missing(api, history):
+    assert "metric" in api.get("/api/v1/models/churn/series/").json()
+    missing = api.get("/api/v1/models/churn/series/?metric=accuracy&dataset=holdout")
+    assert missing.status_code == 404
+    assert "accuracy" in missing.json()["detail"]
+    assert api.get("/api/v1/models/churn/series/?metric=mae&limit=0").status_code == 400
+
+
+@pytest.mark.postgres
+def test_series_read_uses_a_bounded_number_of_queries(api, history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout")
+    assert response.status_code == 200
+
+
+@pytest.mark.postgres
+def test_runs_list_uses_a_bounded_number_of_queries(api, history, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        response = api.get("/api/v1/runs/?page_size=50")
+    assert len(response.json()["results"]) == 7

@@ -1,0 +1,40 @@
+"""A real Celery worker runs the analysis job that storing a run enqueues."""
+
+import pytest
+
+from evaluations.models import Series
+from evaluations.services import projects
+from evaluations.tasks import sweep_series
+from tests.conftest import client_for, wait_until
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_posting_a_run_gets_each_touched_series_analysed_by_the_worker(
+    celery_worker_process, run_body
+):
+    project, _ = projects.ensure_project(name="acme")
+    client = client_for(projects.create_token(project=project)[1])
+
+    assert client.post("/api/v1/runs/", run_body, format="json").status_code == 201
+
+    assert Series.objects.count() == 3
+    analysed = wait_until(lambda: Series.objects.filter(analysis_count__gte=1).count() == 3)
+    assert analysed, list(Series.objects.values("analysis_count", "dirty"))
+    assert not Series.objects.filter(dirty=True).exists()
+    assert celery_worker_process.poll() is None
+
+
+def test_sweep_requeues_series_left_dirty(celery_worker_process, run_body, settings):
+    project, _ = projects.ensure_project(name="acme")
+    client = client_for(projects.create_token(project=project)[1])
+    client.post("/api/v1/runs/", run_body, format="json")
+    wait_until(lambda: not Series.objects.filter(dirty=True).exists())
+    # As if the broker had lost the jobs of a later run:
+    Series.objects.update(dirty=True)
+    settings.SWEEP_GRACE_SECONDS = 0
+
+    sweep_series()  # what beat runs; the jobs it queues go to the worker
+
+    assert wait_until(lambda: not Series.objects.filter(dirty=True).exists())
+    assert set(Series.objects.values_list("analysis_count", flat=True)) == {2}
