@@ -1,0 +1,413 @@
+"""Benchmark of the HTTP API on the production path: gunicorn, PostgreSQL and a Redis broker.
+
+It creates a scratch database (``trackerapp_bench``), migrates it, makes a project token,
+starts gunicorn with 3 workers on a free local port and measures, over several rounds after a
+warm-up (medians across rounds, never a single run):
+
+- single post: ``POST /api/v1/runs/``, one run of 20 metrics per post, 4 concurrent clients;
+  p50/p95 latency and throughput. Target: p95 < 50 ms.
+- bulk: 100,000 metric results (5,000 runs x 20 metrics) through ``POST /api/v1/runs/batch/``
+  in batches of 500 runs, 2 concurrent clients, each round into a new model. Target: < 30 s.
+- series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client;
+  p50/p95 latency. Target: p95 < 30 ms.
+
+No Celery worker runs: the analysis jobs that posts enqueue pile up in a Redis queue of this
+run's own. The queue, the server and the database are removed at the end, also on Ctrl-C
+(see ``benchmarks/stack.py``).
+
+    .venv/bin/python -m benchmarks.api [--quick] [--scenario single|bulk|series|all]
+
+The exit status is 0 when the figures were measured, whether or not they meet their targets
+(they are for humans to read), and 1 on an error such as a non-2xx answer.
+"""
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg2
+
+from .stack import BENCH_DB, WORKERS, BenchError, running_stack, sql
+
+POST_CLIENTS = 4
+BULK_CLIENTS = 2
+BULK_BATCH_RUNS = 500
+LOAD_BATCH_RUNS = 1000
+WARMUP_POSTS = 40
+WARMUP_READS = 5
+REQUEST_TIMEOUT = 120
+
+RUNS_PATH = "/api/v1/runs/"
+BATCH_PATH = "/api/v1/runs/batch/"
+
+# What a classifier's CI job posts: (metric, slice, sample size), 20 results per run.
+METRICS = (
+    ("accuracy", "overall", 10_000),
+    ("balanced_accuracy", "overall", 10_000),
+    ("precision", "overall", 10_000),
+    ("recall", "overall", 10_000),
+    ("f1", "overall", 10_000),
+    ("auc_roc", "overall", 10_000),
+    ("auc_pr", "overall", None),
+    ("log_loss", "overall", None),
+    ("latency_p50_ms", "overall", None),
+    ("latency_p95_ms", "overall", None),
+    ("latency_p99_ms", "overall", None),
+    ("throughput_rps", "overall", None),
+    ("accuracy", "mobile", 3_200),
+    ("accuracy", "desktop", 6_800),
+    ("f1", "mobile", 3_200),
+    ("f1", "desktop", 6_800),
+    ("precision", "new_users", 1_500),
+    ("recall", "new_users", 1_500),
+    ("auc_roc", "eu", 4_100),
+    ("auc_roc", "us", 5_900),
+)
+SERIES_METRICS = (("accuracy", "overall", 10_000),)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    rounds: int  # of the latency scenarios (single post, series read)
+    posts_per_round: int
+    bulk_runs: int
+    bulk_rounds: int
+    series_points: int
+    reads_per_round: int
+
+
+FULL = Sizes(
+    rounds=5,
+    posts_per_round=200,
+    bulk_runs=5_000,
+    bulk_rounds=3,
+    series_points=5_000,
+    reads_per_round=30,
+)
+QUICK = Sizes(
+    rounds=1,
+    posts_per_round=20,
+    bulk_runs=500,
+    bulk_rounds=1,
+    series_points=500,
+    reads_per_round=10,
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    scenario: str
+    name: str
+    value: float
+    unit: str
+    target: float | None = None  # an upper bound; None for figures shown without one
+
+
+# Statistics --------------------------------------------------------------------------------
+
+
+def p50(values):
+    return statistics.median(values)
+
+
+def p95(values):
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
+
+def ms(seconds):
+    return seconds * 1000
+
+
+# Requests ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+class Api:
+    """Clients of the server under test; each client is a thread with its own connection."""
+
+    def __init__(self, base_url, token):
+        self.base_url = base_url
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def send(self, per_client, check=None):
+        """Send each client's requests in order, the clients concurrently. Returns every
+        request's latency and the wall time, in seconds. The first error stops all clients."""
+        stop_event = threading.Event()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=len(per_client)) as pool:
+            futures = [
+                pool.submit(self._client, requests, check, stop_event) for requests in per_client
+            ]
+            try:
+                latencies = [latency for future in futures for latency in future.result()]
+            except BaseException:
+                stop_event.set()
+                raise
+        return latencies, time.perf_counter() - start
+
+    def _client(self, requests, check, stop_event):
+        latencies = []
+        with httpx.Client(
+            base_url=self.base_url, headers=self.headers, timeout=REQUEST_TIMEOUT
+        ) as client:
+            for request in requests:
+                if stop_event.is_set():
+                    break
+                try:
+                    latencies.append(self._timed(client, request, check))
+                except BaseException:
+                    stop_event.set()
+                    raise
+        return latencies
+
+    @staticmethod
+    def _timed(client, request, check):
+        start = time.perf_counter()
+        response = client.request(request.method, request.path, content=request.body)
+        elapsed = time.perf_counter() - start
+        if not response.is_success:
+            raise BenchError(
+                f"{request.method} {request.path} answered {response.status_code}:\n"
+                f"{response.text[:4000]}"
+            )
+        if check is not None:
+            check(response)
+        return elapsed
+
+
+def deal(items, hands):
+    """``items`` dealt round-robin into ``hands`` lists."""
+    return [items[hand::hands] for hand in range(hands)]
+
+
+def chunks(items, size):
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def run_body(*, model, version, rng, metrics=METRICS, finished_at=None):
+    body = {
+        "model": model,
+        "version": version,
+        "commit": f"{rng.getrandbits(160):040x}",
+        "branch": "main",
+        "dataset": {"name": "holdout", "version": "2024-06", "size": 10_000},
+        "metadata": {"runner": "benchmarks.api"},
+        "metrics": [metric_body(name, slice_, n, rng) for name, slice_, n in metrics],
+    }
+    if finished_at is not None:
+        body["finished_at"] = finished_at.isoformat()
+    return body
+
+
+def metric_body(name, slice_, n, rng):
+    if "latency" in name:
+        value = rng.uniform(20, 200)
+    elif name == "throughput_rps":
+        value = rng.uniform(800, 1200)
+    elif name == "log_loss":
+        value = rng.uniform(0.2, 0.4)
+    else:
+        value = rng.uniform(0.80, 0.95)
+    metric = {"name": name, "slice": slice_, "value": round(value, 6)}
+    if n is not None:
+        metric["n"] = n
+    if name == "accuracy" and slice_ == "overall":
+        metric.update(ci_low=round(value - 0.006, 6), ci_high=round(value + 0.006, 6))
+    return metric
+
+
+def encode(body):
+    return json.dumps(body).encode()
+
+
+# Scenarios ---------------------------------------------------------------------------------
+
+
+def print_latency_round(index, total, count, what, latencies, seconds):
+    print(
+        f"  round {index}/{total}: {count} {what} in {seconds:.2f} s "
+        f"({count / seconds:.0f}/s)  p50 {ms(p50(latencies)):.1f} ms  "
+        f"p95 {ms(p95(latencies)):.1f} ms"
+    )
+
+
+def single_post(api, sizes):
+    print(f"Single post: {len(METRICS)} metrics per run, {POST_CLIENTS} concurrent clients")
+    model = "bench-single"
+
+    def posts(tag, count):
+        rng = random.Random(tag)
+        bodies = [
+            encode(run_body(model=model, version=f"{tag}-{i}", rng=rng)) for i in range(count)
+        ]
+        return deal([Request("POST", RUNS_PATH, body) for body in bodies], POST_CLIENTS)
+
+    api.send(posts("warmup", WARMUP_POSTS))
+    rounds = []
+    for index in range(1, sizes.rounds + 1):
+        latencies, seconds = api.send(posts(f"round{index}", sizes.posts_per_round))
+        print_latency_round(index, sizes.rounds, len(latencies), "posts", latencies, seconds)
+        rounds.append((p50(latencies), p95(latencies), len(latencies) / seconds))
+    return [
+        Figure("single post", "p50 latency", ms(p50([r[0] for r in rounds])), "ms"),
+        Figure("single post", "p95 latency", ms(p50([r[1] for r in rounds])), "ms", 50),
+        Figure("single post", "throughput", p50([r[2] for r in rounds]), "posts/s"),
+    ]
+
+
+def batches(model, tag, runs, batch_runs, metrics=METRICS, start=None):
+    """Batch requests for ``runs`` runs of ``model``, one version each; with ``start``, their
+    finished_at times rise an hour apart from it."""
+    rng = random.Random(tag)
+    bodies = [
+        run_body(
+            model=model,
+            version=f"{tag}-{i}",
+            rng=rng,
+            metrics=metrics,
+            finished_at=None if start is None else start + timedelta(hours=i),
+        )
+        for i in range(runs)
+    ]
+    return [
+        Request("POST", BATCH_PATH, encode({"runs": part})) for part in chunks(bodies, batch_runs)
+    ]
+
+
+def bulk(api, sizes):
+    results = sizes.bulk_runs * len(METRICS)
+    print(
+        f"Bulk: {results:,} results ({sizes.bulk_runs:,} runs x {len(METRICS)} metrics), "
+        f"batches of {BULK_BATCH_RUNS} runs, {BULK_CLIENTS} concurrent clients"
+    )
+    api.send([batches("bench-bulk-warmup", "warmup", 50, 50)])
+    rounds = []
+    for index in range(1, sizes.bulk_rounds + 1):
+        requests = batches(f"bench-bulk-{index}", f"round{index}", sizes.bulk_runs, BULK_BATCH_RUNS)
+        _, seconds = api.send(deal(requests, BULK_CLIENTS))
+        print(
+            f"  round {index}/{sizes.bulk_rounds}: {seconds:.1f} s "
+            f"({results / seconds:,.0f} results/s)"
+        )
+        rounds.append(seconds)
+    seconds = p50(rounds)
+    return [
+        Figure("bulk", f"time for {results:,} results", seconds, "s", 30),
+        Figure("bulk", "throughput", results / seconds, "results/s"),
+    ]
+
+
+def series_read(api, sizes):
+    points = sizes.series_points
+    print(f"Series read: one series of {points:,} points, 1 client")
+    model = "bench-series"
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    api.send([batches(model, "s", points, LOAD_BATCH_RUNS, SERIES_METRICS, start)])
+    # Autovacuum would refresh the planner's statistics within a minute of such a load; doing
+    # it now gives every round the same (steady-state) plan.
+    sql("ANALYZE", dbname=BENCH_DB)
+    print(f"  loaded {points:,} points, then ANALYZE")
+    path = f"/api/v1/models/{model}/series/?metric=accuracy&dataset=holdout"
+
+    def check(response):
+        got = len(response.json()["points"])
+        if got != points:
+            raise BenchError(f"GET {path} answered {got} points, not {points}.")
+
+    api.send([[Request("GET", path)] * WARMUP_READS], check)
+    rounds = []
+    for index in range(1, sizes.rounds + 1):
+        latencies, seconds = api.send([[Request("GET", path)] * sizes.reads_per_round], check)
+        print_latency_round(index, sizes.rounds, len(latencies), "reads", latencies, seconds)
+        rounds.append((p50(latencies), p95(latencies)))
+    return [
+        Figure("series read", "p50 latency", ms(p50([r[0] for r in rounds])), "ms"),
+        Figure("series read", "p95 latency", ms(p50([r[1] for r in rounds])), "ms", 30),
+    ]
+
+
+SCENARIOS = {"single": single_post, "bulk": bulk, "series": series_read}
+
+
+# Main --------------------------------------------------------------------------------------
+
+
+def measure(names, sizes):
+    figures = []
+    with running_stack() as (base_url, token):
+        print(f"gunicorn ({WORKERS} workers) at {base_url}, database {BENCH_DB}\n")
+        api = Api(base_url, token)
+        for name in names:
+            print(f"[load average {load_average()}]")
+            figures += SCENARIOS[name](api, sizes)
+            print()
+    return figures
+
+
+def load_average():
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def print_summary(figures, quick, load_before):
+    print(f"\nSummary: gunicorn with {WORKERS} workers, PostgreSQL, Redis broker")
+    print(f"Machine: {os.cpu_count()} cores; load average before the run {load_before}")
+    print(f"{'scenario':<12} {'figure':<26} {'value':>18} {'target':>10}  verdict")
+    for figure in figures:
+        value = f"{figure.value:,.1f} {figure.unit}"
+        target, verdict = "", ""
+        if figure.target is not None:
+            target = f"< {figure.target:g} {figure.unit}"
+            verdict = "(quick)" if quick else ("PASS" if figure.value < figure.target else "MISS")
+        print(f"{figure.scenario:<12} {figure.name:<26} {value:>18} {target:>10}  {verdict}")
+    if quick:
+        print("Quick run: smaller sizes than the targets assume, so no verdicts.")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
+    return parser.parse_args(argv)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt  # so that a kill (SIGTERM) cleans up like Ctrl-C
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)
+    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    started, load_before = time.monotonic(), load_average()
+    try:
+        figures = measure(names, QUICK if args.quick else FULL)
+    except (BenchError, httpx.HTTPError, psycopg2.Error) as exc:
+        sys.stdout.flush()
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    print_summary(figures, args.quick, load_before)
+    print(f"Took {time.monotonic() - started:.0f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

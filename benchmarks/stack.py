@@ -1,0 +1,195 @@
+"""The production stack, started for a benchmark and removed after it: a scratch PostgreSQL
+database, a Celery queue of its own on Redis, and gunicorn serving the app.
+
+Everything listens on 127.0.0.1, every wait is bounded, and every part is removed on the way
+out, also on an error or Ctrl-C.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"
+BENCH_DB = "trackerapp_bench"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14
+BINDING_TABLES = ("binding", "binding_permanent")
+
+WORKERS = 3
+STARTUP_SECONDS = 60
+
+
+class BenchError(Exception):
+    """The benchmark could not measure: a failed command, a non-2xx answer, a wrong body."""
+
+
+@contextmanager
+def running_stack():
+    """The whole stack, migrated, with a project token; yields (base URL, token)."""
+    queue = f"bench-{secrets.token_hex(4)}"
+    env = server_env(queue)
+    with database(), broker_queue(queue):
+        manage("migrate", "--noinput", env=env)
+        token = manage("create_token", "bench", env=env).strip().splitlines()[-1]
+        with gunicorn(env) as base_url:
+            yield base_url, token
+
+
+def server_env(queue):
+    return {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "CELERY_BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def sql(statement, dbname="postgres"):
+    connection = psycopg2.connect(PG_DSN, dbname=dbname)
+    connection.autocommit = True  # CREATE/DROP DATABASE refuse to run in a transaction
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@contextmanager
+def database():
+    """The scratch database, created empty (dropped first if a run left it behind)."""
+    sql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    sql(f"CREATE DATABASE {BENCH_DB}")
+    try:
+        yield
+    finally:
+        try:
+            sql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            print(f"Dropped database {BENCH_DB}.")
+        except psycopg2.Error as exc:
+            print(f"warning: could not drop database {BENCH_DB}: {exc}", file=sys.stderr)
+
+
+def redis_call(*command):
+    """One command on the bench Redis database, in raw RESP; its one-line reply."""
+    with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=5) as sock:
+        replies = sock.makefile("rb")
+        for words in (("SELECT", str(REDIS_DB)), command):
+            encoded = [word.encode() for word in words]
+            sock.sendall(
+                b"*%d\r\n" % len(encoded)
+                + b"".join(b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded)
+            )
+            reply = replies.readline().decode().rstrip("\r\n")
+            if reply.startswith("-"):
+                raise BenchError(f"Redis {words[0]}: {reply[1:]}")
+        return reply
+
+
+@contextmanager
+def broker_queue(queue):
+    """A Celery queue of this run's own; deleted at the end since no worker consumes it."""
+    try:
+        yield
+    finally:
+        try:
+            pending = redis_call("LLEN", queue).lstrip(":")
+            # Kombu keeps the queue's bindings beside it, under its exchange (named alike).
+            redis_call("DEL", queue, *(f"_kombu.{table}.{queue}" for table in BINDING_TABLES))
+            print(f"Deleted Redis queue {queue} ({pending} analysis jobs left unconsumed).")
+        except OSError as exc:
+            print(f"warning: could not delete Redis queue {queue}: {exc}", file=sys.stderr)
+
+
+def manage(*args, env):
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(env):
+    """A running gunicorn; yields its base URL once /healthz answers 200."""
+    port = free_port()
+    with tempfile.TemporaryFile() as log:
+        # A session of its own: Ctrl-C reaches only us, and we stop the server in order.
+        command = [BIN / "gunicorn", "trackerapp.wsgi:application", "--workers", str(WORKERS)]
+        process = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(base_url, process, log)
+            yield base_url
+        finally:
+            stop(process)
+            print(f"Stopped gunicorn (pid {process.pid}).")
+
+
+def wait_until_healthy(base_url, process, log):
+    deadline = time.monotonic() + STARTUP_SECONDS
+    answer = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited with {process.returncode}:\n{tail(log)}")
+        try:
+            response = httpx.get(f"{base_url}/healthz", timeout=5)
+            answer = f"{response.status_code} {response.text}"
+            if response.status_code == 200:
+                if response.json()["broker"] != "ok":
+                    raise BenchError(f"The broker is not reachable: {answer}")
+                return
+        except httpx.TransportError as exc:
+            answer = repr(exc)
+        time.sleep(0.2)
+    raise BenchError(f"/healthz did not answer 200 in {STARTUP_SECONDS} s: {answer}\n{tail(log)}")
+
+
+def tail(log, size=3000):
+    log.seek(0)
+    return log.read().decode(errors="replace")[-size:]
+
+
+def stop(process):
+    process.terminate()  # gunicorn's graceful shutdown: workers finish their request
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
