@@ -11,9 +11,9 @@ warm-up (medians across rounds, never a single run):
 - series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client;
   p50/p95 latency. Target: p95 < 30 ms.
 
-No Celery worker runs: the analysis jobs that posts enqueue pile up in a Redis queue of this
-run's own. The queue, the server and the database are removed at the end, also on Ctrl-C
-(see ``benchmarks/stack.py``).
+A Celery worker consumes the analysis jobs that posts queue, on a Redis queue of this run's
+own, as in production; it shares the machine's cores with the server. The queue, the worker,
+the server and the database are removed at the end, also on Ctrl-C (``benchmarks/stack.py``).
 
     .venv/bin/python -m benchmarks.api [--quick] [--scenario single|bulk|series|all]
 

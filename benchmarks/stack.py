@@ -1,5 +1,7 @@
 """The production stack, started for a benchmark and removed after it: a scratch PostgreSQL
-database, a Celery queue of its own on Redis, and gunicorn serving the app.
+database, a Celery queue of its own on Redis, a Celery worker consuming it (so that posts
+queue analysis jobs as in production, where series are analysed and clean again between
+posts), and gunicorn serving the app.
 
 Everything listens on 127.0.0.1, every wait is bounded, and every part is removed on the way
 out, also on an error or Ctrl-C.
@@ -44,7 +46,7 @@ def running_stack():
     with database(), broker_queue(queue):
         manage("migrate", "--noinput", env=env)
         token = manage("create_token", "bench", env=env).strip().splitlines()[-1]
-        with gunicorn(env) as base_url:
+        with celery_worker(env), gunicorn(env) as base_url:
             yield base_url, token
 
 
@@ -160,6 +162,25 @@ def gunicorn(env):
         finally:
             stop(process)
             print(f"Stopped gunicorn (pid {process.pid}).")
+
+
+@contextmanager
+def celery_worker(env):
+    """One Celery worker process (prefork, 1 child) on the benchmark's queue."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [BIN / "celery", "-A", "trackerapp", "worker", "--concurrency", "1",
+             "--queues", env["CELERY_TASK_DEFAULT_QUEUE"], "--loglevel", "WARNING"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            time.sleep(1)
+            if process.poll() is not None:
+                raise BenchError(f"celery worker exited with {process.returncode}:\n{tail(log)}")
+            yield process
+        finally:
+            stop(process)
+            print(f"Stopped the Celery worker (pid {process.pid}).")
 
 
 def wait_until_healthy(base_url, process, log):

@@ -207,15 +207,17 @@ class Series(models.Model):
     """One metric history: a model's results for one metric and slice on one dataset.
 
     Results point here, so a history read is one index range scan. It also carries the
-    analysis bookkeeping: ``dirty`` is set when a run touches the series and cleared by
-    the analysis task, so a sweep can catch anything a lost task missed.
+    analysis bookkeeping: ``dirty`` means "an analysis is due". A run that finds the series
+    clean sets it and queues a job; runs that find it dirty leave the queued job to pick up
+    their results too (a burst of posts is analysed once). The job clears it as it starts,
+    and the beat sweep re-queues a series left dirty too long (a job lost with the broker).
     """
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="series")
     dataset = models.ForeignKey(EvaluationDataset, on_delete=models.CASCADE, related_name="series")
     metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="series")
     slice = models.CharField(max_length=NAME_MAX_LENGTH, default="overall")
-    dirty = models.BooleanField(default=True)
+    dirty = models.BooleanField(default=False)
     touched_at = models.DateTimeField(default=timezone.now)
     analysed_at = models.DateTimeField(null=True, blank=True)
     analysis_count = models.PositiveIntegerField(default=0)
@@ -236,13 +238,20 @@ class Series(models.Model):
 
 
 class MetricResult(models.Model):
-    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="results")
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="results")
+    # No single-column indexes on run and series: the unique (run, series) and the history
+    # (series, recorded_at, run) indexes serve those lookups, and each index slows inserts.
+    run = models.ForeignKey(
+        EvaluationRun, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
+    series = models.ForeignKey(
+        Series, on_delete=models.CASCADE, related_name="results", db_index=False
+    )
+    # Copied from the run, like recorded_at, so that a history read never joins to runs.
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
     value = models.FloatField()
     n = models.PositiveBigIntegerField(null=True, blank=True, help_text="Sample size")
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
-    # Copied from the run so that a history read never joins to order by time.
     recorded_at = models.DateTimeField()
 
     class Meta:

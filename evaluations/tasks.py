@@ -8,15 +8,20 @@ from django.utils import timezone
 
 from evaluations.services import series_analysis
 
+SWEEP_CHUNK = 200
+
 
 @shared_task(ignore_result=True, acks_late=True)
-def analyse_series(series_id):
-    series_analysis.analyse_series(series_id=series_id)
+def analyse_series(series_ids):
+    """Analyse the given series (those one post or one sweep found due)."""
+    for series_id in series_ids:
+        series_analysis.analyse_series(series_id=series_id)
 
 
 @shared_task(ignore_result=True)
 def sweep_series():
     """Re-queue series whose analysis job was lost (e.g. the broker was down)."""
     older_than = timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
-    for series_id in series_analysis.dirty_series_ids(older_than=older_than):
-        analyse_series.delay(series_id)
+    due = series_analysis.dirty_series_ids(older_than=older_than)
+    for start in range(0, len(due), SWEEP_CHUNK):
+        analyse_series.delay(due[start : start + SWEEP_CHUNK])

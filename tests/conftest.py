@@ -16,7 +16,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from evaluations.services import projects
+from evaluations.services import ingest, projects
 from trackerapp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +67,12 @@ def tasks_in_process(request):
     celery_app.conf.task_always_eager = eager
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def fresh_row_cache():
+    """Each test's database starts empty: rows remembered by an earlier test are gone."""
+    ingest.clear_row_cache()
 
 
 @pytest.fixture

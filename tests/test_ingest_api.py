@@ -1,5 +1,7 @@
 """POST /api/v1/runs/: storing what CI posts, and replays."""
 
+import pytest
+
 from evaluations.models import (
     EvaluationDataset,
     EvaluationRun,
@@ -9,6 +11,7 @@ from evaluations.models import (
     RegisteredModel,
     Series,
 )
+from tests.conftest import client_for
 
 
 def test_post_run_stores_everything_and_answers_201_with_the_run(post_run, run_body, project):
@@ -213,12 +216,62 @@ def test_batch_with_one_bad_run_names_it_and_writes_nothing(api):
     assert RegisteredModel.objects.count() == 0
 
 
-def test_storing_a_run_marks_its_series_touched_and_runs_the_analysis_job(
+def test_storing_a_run_gets_each_touched_series_analysed(
     post_run, run_body, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         post_run(run_body)
 
-    assert len(callbacks) == 1
     assert Series.objects.count() == 3
     assert set(Series.objects.values_list("analysis_count", "dirty")) == {(1, False)}
+
+
+def test_a_burst_of_posts_is_analysed_once_per_series(
+    post_run, run_body, django_capture_on_commit_callbacks
+):
+    run_body.pop("external_id")
+    # Three posts arrive before any queued job has run:
+    with django_capture_on_commit_callbacks() as held:
+        for version in ("1.0", "1.1", "1.2"):
+            assert post_run({**run_body, "version": version}).status_code == 201
+    assert set(Series.objects.values_list("dirty", flat=True)) == {True}
+    for callback in held:
+        callback()
+
+    assert set(Series.objects.values_list("analysis_count", "dirty")) == {(1, False)}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post_run({**run_body, "version": "1.3"})
+
+    assert set(Series.objects.values_list("analysis_count", "dirty")) == {(2, False)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_after_its_model_was_deleted_recreates_it(project, token, run_body):
+    api = client_for(token)
+    api.post("/api/v1/runs/", run_body, format="json")
+    # Deleted behind the service's back (admin): the rows it remembers are gone.
+    RegisteredModel.objects.all().delete()
+    run_body["external_id"] = "ci-run-882"
+
+    response = api.post("/api/v1/runs/", run_body, format="json")
+
+    assert response.status_code == 201, response.content
+    assert RegisteredModel.objects.count() == 1
+    assert MetricResult.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dataset_size_set_elsewhere_is_seen(project, token):
+    def post_run(body):
+        return client_for(token).post("/api/v1/runs/", body, format="json")
+
+    base = {"model": "m", "metrics": {"accuracy": 0.9}}
+    post_run({**base, "version": "1", "dataset": {"name": "d"}})
+    # As if another server process had stored a size meanwhile:
+    EvaluationDataset.objects.update(size=500)
+
+    response = post_run({**base, "version": "2", "dataset": {"name": "d", "size": 9}})
+
+    assert response.status_code == 400
+    assert "size 500" in response.json()["dataset"]["size"][0]

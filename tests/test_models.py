@@ -40,7 +40,13 @@ def series(run):
 
 def add_result(run, series, **fields):
     fields.setdefault("value", 0.9)
-    return MetricResult.objects.create(run=run, series=series, recorded_at=timezone.now(), **fields)
+    return MetricResult.objects.create(
+        run=run,
+        series=series,
+        model_version=run.model_version,
+        recorded_at=timezone.now(),
+        **fields,
+    )
 
 
 def refused(create):

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import orjson
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -135,7 +136,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["evaluations.api.authentication.HasProjectToken"],
     "DEFAULT_PARSER_CLASSES": ["evaluations.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "drf_orjson_renderer.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PAGINATION_CLASS": "evaluations.api.pagination.Pagination",
@@ -143,6 +144,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "evaluations.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Datetimes are written like DRF writes them (UTC with a Z); error lists keyed by index.
+    "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z, orjson.OPT_NON_STR_KEYS),
 }
 
 SPECTACULAR_SETTINGS = {

@@ -229,7 +229,7 @@ class RunSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     ci_url = serializers.CharField()
     metadata = serializers.JSONField()
-    metrics = MetricResultSerializer(source="results.all", many=True)
+    metrics = MetricResultSerializer(source="result_list", many=True)
 
     def get_url(self, run) -> str:
         return settings.SITE_URL + reverse("run-page", args=[run.pk])

@@ -48,7 +48,7 @@ class RunListCreateApi(generics.ListAPIView):
         serializer = s.RunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         outcome = ingest.ingest_run(project=request.auth.project, payload=serializer.validated_data)
-        run = selectors.get_run(project=request.auth.project, run_id=outcome.run.pk)
+        run = outcome.run
         run.gate_result = gate.evaluate_gate(run=run)
         return Response(
             s.RunCreatedSerializer(run).data,
@@ -131,6 +131,6 @@ class SeriesApi(APIView):
                 "unit": series.metric.unit,
                 "dataset": s.DatasetSerializer(series.dataset).data,
                 "slice": series.slice,
-                "points": s.SeriesPointSerializer(series.points, many=True).data,
+                "points": series.points,
             }
         )

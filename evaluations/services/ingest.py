@@ -12,10 +12,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from evaluations import metric_catalog
+from evaluations import metric_catalog, selectors
 from evaluations.models import (
     EvaluationDataset,
     EvaluationRun,
@@ -28,6 +28,9 @@ from evaluations.models import (
 from evaluations.tasks import analyse_series
 
 log = logging.getLogger(__name__)
+
+# Series per analysis job: a big batch is spread over several jobs (and workers).
+ANALYSIS_CHUNK = 200
 
 
 @dataclass
@@ -69,15 +72,22 @@ def ingest_runs(*, project, payloads) -> list[IngestOutcome]:
     """Store validated run bodies, all or none, and schedule analysis of touched series."""
     digests = [payload_digest(payload) for payload in payloads]
     try:
+        return _store_atomically(project, payloads, digests)
+    except IntegrityError:
+        # Either another post with the same external_id committed between our read and
+        # our insert (run again: the replay path now finds its run), or a remembered row
+        # was deleted meanwhile (run again without the remembered rows).
+        return _store_atomically(project, payloads, digests)
+
+
+def _store_atomically(project, payloads, digests):
+    try:
         with transaction.atomic():
             return _store(project, payloads, digests)
-    except IntegrityError as exc:
-        # Another post with the same external_id committed between our read and our
-        # insert: run again, and the replay path now finds its run.
-        if "run_unique_external_id" not in str(exc):
-            raise
-        with transaction.atomic():
-            return _store(project, payloads, digests)
+    except IntegrityError:
+        # Perhaps a remembered row was deleted meanwhile: forget them all.
+        clear_row_cache()
+        raise
 
 
 def payload_digest(payload) -> str:
@@ -89,7 +99,7 @@ def _store(project, payloads, digests):
     outcomes, fresh = _resolve_replays(project, payloads, digests)
     if fresh:
         runs = _create_runs(project, [payloads[i] for i in fresh], [digests[i] for i in fresh])
-        for index, run in zip(fresh, runs, strict=False):
+        for index, run in zip(fresh, runs, strict=True):
             outcomes[index] = IngestOutcome(run=run, created=True)
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, int):  # a repeat, inside this batch, of an earlier entry
@@ -102,12 +112,10 @@ def _resolve_replays(project, payloads, digests):
     external_ids = [p["external_id"] for p in payloads if p["external_id"] is not None]
     stored = {}
     if external_ids:
-        stored = {
-            run.external_id: run
-            for run in EvaluationRun.objects.filter(project=project, external_id__in=external_ids)
-        }
+        replayed = selectors.runs_for(project=project).filter(external_id__in=external_ids)
+        stored = {run.external_id: run for run in replayed}
     outcomes, fresh, first_seen = [None] * len(payloads), [], {}
-    for index, (payload, digest) in enumerate(zip(payloads, digests, strict=False)):
+    for index, (payload, digest) in enumerate(zip(payloads, digests, strict=True)):
         external_id = payload["external_id"]
         if external_id in stored:
             run = stored[external_id]
@@ -161,36 +169,76 @@ def _create_runs(project, payloads, digests):
                 payload_digest=digest,
                 created_at=now,
             )
-            for p, digest in zip(payloads, digests, strict=False)
+            for p, digest in zip(payloads, digests, strict=True)
         ]
     )
 
     wanted_series = {}
-    for run, payload in zip(runs, payloads, strict=False):
+    for run, payload in zip(runs, payloads, strict=True):
         for metric in payload["metrics"]:
             key = _series_key(run, metrics[(metric["name"],)], metric["slice"])
             wanted_series[key] = {"touched_at": now}
     series = _ensure(Series, {}, ("model_id", "dataset_id", "metric_id", "slice"), wanted_series)
-    MetricResult.objects.bulk_create(
+    metric_by_pk = {metric.pk: metric for metric in metrics.values()}
+    for row in series.values():
+        row.metric = metric_by_pk[row.metric_id]
+    results = MetricResult.objects.bulk_create(
         [
             MetricResult(
                 run=run,
                 series=series[_series_key(run, metrics[(m["name"],)], m["slice"])],
+                model_version=run.model_version,
                 value=m["value"],
                 n=m.get("n"),
                 ci_low=m.get("ci_low"),
                 ci_high=m.get("ci_high"),
                 recorded_at=run.recorded_at,
             )
-            for run, payload in zip(runs, payloads, strict=False)
+            for run, payload in zip(runs, payloads, strict=True)
             for m in payload["metrics"]
         ],
         batch_size=5000,
     )
-    touched = sorted(row.pk for row in series.values())
-    Series.objects.filter(pk__in=touched).update(dirty=True, touched_at=now)
-    transaction.on_commit(lambda: _schedule_analysis(touched), robust=True)
+    for run in runs:
+        run.result_list = []  # what the answer shows, without reading it back
+    for result in results:
+        result.run.result_list.append(result)
+    needing_job = _mark_dirty([row.pk for row in series.values()], now)
+    if needing_job:
+        transaction.on_commit(lambda: _schedule_analysis(needing_job), robust=True)
     return runs
+
+
+def _mark_dirty(series_ids, now):
+    """Mark the series dirty and return those that were clean: they need a job queued.
+
+    The rows stay locked until commit, so an analysis job that clears the flag either runs
+    before this (and the flag we set queues a new job) or after the commit (and sees these
+    results). Locking in id order keeps concurrent posts free of deadlocks.
+    """
+    if connection.vendor == "postgresql":
+        # One round trip: lock, read the old flags and set the new ones.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE evaluations_series AS s SET dirty = true, touched_at = %s
+                FROM (SELECT id, dirty FROM evaluations_series WHERE id = ANY(%s)
+                      ORDER BY id FOR UPDATE) AS old
+                WHERE s.id = old.id
+                RETURNING s.id, old.dirty
+                """,
+                [now, list(series_ids)],
+            )
+            return sorted(pk for pk, was_dirty in cursor.fetchall() if not was_dirty)
+    flags = (
+        Series.objects.select_for_update()
+        .filter(pk__in=series_ids)
+        .order_by("pk")
+        .values_list("pk", "dirty")
+    )
+    was_clean = [pk for pk, dirty in flags if not dirty]
+    Series.objects.filter(pk__in=series_ids).update(dirty=True, touched_at=now)
+    return was_clean
 
 
 def _series_key(run, metric, slice_name):
@@ -217,7 +265,15 @@ def _ensure_datasets(project, payloads):
     wanted = {}
     for p in payloads:
         wanted.setdefault(_dataset_key(p), {"size": p["dataset"].get("size")})
-    datasets = _ensure(EvaluationDataset, {"project": project}, ("name", "version"), wanted)
+    scope = {"project": project}
+    # Another process may have set the size a remembered row lacks: read it afresh.
+    _forget(
+        EvaluationDataset,
+        scope,
+        [key for key, row in _remembered(EvaluationDataset, scope, wanted).items()
+         if wanted[key]["size"] is not None and row.size != wanted[key]["size"]],
+    )  # fmt: skip
+    datasets = _ensure(EvaluationDataset, scope, ("name", "version"), wanted)
     for p in payloads:
         dataset, size = datasets[_dataset_key(p)], p["dataset"].get("size")
         if size is None or dataset.size == size:
@@ -265,16 +321,66 @@ def _ensure_metrics(project, payloads):
     return metrics
 
 
+# Models, versions, datasets, metric definitions and series are written once and never
+# changed by the API (a dataset's unknown size aside, see _ensure_datasets), so each process
+# remembers the rows it has seen: a post then costs a few queries instead of a dozen.
+# Rows are remembered once their transaction commits. A remembered row deleted meanwhile
+# (admin, cascade) fails the insert that refers to it; the failure clears this memory and
+# the post is tried again.
+_row_cache = {}
+ROW_CACHE_LIMIT = 100_000
+
+
+def clear_row_cache():
+    _row_cache.clear()
+
+
+def _cache_prefix(model_cls, scope):
+    return (model_cls, tuple(value.pk for value in scope.values()))
+
+
+def _remembered(model_cls, scope, keys):
+    prefix = _cache_prefix(model_cls, scope)
+    rows = {key: _row_cache.get((prefix, key)) for key in keys}
+    return {key: row for key, row in rows.items() if row is not None}
+
+
+def _forget(model_cls, scope, keys):
+    prefix = _cache_prefix(model_cls, scope)
+    for key in keys:
+        _row_cache.pop((prefix, key), None)
+
+
 def _ensure(model_cls, scope, key_fields, wanted):
     """Rows of ``model_cls`` for every key in ``wanted`` (key -> defaults), creating the
     missing ones. Safe under concurrency: a row another transaction is inserting makes our
     insert wait, do nothing, and the read that follows sees it."""
+    prefix = _cache_prefix(model_cls, scope)
+    found = _remembered(model_cls, scope, wanted)
+    unseen = [key for key in wanted if key not in found]
+    if unseen:
+        fetched = _fetch_or_create(model_cls, scope, key_fields, {k: wanted[k] for k in unseen})
+        # Remembered only once committed: a row this transaction created is not yet
+        # anybody else's to use, and is gone if the transaction fails.
+        transaction.on_commit(lambda: _remember(prefix, fetched))
+        found.update(fetched)
+    return found
+
+
+def _remember(prefix, rows):
+    if len(_row_cache) > ROW_CACHE_LIMIT:
+        _row_cache.clear()
+    for key, row in rows.items():
+        _row_cache[(prefix, key)] = row
+
+
+def _fetch_or_create(model_cls, scope, key_fields, wanted):
     found = _fetch(model_cls, scope, key_fields, wanted.keys())
     missing = [key for key in wanted if key not in found]
     if missing:
         model_cls.objects.bulk_create(
             [
-                model_cls(**scope, **dict(zip(key_fields, key, strict=False)), **wanted[key])
+                model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **wanted[key])
                 for key in missing
             ],
             ignore_conflicts=True,
@@ -296,5 +402,6 @@ def _fetch(model_cls, scope, key_fields, keys):
 
 
 def _schedule_analysis(series_ids):
-    for series_id in series_ids:
-        analyse_series.delay(series_id)
+    # One message per post (not per series): a publish costs as much as the rest of a post.
+    for start in range(0, len(series_ids), ANALYSIS_CHUNK):
+        analyse_series.delay(series_ids[start : start + ANALYSIS_CHUNK])

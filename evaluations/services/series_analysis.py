@@ -1,7 +1,7 @@
 """Bookkeeping of the per-series analysis jobs.
 
-Storing a run marks each series it touched dirty and schedules a job per series; the job
-clears the mark. The trend analysis itself plugs in here.
+Storing a run marks each series it touched dirty and queues a job for those that were
+clean; the job clears the mark. The trend analysis itself plugs in here.
 """
 
 from django.db.models import F
@@ -12,12 +12,11 @@ from evaluations.models import Series
 
 def analyse_series(*, series_id) -> bool:
     """Analyse one series; False when it no longer exists. Safe to run twice."""
-    started = timezone.now()
+    # Clearing the flag first waits for any post still writing to this series (it holds
+    # the row lock) and lets a post arriving later queue a job of its own.
     updated = Series.objects.filter(pk=series_id).update(
-        analysed_at=started, analysis_count=F("analysis_count") + 1
+        dirty=False, analysed_at=timezone.now(), analysis_count=F("analysis_count") + 1
     )
-    # A run that touched the series after this job started keeps it dirty for the next job.
-    Series.objects.filter(pk=series_id, touched_at__lte=started).update(dirty=False)
     return bool(updated)
 
 
