@@ -1,19 +1,20 @@
 """Reads shaped for the API and pages: runs, models, versions and metric series."""
 
-from dataclasses import dataclass
-
+import orjson
+from django.core.cache import cache
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import Http404
 
 from evaluations.models import (
-    EvaluationDataset,
     EvaluationRun,
-    MetricDefinition,
     MetricResult,
     ModelVersion,
     RegisteredModel,
     Series,
 )
+
+# Bounds how long a read may miss a change made behind the API's back (admin deletions).
+SERIES_CACHE_SECONDS = 600
 
 
 def runs_for(*, project):
@@ -64,17 +65,8 @@ def versions_for(*, model):
     )
 
 
-@dataclass
-class SeriesRead:
-    model: RegisteredModel
-    metric: MetricDefinition
-    dataset: EvaluationDataset
-    slice: str
-    points: list
-
-
-def read_series(*, model, metric, dataset=None, dataset_version=None, slice="overall", limit=None):
-    """One metric's history in time order. Without ``dataset`` the model must have been
+def find_series(*, model, metric, dataset=None, dataset_version=None, slice="overall") -> Series:
+    """The series of one metric and slice. Without ``dataset`` the model must have been
     evaluated on a single dataset name; without ``dataset_version`` the latest one used."""
     candidates = Series.objects.filter(model=model, metric__name=metric, slice=slice)
     if dataset is not None:
@@ -87,7 +79,11 @@ def read_series(*, model, metric, dataset=None, dataset_version=None, slice="ove
     names = {series.dataset.name for series in candidates}
     if len(names) > 1:
         raise AmbiguousDataset(sorted(names))
-    series = candidates[0]
+    return candidates[0]
+
+
+def series_points(*, series, limit=None) -> list[dict]:
+    """The series' results in time order (the latest ``limit`` only, if given)."""
     rows = (
         MetricResult.objects.filter(series=series)
         .order_by("-recorded_at", "-run_id")
@@ -97,10 +93,9 @@ def read_series(*, model, metric, dataset=None, dataset_version=None, slice="ove
         rows = rows[:limit]
     rows = list(rows)
     # All the model's versions: cheaper than an IN list of thousands of ids.
-    labels = dict(ModelVersion.objects.filter(model=model).values_list("pk", "label"))
-    # Plain dicts in the API's shape (the renderer writes the datetimes): at 5,000 points a
-    # serializer per point costs more than the query.
-    points = [
+    labels = dict(ModelVersion.objects.filter(model_id=series.model_id).values_list("pk", "label"))
+    # Plain dicts: at 5,000 points a serializer per point costs more than the query.
+    return [
         {
             "version": labels[version_id],
             "value": value,
@@ -112,9 +107,18 @@ def read_series(*, model, metric, dataset=None, dataset_version=None, slice="ove
         }
         for version_id, value, n, ci_low, ci_high, run_id, at in reversed(rows)
     ]
-    return SeriesRead(
-        model=model, metric=series.metric, dataset=series.dataset, slice=slice, points=points
-    )
+
+
+def series_points_json(*, series, limit=None) -> bytes:
+    """``series_points`` as JSON, cached until a run touches the series again (its
+    ``touched_at`` is part of the key), so a dashboard's repeated reads skip the query."""
+    key = f"series-points:{series.pk}:{series.touched_at.timestamp()}:{limit}"
+    payload = cache.get(key)
+    if payload is None:
+        points = series_points(series=series, limit=limit)
+        payload = orjson.dumps(points, option=orjson.OPT_UTC_Z)
+        cache.set(key, payload, timeout=SERIES_CACHE_SECONDS)
+    return payload
 
 
 class AmbiguousDataset(Exception):

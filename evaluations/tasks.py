@@ -14,8 +14,7 @@ SWEEP_CHUNK = 200
 @shared_task(ignore_result=True, acks_late=True)
 def analyse_series(series_ids):
     """Analyse the given series (those one post or one sweep found due)."""
-    for series_id in series_ids:
-        series_analysis.analyse_series(series_id=series_id)
+    series_analysis.analyse_series(series_ids=series_ids)
 
 
 @shared_task(ignore_result=True)

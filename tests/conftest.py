@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -70,9 +71,10 @@ def tasks_in_process(request):
 
 
 @pytest.fixture(autouse=True)
-def fresh_row_cache():
-    """Each test's database starts empty: rows remembered by an earlier test are gone."""
+def fresh_caches():
+    """Each test's database starts empty: what an earlier test left in caches is gone."""
     ingest.clear_row_cache()
+    cache.clear()
 
 
 @pytest.fixture

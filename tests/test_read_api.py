@@ -110,6 +110,22 @@ def test_series_returns_points_in_time_order(api, history):
     assert set(first) == {"version", "value", "n", "ci_low", "ci_high", "run_id", "at"}
 
 
+def test_series_read_again_after_a_new_run_has_its_point(api, history):
+    path = "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout"
+    assert len(api.get(path).json()["points"]) == 5
+
+    api.post(
+        "/api/v1/runs/",
+        {"model": "fraud-detector", "version": "1.5.0",
+         "dataset": {"name": "holdout", "version": "2024-06"}, "metrics": {"accuracy": 0.99}},
+        format="json",
+    )  # fmt: skip
+
+    points = api.get(path).json()["points"]
+    assert [p["version"] for p in points][-2:] == ["1.4.0", "1.5.0"]
+    assert points[-1]["value"] == 0.99
+
+
 def test_series_of_a_slice_carries_intervals(api, history):
     body = api.get(
         "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout&slice=country=DE"

@@ -124,6 +124,20 @@ STORAGES = {
     },
 }
 
+# Series reads are cached; with CACHE_URL (e.g. redis://127.0.0.1:6379/1) the processes
+# share one cache, else each keeps its own in memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["CACHE_URL"],
+    }
+    if os.environ.get("CACHE_URL")
+    else {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    }
+}
+
 # In the embedded mode static files are served straight from static/ (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,6 +1,7 @@
 """API endpoints: parse with a serializer, call one service or selector, answer."""
 
 import django_filters
+import orjson
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -117,8 +118,10 @@ class SeriesApi(APIView):
         query = s.SeriesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         model = selectors.get_model(project=request.auth.project, name=name)
+        params = dict(query.validated_data)
+        limit = params.pop("limit", None)
         try:
-            series = selectors.read_series(model=model, **query.validated_data)
+            series = selectors.find_series(model=model, **params)
         except selectors.AmbiguousDataset as exc:
             raise ValidationError(
                 {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
@@ -131,6 +134,7 @@ class SeriesApi(APIView):
                 "unit": series.metric.unit,
                 "dataset": s.DatasetSerializer(series.dataset).data,
                 "slice": series.slice,
-                "points": series.points,
+                # Already JSON: the renderer copies it as it is.
+                "points": orjson.Fragment(selectors.series_points_json(series=series, limit=limit)),
             }
         )

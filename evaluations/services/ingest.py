@@ -353,8 +353,7 @@ def _forget(model_cls, scope, keys):
 
 def _ensure(model_cls, scope, key_fields, wanted):
     """Rows of ``model_cls`` for every key in ``wanted`` (key -> defaults), creating the
-    missing ones. Safe under concurrency: a row another transaction is inserting makes our
-    insert wait, do nothing, and the read that follows sees it."""
+    missing ones; safe when concurrent posts create the same rows."""
     prefix = _cache_prefix(model_cls, scope)
     found = _remembered(model_cls, scope, wanted)
     unseen = [key for key in wanted if key not in found]
@@ -378,14 +377,19 @@ def _fetch_or_create(model_cls, scope, key_fields, wanted):
     found = _fetch(model_cls, scope, key_fields, wanted.keys())
     missing = [key for key in wanted if key not in found]
     if missing:
-        model_cls.objects.bulk_create(
+        # INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one
+        # round trip that yields the row's id whether we created it or a concurrent post
+        # did (our insert then waits for that post's commit).
+        created = model_cls.objects.bulk_create(
             [
                 model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **wanted[key])
                 for key in missing
             ],
-            ignore_conflicts=True,
+            update_conflicts=True,
+            unique_fields=[*scope, *key_fields],
+            update_fields=key_fields[-1:],
         )
-        found.update(_fetch(model_cls, scope, key_fields, missing))
+        found.update({tuple(getattr(row, f) for f in key_fields): row for row in created})
     return found
 
 

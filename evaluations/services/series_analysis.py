@@ -4,20 +4,29 @@ Storing a run marks each series it touched dirty and queues a job for those that
 clean; the job clears the mark. The trend analysis itself plugs in here.
 """
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from evaluations.models import Series
 
 
-def analyse_series(*, series_id) -> bool:
-    """Analyse one series; False when it no longer exists. Safe to run twice."""
-    # Clearing the flag first waits for any post still writing to this series (it holds
-    # the row lock) and lets a post arriving later queue a job of its own.
-    updated = Series.objects.filter(pk=series_id).update(
-        dirty=False, analysed_at=timezone.now(), analysis_count=F("analysis_count") + 1
-    )
-    return bool(updated)
+def analyse_series(*, series_ids) -> int:
+    """Analyse the given series; returns how many still exist. Safe to run twice."""
+    with transaction.atomic():
+        # Clearing the flags first waits for any post still writing to these series (it
+        # holds their row locks; both lock in id order) and lets a post arriving later
+        # queue a job of its own.
+        locked = list(
+            Series.objects.select_for_update()
+            .filter(pk__in=series_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Series.objects.filter(pk__in=locked).update(
+            dirty=False, analysed_at=timezone.now(), analysis_count=F("analysis_count") + 1
+        )
+    return len(locked)
 
 
 def dirty_series_ids(*, older_than) -> list[int]:
