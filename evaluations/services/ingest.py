@@ -254,7 +254,8 @@ def _ensure_versions(models, payloads):
     for p in payloads:
         key = (models[(p["model"],)].pk, p["version"])
         wanted.setdefault(key, {"commit": p["commit"], "branch": p["branch"]})
-    versions = _ensure(ModelVersion, {}, ("model_id", "label"), wanted)
+    # CI posts mostly introduce a version: insert first rather than look it up first.
+    versions = _ensure(ModelVersion, {}, ("model_id", "label"), wanted, usually_new=True)
     by_pk = {model.pk: model for model in models.values()}
     for version in versions.values():
         version.model = by_pk[version.model_id]
@@ -351,14 +352,19 @@ def _forget(model_cls, scope, keys):
         _row_cache.pop((prefix, key), None)
 
 
-def _ensure(model_cls, scope, key_fields, wanted):
+def _ensure(model_cls, scope, key_fields, wanted, *, usually_new=False):
     """Rows of ``model_cls`` for every key in ``wanted`` (key -> defaults), creating the
     missing ones; safe when concurrent posts create the same rows."""
     prefix = _cache_prefix(model_cls, scope)
     found = _remembered(model_cls, scope, wanted)
     unseen = [key for key in wanted if key not in found]
     if unseen:
-        fetched = _fetch_or_create(model_cls, scope, key_fields, {k: wanted[k] for k in unseen})
+        unseen = {key: wanted[key] for key in unseen}
+        fetched = (
+            _upsert(model_cls, scope, key_fields, unseen)
+            if usually_new
+            else _fetch_or_create(model_cls, scope, key_fields, unseen)
+        )
         # Remembered only once committed: a row this transaction created is not yet
         # anybody else's to use, and is gone if the transaction fails.
         transaction.on_commit(lambda: _remember(prefix, fetched))
@@ -375,22 +381,26 @@ def _remember(prefix, rows):
 
 def _fetch_or_create(model_cls, scope, key_fields, wanted):
     found = _fetch(model_cls, scope, key_fields, wanted.keys())
-    missing = [key for key in wanted if key not in found]
+    missing = {key: defaults for key, defaults in wanted.items() if key not in found}
     if missing:
-        # INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one
-        # round trip that yields the row's id whether we created it or a concurrent post
-        # did (our insert then waits for that post's commit).
-        created = model_cls.objects.bulk_create(
-            [
-                model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **wanted[key])
-                for key in missing
-            ],
-            update_conflicts=True,
-            unique_fields=[*scope, *key_fields],
-            update_fields=key_fields[-1:],
-        )
-        found.update({tuple(getattr(row, f) for f in key_fields): row for row in created})
+        found.update(_upsert(model_cls, scope, key_fields, missing))
     return found
+
+
+def _upsert(model_cls, scope, key_fields, wanted):
+    """INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one round
+    trip that yields each row whether we created it or it existed (a row a concurrent post
+    is inserting makes ours wait for that post's commit)."""
+    rows = model_cls.objects.bulk_create(
+        [
+            model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **defaults)
+            for key, defaults in wanted.items()
+        ],
+        update_conflicts=True,
+        unique_fields=[*scope, *key_fields],
+        update_fields=key_fields[-1:],
+    )
+    return {tuple(getattr(row, field) for field in key_fields): row for row in rows}
 
 
 def _fetch(model_cls, scope, key_fields, keys):
