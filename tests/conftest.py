@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from evaluations.services import ingest, projects
+from evaluations.services import projects, rows
 from trackerapp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +73,7 @@ def tasks_in_process(request):
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Each test's database starts empty: what an earlier test left in caches is gone."""
-    ingest.clear_row_cache()
+    rows.forget_all()
     cache.clear()
 
 

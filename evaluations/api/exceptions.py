@@ -17,7 +17,7 @@ def exception_handler(exc, context):
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, ReplayConflict):
-        return Response(exc.as_errors(), status=status.HTTP_409_CONFLICT)
+        return Response(exc.errors, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, IngestConflict):
         return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

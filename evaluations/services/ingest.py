@@ -1,15 +1,15 @@
 """Storing evaluation runs that CI posts.
 
 Each post (or batch of posts) is one transaction: every row is written or none is. Models,
-versions, datasets, metrics and series are created on first sight with
-``INSERT ... ON CONFLICT DO NOTHING`` followed by a read, so concurrent posts that introduce
-the same new version create it once. A run with an ``external_id`` is stored once: a replay
-with the same body returns the stored run, a different body is a conflict.
+versions, datasets, metrics and series are created on first sight (``rows.ensure``), so
+concurrent posts that introduce the same new version create it once. A run with an
+``external_id`` is stored once: a replay with the same body returns the stored run, a
+different body is a conflict. Storing marks the touched series dirty and, after the commit,
+queues their analysis.
 """
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
@@ -25,9 +25,8 @@ from evaluations.models import (
     RegisteredModel,
     Series,
 )
+from evaluations.services import rows
 from evaluations.tasks import analyse_series
-
-log = logging.getLogger(__name__)
 
 # Series per analysis job: a big batch is spread over several jobs (and workers).
 ANALYSIS_CHUNK = 200
@@ -59,9 +58,6 @@ class ReplayConflict(IngestConflict):
             }
         )
 
-    def as_errors(self):
-        return self.errors
-
 
 def ingest_run(*, project, payload) -> IngestOutcome:
     """Store one validated run body (see ``RunInputSerializer``)."""
@@ -86,7 +82,7 @@ def _store_atomically(project, payloads, digests):
             return _store(project, payloads, digests)
     except IntegrityError:
         # Perhaps a remembered row was deleted meanwhile: forget them all.
-        clear_row_cache()
+        rows.forget_all()
         raise
 
 
@@ -143,7 +139,7 @@ def _resolve_replays(project, payloads, digests):
 
 def _create_runs(project, payloads, digests):
     now = timezone.now()
-    models = _ensure(
+    models = rows.ensure(
         RegisteredModel, {"project": project}, ("name",), {(p["model"],): {} for p in payloads}
     )
     versions = _ensure_versions(models, payloads)
@@ -178,7 +174,9 @@ def _create_runs(project, payloads, digests):
         for metric in payload["metrics"]:
             key = _series_key(run, metrics[(metric["name"],)], metric["slice"])
             wanted_series[key] = {"touched_at": now}
-    series = _ensure(Series, {}, ("model_id", "dataset_id", "metric_id", "slice"), wanted_series)
+    series = rows.ensure(
+        Series, {}, ("model_id", "dataset_id", "metric_id", "slice"), wanted_series
+    )
     metric_by_pk = {metric.pk: metric for metric in metrics.values()}
     for row in series.values():
         row.metric = metric_by_pk[row.metric_id]
@@ -218,11 +216,12 @@ def _mark_dirty(series_ids, now):
     """
     if connection.vendor == "postgresql":
         # One round trip: lock, read the old flags and set the new ones.
+        table = Series._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                """
-                UPDATE evaluations_series AS s SET dirty = true, touched_at = %s
-                FROM (SELECT id, dirty FROM evaluations_series WHERE id = ANY(%s)
+                f"""
+                UPDATE {table} AS s SET dirty = true, touched_at = %s
+                FROM (SELECT id, dirty FROM {table} WHERE id = ANY(%s)
                       ORDER BY id FOR UPDATE) AS old
                 WHERE s.id = old.id
                 RETURNING s.id, old.dirty
@@ -255,7 +254,7 @@ def _ensure_versions(models, payloads):
         key = (models[(p["model"],)].pk, p["version"])
         wanted.setdefault(key, {"commit": p["commit"], "branch": p["branch"]})
     # CI posts mostly introduce a version: insert first rather than look it up first.
-    versions = _ensure(ModelVersion, {}, ("model_id", "label"), wanted, usually_new=True)
+    versions = rows.ensure(ModelVersion, {}, ("model_id", "label"), wanted, usually_new=True)
     by_pk = {model.pk: model for model in models.values()}
     for version in versions.values():
         version.model = by_pk[version.model_id]
@@ -268,13 +267,13 @@ def _ensure_datasets(project, payloads):
         wanted.setdefault(_dataset_key(p), {"size": p["dataset"].get("size")})
     scope = {"project": project}
     # Another process may have set the size a remembered row lacks: read it afresh.
-    _forget(
+    rows.forget(
         EvaluationDataset,
         scope,
-        [key for key, row in _remembered(EvaluationDataset, scope, wanted).items()
+        [key for key, row in rows.remembered(EvaluationDataset, scope, wanted).items()
          if wanted[key]["size"] is not None and row.size != wanted[key]["size"]],
     )  # fmt: skip
-    datasets = _ensure(EvaluationDataset, scope, ("name", "version"), wanted)
+    datasets = rows.ensure(EvaluationDataset, scope, ("name", "version"), wanted)
     for p in payloads:
         dataset, size = datasets[_dataset_key(p)], p["dataset"].get("size")
         if size is None or dataset.size == size:
@@ -306,7 +305,7 @@ def _ensure_metrics(project, payloads):
                     "kind": m.get("kind") or defaults.kind,
                     "unit": m.get("unit") if m.get("unit") is not None else defaults.unit,
                 }
-    metrics = _ensure(MetricDefinition, {"project": project}, ("name",), wanted)
+    metrics = rows.ensure(MetricDefinition, {"project": project}, ("name",), wanted)
     for p in payloads:
         for index, m in enumerate(p["metrics"]):
             stored = metrics[(m["name"],)]
@@ -320,99 +319,6 @@ def _ensure_metrics(project, payloads):
                     }
                 )
     return metrics
-
-
-# Models, versions, datasets, metric definitions and series are written once and never
-# changed by the API (a dataset's unknown size aside, see _ensure_datasets), so each process
-# remembers the rows it has seen: a post then costs a few queries instead of a dozen.
-# Rows are remembered once their transaction commits. A remembered row deleted meanwhile
-# (admin, cascade) fails the insert that refers to it; the failure clears this memory and
-# the post is tried again.
-_row_cache = {}
-ROW_CACHE_LIMIT = 100_000
-
-
-def clear_row_cache():
-    _row_cache.clear()
-
-
-def _cache_prefix(model_cls, scope):
-    return (model_cls, tuple(value.pk for value in scope.values()))
-
-
-def _remembered(model_cls, scope, keys):
-    prefix = _cache_prefix(model_cls, scope)
-    rows = {key: _row_cache.get((prefix, key)) for key in keys}
-    return {key: row for key, row in rows.items() if row is not None}
-
-
-def _forget(model_cls, scope, keys):
-    prefix = _cache_prefix(model_cls, scope)
-    for key in keys:
-        _row_cache.pop((prefix, key), None)
-
-
-def _ensure(model_cls, scope, key_fields, wanted, *, usually_new=False):
-    """Rows of ``model_cls`` for every key in ``wanted`` (key -> defaults), creating the
-    missing ones; safe when concurrent posts create the same rows."""
-    prefix = _cache_prefix(model_cls, scope)
-    found = _remembered(model_cls, scope, wanted)
-    unseen = [key for key in wanted if key not in found]
-    if unseen:
-        unseen = {key: wanted[key] for key in unseen}
-        fetched = (
-            _upsert(model_cls, scope, key_fields, unseen)
-            if usually_new
-            else _fetch_or_create(model_cls, scope, key_fields, unseen)
-        )
-        # Remembered only once committed: a row this transaction created is not yet
-        # anybody else's to use, and is gone if the transaction fails.
-        transaction.on_commit(lambda: _remember(prefix, fetched))
-        found.update(fetched)
-    return found
-
-
-def _remember(prefix, rows):
-    if len(_row_cache) > ROW_CACHE_LIMIT:
-        _row_cache.clear()
-    for key, row in rows.items():
-        _row_cache[(prefix, key)] = row
-
-
-def _fetch_or_create(model_cls, scope, key_fields, wanted):
-    found = _fetch(model_cls, scope, key_fields, wanted.keys())
-    missing = {key: defaults for key, defaults in wanted.items() if key not in found}
-    if missing:
-        found.update(_upsert(model_cls, scope, key_fields, missing))
-    return found
-
-
-def _upsert(model_cls, scope, key_fields, wanted):
-    """INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one round
-    trip that yields each row whether we created it or it existed (a row a concurrent post
-    is inserting makes ours wait for that post's commit)."""
-    rows = model_cls.objects.bulk_create(
-        [
-            model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **defaults)
-            for key, defaults in wanted.items()
-        ],
-        update_conflicts=True,
-        unique_fields=[*scope, *key_fields],
-        update_fields=key_fields[-1:],
-    )
-    return {tuple(getattr(row, field) for field in key_fields): row for row in rows}
-
-
-def _fetch(model_cls, scope, key_fields, keys):
-    keys = set(keys)
-    filters = {f"{field}__in": {key[i] for key in keys} for i, field in enumerate(key_fields)}
-    rows = model_cls.objects.filter(**scope, **filters)
-    found = {}
-    for row in rows:
-        key = tuple(getattr(row, field) for field in key_fields)
-        if key in keys:
-            found[key] = row
-    return found
 
 
 def _schedule_analysis(series_ids):

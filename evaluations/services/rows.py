@@ -1,0 +1,97 @@
+"""Get-or-create of the rows a run refers to: models, versions, datasets, metric definitions
+and series, keyed by their natural keys.
+
+These rows are written once and never changed by the API (a dataset's unknown size aside),
+so each process remembers the rows it has seen: a post then costs a few queries instead of
+a dozen. Rows are remembered once their transaction commits. A remembered row deleted
+meanwhile (admin, cascade) fails the insert that refers to it; the caller then forgets all
+and tries again.
+"""
+
+from django.db import transaction
+
+_row_cache = {}
+ROW_CACHE_LIMIT = 100_000
+
+
+def forget_all():
+    _row_cache.clear()
+
+
+def _cache_prefix(model_cls, scope):
+    return (model_cls, tuple(value.pk for value in scope.values()))
+
+
+def remembered(model_cls, scope, keys):
+    prefix = _cache_prefix(model_cls, scope)
+    rows = {key: _row_cache.get((prefix, key)) for key in keys}
+    return {key: row for key, row in rows.items() if row is not None}
+
+
+def forget(model_cls, scope, keys):
+    prefix = _cache_prefix(model_cls, scope)
+    for key in keys:
+        _row_cache.pop((prefix, key), None)
+
+
+def ensure(model_cls, scope, key_fields, wanted, *, usually_new=False):
+    """Rows of ``model_cls`` for every key in ``wanted`` (key -> defaults), creating the
+    missing ones; safe when concurrent posts create the same rows."""
+    prefix = _cache_prefix(model_cls, scope)
+    found = remembered(model_cls, scope, wanted)
+    unseen = [key for key in wanted if key not in found]
+    if unseen:
+        unseen = {key: wanted[key] for key in unseen}
+        fetched = (
+            _upsert(model_cls, scope, key_fields, unseen)
+            if usually_new
+            else _fetch_or_create(model_cls, scope, key_fields, unseen)
+        )
+        # Remembered only once committed: a row this transaction created is not yet
+        # anybody else's to use, and is gone if the transaction fails.
+        transaction.on_commit(lambda: _remember(prefix, fetched))
+        found.update(fetched)
+    return found
+
+
+def _remember(prefix, rows):
+    if len(_row_cache) > ROW_CACHE_LIMIT:
+        _row_cache.clear()
+    for key, row in rows.items():
+        _row_cache[(prefix, key)] = row
+
+
+def _fetch_or_create(model_cls, scope, key_fields, wanted):
+    found = _fetch(model_cls, scope, key_fields, wanted.keys())
+    missing = {key: defaults for key, defaults in wanted.items() if key not in found}
+    if missing:
+        found.update(_upsert(model_cls, scope, key_fields, missing))
+    return found
+
+
+def _upsert(model_cls, scope, key_fields, wanted):
+    """INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one round
+    trip that yields each row whether we created it or it existed (a row a concurrent post
+    is inserting makes ours wait for that post's commit)."""
+    rows = model_cls.objects.bulk_create(
+        [
+            model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **defaults)
+            for key, defaults in wanted.items()
+        ],
+        update_conflicts=True,
+        unique_fields=[*scope, *key_fields],
+        update_fields=key_fields[-1:],
+    )
+    return {tuple(getattr(row, field) for field in key_fields): row for row in rows}
+
+
+def _fetch(model_cls, scope, key_fields, keys):
+    keys = set(keys)
+    filters = {f"{field}__in": {key[i] for key in keys} for i, field in enumerate(key_fields)}
+    rows = model_cls.objects.filter(**scope, **filters)
+    found = {}
+    for row in rows:
+        key = tuple(getattr(row, field) for field in key_fields)
+        if key in keys:
+            found[key] = row
+    return found
