@@ -11,8 +11,9 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_posting_a_run_gets_each_touched_series_analysed_by_the_worker(
-    celery_worker_process, run_body
+    celery_worker_process, run_body, settings
 ):
+    settings.ANALYSIS_DELAY_SECONDS = 1
     project, _ = projects.ensure_project(name="acme")
     client = client_for(projects.create_token(project=project)[1])
 
@@ -26,6 +27,7 @@ def test_posting_a_run_gets_each_touched_series_analysed_by_the_worker(
 
 
 def test_sweep_requeues_series_left_dirty(celery_worker_process, run_body, settings):
+    settings.ANALYSIS_DELAY_SECONDS = 0
     project, _ = projects.ensure_project(name="acme")
     client = client_for(projects.create_token(project=project)[1])
     client.post("/api/v1/runs/", run_body, format="json")
@@ -38,3 +40,17 @@ def test_sweep_requeues_series_left_dirty(celery_worker_process, run_body, setti
 
     assert wait_until(lambda: not Series.objects.filter(dirty=True).exists())
     assert set(Series.objects.values_list("analysis_count", flat=True)) == {2}
+
+
+def test_a_burst_of_posts_gets_one_analysis_per_series(celery_worker_process, run_body, settings):
+    settings.ANALYSIS_DELAY_SECONDS = 2
+    project, _ = projects.ensure_project(name="acme")
+    client = client_for(projects.create_token(project=project)[1])
+    run_body.pop("external_id")
+
+    for version in ("1.0", "1.1", "1.2", "1.3"):
+        response = client.post("/api/v1/runs/", {**run_body, "version": version}, format="json")
+        assert response.status_code == 201
+
+    assert wait_until(lambda: not Series.objects.filter(dirty=True).exists())
+    assert set(Series.objects.values_list("analysis_count", flat=True)) == {1}

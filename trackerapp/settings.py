@@ -215,6 +215,10 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# A run's analysis starts this long after it is stored, so that a burst of posts touching
+# the same series is analysed once.
+ANALYSIS_DELAY_SECONDS = env_int("ANALYSIS_DELAY_SECONDS", 5)
+
 # The sweep re-queues series still dirty after SWEEP_GRACE_SECONDS (a job lost with the broker).
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {

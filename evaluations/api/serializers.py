@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -232,7 +231,11 @@ class RunSerializer(serializers.Serializer):
     metrics = MetricResultSerializer(source="result_list", many=True)
 
     def get_url(self, run) -> str:
-        return settings.SITE_URL + reverse("run-page", args=[run.pk])
+        return run_page_url(run)
+
+
+def run_page_url(run):
+    return settings.SITE_URL + reverse("run-page", args=[run.pk])
 
 
 class RunCreatedSerializer(RunSerializer):
@@ -306,10 +309,3 @@ class SeriesSerializer(serializers.Serializer):
     dataset = DatasetSerializer()
     slice = serializers.CharField()
     points = SeriesPointSerializer(many=True)
-
-
-@extend_schema_field(OpenApiTypes.OBJECT)
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
-    database = serializers.CharField()
-    broker = serializers.CharField()

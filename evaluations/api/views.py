@@ -63,7 +63,7 @@ class RunBatchApi(APIView):
         responses={201: s.RunBatchSerializer, 200: s.RunBatchSerializer},
         description=(
             "Store up to 1,000 runs in one transaction (backfills, imports). All or none: "
-            "an error names the run by its index, e.g. `runs[3].metrics[0].value`."
+            'an error names the run by its index: `{"runs": {"3": {"metrics": ...}}}`.'
         ),
     )
     def post(self, request):
@@ -72,20 +72,20 @@ class RunBatchApi(APIView):
         outcomes = ingest.ingest_runs(
             project=request.auth.project, payloads=serializer.validated_data["runs"]
         )
-        url = s.RunSerializer().get_url
-        body = {
-            "runs": [
-                {
-                    "id": o.run.pk,
-                    "external_id": o.run.external_id,
-                    "created": o.created,
-                    "url": url(o.run),
-                }
-                for o in outcomes
-            ]
-        }
+        items = [
+            {
+                "id": o.run.pk,
+                "external_id": o.run.external_id,
+                "created": o.created,
+                "url": s.run_page_url(o.run),
+            }
+            for o in outcomes
+        ]
         created = any(o.created for o in outcomes)
-        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            s.RunBatchSerializer({"runs": items}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class RunDetailApi(APIView):

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -323,5 +324,10 @@ def _ensure_metrics(project, payloads):
 
 def _schedule_analysis(series_ids):
     # One message per post (not per series): a publish costs as much as the rest of a post.
+    # The short delay lets a burst of posts (one version's datasets and slices, a backfill)
+    # land before the analysis: they find the series dirty and queue nothing more.
     for start in range(0, len(series_ids), ANALYSIS_CHUNK):
-        analyse_series.delay(series_ids[start : start + ANALYSIS_CHUNK])
+        analyse_series.apply_async(
+            args=[series_ids[start : start + ANALYSIS_CHUNK]],
+            countdown=settings.ANALYSIS_DELAY_SECONDS,
+        )
