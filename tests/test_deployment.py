@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
@@ -25,6 +26,7 @@ def test_compose_has_the_stack_services():
         assert env["DATABASE_URL"].startswith("postgres://")
         assert "@postgres:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["CACHE_URL"] == "redis://redis:6379/1"
         assert env["DEBUG"] == "0"
         assert set(services[name]["depends_on"]) == {"postgres", "redis"}
     assert services["web"]["ports"] == ["8000:8000"]
@@ -82,3 +84,21 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.worker
+def test_cache_url_shares_the_cache_through_redis():
+    env = {**os.environ, "CACHE_URL": os.environ["CELERY_BROKER_URL"]}
+    script = (
+        "from django.core.cache import cache; import sys; "
+        "print(type(cache).__name__); cache.set('probe', 'shared', 30); "
+        "sys.stdout.write(cache.get('probe'))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["RedisCache", "shared"]
