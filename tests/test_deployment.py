@@ -88,15 +88,18 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
 
 @pytest.mark.worker
 def test_cache_url_shares_the_cache_through_redis():
-    env = {**os.environ, "CACHE_URL": os.environ["CELERY_BROKER_URL"]}
+    env = {
+        **os.environ,
+        "CACHE_URL": os.environ["CELERY_BROKER_URL"],
+        "DJANGO_SETTINGS_MODULE": "trackerapp.settings",
+    }
     script = (
-        "from django.core.cache import cache; import sys; "
-        "print(type(cache).__name__); cache.set('probe', 'shared', 30); "
-        "sys.stdout.write(cache.get('probe'))"
+        "import django; django.setup(); from django.core.cache import cache; "
+        "print(type(cache).__name__); cache.set('probe', 'shared', 30); print(cache.get('probe'))"
     )
 
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
+        [sys.executable, "-c", script],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
