@@ -94,8 +94,9 @@ def test_cache_url_shares_the_cache_through_redis():
         "DJANGO_SETTINGS_MODULE": "trackerapp.settings",
     }
     script = (
-        "import django; django.setup(); from django.core.cache import cache; "
-        "print(type(cache).__name__); cache.set('probe', 'shared', 30); print(cache.get('probe'))"
+        "import django; django.setup(); from django.core.cache import caches; "
+        "cache = caches['default']; print(type(cache).__name__); "
+        "cache.set('probe', 'shared', 30); print(cache.get('probe'))"
     )
 
     result = subprocess.run(
