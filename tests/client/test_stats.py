@@ -1,0 +1,114 @@
+"""The gate's statistics, checked against SciPy's reference implementations."""
+
+import base64
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from trackerclient import stats
+
+
+@pytest.mark.parametrize("p", [1e-10, 0.001, 0.02, 0.025, 0.3, 0.5, 0.77, 0.975, 0.999, 1 - 1e-9])
+def test_normal_quantile_matches_scipy(p):
+    assert stats.normal_ppf(p) == pytest.approx(scipy_stats.norm.ppf(p), abs=1e-9)
+
+
+@pytest.mark.parametrize("z", [-3.0, -0.5, 0.0, 1.2, 4.0])
+def test_normal_tail_matches_scipy(z):
+    assert stats.normal_sf(z) == pytest.approx(scipy_stats.norm.sf(z), rel=1e-12)
+
+
+def test_half_point_accuracy_drop_is_noise_on_200_examples_but_significant_on_200000():
+    small = stats.proportion_drop_pvalue(0.931, 200, 0.926, 200)
+    large = stats.proportion_drop_pvalue(0.931, 200_000, 0.926, 200_000)
+
+    assert small > 0.4
+    assert large < 1e-9
+
+
+def test_proportion_drop_matches_a_pooled_z_test():
+    base, new, n1, n2 = 0.90, 0.88, 5000, 4000
+    pooled = (base * n1 + new * n2) / (n1 + n2)
+    z = (base - new) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+
+    assert stats.proportion_drop_pvalue(base, n1, new, n2) == pytest.approx(
+        scipy_stats.norm.sf(z), rel=1e-9
+    )
+
+
+def test_direction_decides_what_a_regression_is():
+    rise = dict(base_rate=0.10, base_n=10_000, new_rate=0.12, new_n=10_000)
+
+    assert stats.proportion_drop_pvalue(**rise, higher_is_better=True) > 0.99
+    assert stats.proportion_drop_pvalue(**rise, higher_is_better=False) < 1e-5
+
+
+def test_improvement_is_never_significant_as_a_drop():
+    assert stats.proportion_drop_pvalue(0.80, 1000, 0.95, 1000) > 0.999
+
+
+@pytest.mark.parametrize(("rate", "n"), [(0.93, 200), (0.5, 10), (0.0, 50), (1.0, 50)])
+def test_wilson_interval_matches_the_formula_with_scipy_quantiles(rate, n):
+    z = scipy_stats.norm.ppf(0.975)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+
+    low, high = stats.wilson_interval(rate, n)
+
+    assert low == pytest.approx(max(0, centre - half), abs=1e-9)
+    assert high == pytest.approx(min(1, centre + half), abs=1e-9)
+    assert low <= rate <= high
+
+
+@pytest.mark.parametrize(("broken", "fixed"), [(0, 0), (5, 0), (12, 4), (30, 30), (3, 40)])
+def test_mcnemar_matches_scipy_binomial_test(broken, fixed):
+    expected = (
+        1.0
+        if broken + fixed == 0
+        else scipy_stats.binomtest(broken, broken + fixed, 0.5, alternative="greater").pvalue
+    )
+
+    assert stats.mcnemar_worse_pvalue(broken, fixed) == pytest.approx(expected, rel=1e-12)
+
+
+def test_benjamini_hochberg_matches_scipy():
+    rng = np.random.default_rng(7)
+    pvalues = list(np.concatenate([rng.uniform(size=45), [1e-5, 2e-4, 0.001, 0.003, 0.02]]))
+
+    adjusted = stats.benjamini_hochberg(pvalues)
+
+    expected = scipy_stats.false_discovery_control(pvalues, method="bh")
+    assert adjusted == pytest.approx(list(expected), rel=1e-12)
+
+
+def test_outcomes_round_trip_through_numpy_packbits():
+    rng = np.random.default_rng(3)
+    base = rng.uniform(size=10_003) < 0.93
+    new = base.copy()
+    flip_to_wrong = rng.choice(np.flatnonzero(base), size=40, replace=False)
+    flip_to_right = rng.choice(np.flatnonzero(~base), size=15, replace=False)
+    new[flip_to_wrong] = False
+    new[flip_to_right] = True
+
+    def encode(bits):
+        return base64.b64encode(np.packbits(bits).tobytes()).decode()
+
+    decoded_base = stats.decode_outcomes(encode(base), 10_003)
+    decoded_new = stats.decode_outcomes(encode(new), 10_003)
+
+    assert decoded_base.bit_count() == int(base.sum())
+    assert stats.discordant_pairs(decoded_base, decoded_new) == (40, 15)
+    assert len(encode(base[:10_000])) <= 1_700  # about 1.3 kB for 10,000 examples
+
+
+def test_outcomes_of_the_wrong_length_are_refused():
+    packed = base64.b64encode(np.packbits(np.ones(100, dtype=bool)).tobytes()).decode()
+
+    with pytest.raises(ValueError, match="dataset has 200 examples"):
+        stats.decode_outcomes(packed, 200)
+    with pytest.raises(ValueError, match="padding"):
+        stats.decode_outcomes(packed, 97)
+    with pytest.raises(ValueError, match="base64"):
+        stats.decode_outcomes("not base64!", 100)

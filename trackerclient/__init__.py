@@ -1,0 +1,1 @@
+"""The CI client of the model metrics tracker: standard library only, so any CI image runs it."""

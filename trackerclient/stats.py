@@ -1,0 +1,169 @@
+"""Significance tests for the regression gate, in the standard library only.
+
+The CI client gates offline with these, and the server gates with the same code, so a verdict
+never depends on where it was computed. Every test here is one-sided: it asks whether the
+candidate is *worse* than the baseline, never merely different.
+
+- Two-proportion z-test (pooled variance) for rate metrics with sample sizes.
+- Wilson score interval for a proportion.
+- McNemar's exact test on discordant pairs, for per-example outcomes on the same examples.
+- Benjamini-Hochberg step-up procedure for the false discovery rate across many checks.
+"""
+
+import base64
+import math
+from collections.abc import Sequence
+
+
+def normal_sf(z: float) -> float:
+    """P(Z > z) for a standard normal Z."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def normal_ppf(p: float) -> float:
+    """The standard normal quantile: z with P(Z <= z) = p (Acklam's rational approximation
+    refined by one Halley step; absolute error below 1e-12 on (0, 1))."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p must be in (0, 1), not {p}")
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
+    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+         3.754408661907416e00)  # fmt: skip
+    low = 0.02425
+    if p < low:
+        q = math.sqrt(-2 * math.log(p))
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+        )
+    elif p <= 1 - low:
+        q = p - 0.5
+        r = q * q
+        x = (
+            (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+            * q
+            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+        )
+    else:
+        q = math.sqrt(-2 * math.log(1 - p))
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1
+        )
+    error = 0.5 * math.erfc(-x / math.sqrt(2)) - p
+    u = error * math.sqrt(2 * math.pi) * math.exp(x * x / 2)
+    return x - u / (1 + x * u / 2)
+
+
+def proportion_drop_pvalue(
+    base_rate: float, base_n: int, new_rate: float, new_n: int, *, higher_is_better: bool = True
+) -> float:
+    """One-sided p-value that the new rate is worse than the baseline's (pooled two-proportion
+    z-test). Rates are in [0, 1]; ``higher_is_better`` False makes a rise the regression."""
+    _check_rate(base_rate, base_n)
+    _check_rate(new_rate, new_n)
+    pooled = (base_rate * base_n + new_rate * new_n) / (base_n + new_n)
+    variance = pooled * (1 - pooled) * (1 / base_n + 1 / new_n)
+    drop = base_rate - new_rate if higher_is_better else new_rate - base_rate
+    if variance == 0:
+        return 0.0 if drop > 0 else 1.0
+    return normal_sf(drop / math.sqrt(variance))
+
+
+def wilson_interval(rate: float, n: int, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion observed as ``rate`` over ``n`` trials."""
+    _check_rate(rate, n)
+    z = normal_ppf(1 - (1 - confidence) / 2)
+    denominator = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def binomial_tail(k: int, n: int) -> float:
+    """P(X >= k) for X ~ Binomial(n, 1/2), exactly (integer arithmetic)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n
+
+
+def mcnemar_worse_pvalue(broken: int, fixed: int) -> float:
+    """McNemar's exact one-sided p-value that the candidate is worse on the same examples.
+
+    ``broken``: examples the baseline got right and the candidate wrong; ``fixed``: the reverse.
+    Under no change each discordant pair is equally likely to go either way, so ``broken`` is
+    Binomial(broken + fixed, 1/2); concordant pairs carry no information."""
+    if broken < 0 or fixed < 0:
+        raise ValueError("counts must not be negative")
+    return binomial_tail(broken, broken + fixed)
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the input's order: rejecting every
+    check whose q-value is at most alpha keeps the expected share of false alarms among the
+    rejections at most alpha, for independent or positively dependent tests."""
+    count = len(pvalues)
+    order = sorted(range(count), key=lambda i: pvalues[i])
+    adjusted = [0.0] * count
+    running = 1.0
+    for rank in range(count, 0, -1):
+        index = order[rank - 1]
+        running = min(running, pvalues[index] * count / rank)
+        adjusted[index] = running
+    return adjusted
+
+
+def decode_outcomes(encoded: str, size: int) -> int:
+    """Per-example outcomes (1 = correct) as an integer bit set.
+
+    The encoding is base64 of the bits packed most significant bit first, in dataset order,
+    as ``numpy.packbits(correct)`` packs them (10,000 examples take 1,250 bytes, 1,668
+    characters). Raises ValueError when the length does not match the dataset's ``size``."""
+    try:
+        packed = base64.b64decode(encoded, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"not valid base64: {exc}") from None
+    expected = (size + 7) // 8
+    if len(packed) != expected:
+        raise ValueError(
+            f"{len(packed)} bytes hold up to {len(packed) * 8} outcomes, but the dataset has "
+            f"{size} examples ({expected} bytes)"
+        )
+    padding = expected * 8 - size
+    bits = int.from_bytes(packed, "big")
+    if bits & ((1 << padding) - 1):
+        raise ValueError("the padding bits after the last example must be zero")
+    return bits >> padding
+
+
+def discordant_pairs(base: int, new: int) -> tuple[int, int]:
+    """(broken, fixed) between two outcome bit sets over the same examples."""
+    return (base & ~new).bit_count(), (~base & new).bit_count()
+
+
+def _check_rate(rate, n):
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"a rate must lie in [0, 1], not {rate}")
+    if n < 1:
+        raise ValueError(f"a sample size must be at least 1, not {n}")
