@@ -1,0 +1,323 @@
+"""The regression gate: a candidate version's results against a baseline and threshold rules.
+
+Pure and standard-library only: the server answers every post with ``evaluate(...)`` and the CI
+client runs the same function offline against a committed baseline file.
+
+Rules (any combination per metric, optionally narrowed to a slice):
+- ``min`` / ``max``: absolute floor or ceiling on the value.
+- ``max_drop`` / ``max_drop_pct``: non-inferiority, how much worse than the baseline the
+  candidate may be, in the metric's units or in percent of the baseline value.
+- ``significance`` (alpha): fail only when the drop beyond the allowed margin (0 without
+  ``max_drop``) is statistically significant. The test is McNemar's exact test when both
+  versions posted per-example outcomes on the same dataset version (and the margin is 0), a
+  two-proportion z-test when both have sample sizes and values in [0, 1], else a z-test on the
+  standard errors implied by posted 95% intervals. Across all significance checks of one
+  evaluation, p-values are adjusted with Benjamini-Hochberg, so a large suite does not fail by
+  chance; a check fails when its adjusted p-value (q) is at most its alpha.
+- ``budget``: the total erosion allowed since the rule's anchor (the baseline when the budget
+  started), so many small steps that each pass still fail once their sum passes the budget.
+
+Directions are respected everywhere: for lower-is-better metrics a rise is the regression.
+With no rule for a metric, the default is a significance rule at alpha 0.05 (see
+``DEFAULT_ALPHA``): only a statistically clear drop fails. A metric the baseline has and the
+candidate lacks fails. Results on another dataset version than the baseline's are never
+compared: their checks say ``not_comparable``.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+from . import stats
+
+HIGHER = "higher_is_better"
+DEFAULT_ALPHA = 0.05
+Z_95 = 1.959963984540054
+
+PASSED, FAILED, INSUFFICIENT, NOT_COMPARABLE = "passed", "failed", "insufficient", "not_comparable"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One metric result of a version, on one slice."""
+
+    metric: str
+    value: float
+    direction: str = HIGHER
+    slice: str = "overall"
+    n: int | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    outcomes: int | None = None  # per-example outcomes, see stats.decode_outcomes
+
+    @property
+    def key(self):
+        return (self.metric, self.slice)
+
+
+@dataclass(frozen=True)
+class Rule:
+    metric: str
+    slice: str | None = None  # None: every slice of the metric
+    min: float | None = None
+    max: float | None = None
+    max_drop: float | None = None
+    max_drop_pct: float | None = None
+    significance: float | None = None
+    budget: float | None = None
+    # The values the budget is counted from, by (metric, slice), and their version.
+    anchor: dict = field(default_factory=dict, compare=False)
+    anchor_version: str | None = None
+
+    def applies_to(self, key):
+        return self.metric == key[0] and self.slice in (None, key[1])
+
+
+@dataclass
+class Check:
+    metric: str
+    slice: str
+    rule: str  # min, max, max_drop, max_drop_pct, significance, budget, missing
+    status: str
+    message: str
+    value: float | None = None
+    baseline: float | None = None
+    limit: float | None = None
+    delta: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    method: str | None = None
+    budget_used: float | None = None
+    alpha: float | None = None
+    # (result, baseline result, margin, dataset) for the message written after adjustment.
+    context: tuple | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def passed(self):
+        return self.status != FAILED
+
+
+@dataclass
+class Verdict:
+    status: str  # passed, failed, no_baseline
+    checks: list[Check]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    version: str
+    dataset_version: str
+    results: dict  # (metric, slice) -> Result
+
+
+def evaluate(*, candidate, baseline, rules, dataset="", dataset_version="", is_baseline=False):
+    """The verdict on ``candidate`` (a list of Result) given ``baseline`` (a Baseline or None)
+    and ``rules`` (a list of Rule)."""
+    results = {result.key: result for result in candidate}
+    if is_baseline:
+        return Verdict(PASSED, [])
+    checks = []
+    for key, result in sorted(results.items()):
+        matching = [rule for rule in rules if rule.applies_to(key)]
+        base = baseline.results.get(key) if baseline else None
+        for rule in matching or ([Rule(metric=key[0], significance=DEFAULT_ALPHA)] if base else []):
+            checks += _checks_for(rule, result, base, dataset, dataset_version, baseline)
+    if baseline is not None:
+        for key, base in sorted(baseline.results.items()):
+            if key not in results:
+                checks.append(_missing(base, dataset))
+    _adjust_for_many_comparisons(checks)
+    if baseline is None and not checks:
+        return Verdict("no_baseline", [])
+    failed = any(check.status == FAILED for check in checks)
+    return Verdict(FAILED if failed else PASSED, checks)
+
+
+def _checks_for(rule, result, base, dataset, dataset_version, baseline):
+    comparable = baseline is None or baseline.dataset_version == dataset_version
+    checks = []
+    if rule.min is not None:
+        checks.append(_bound(result, rule.min, "min", result.value >= rule.min, "<"))
+    if rule.max is not None:
+        checks.append(_bound(result, rule.max, "max", result.value <= rule.max, ">"))
+    relative = [
+        (kind, limit)
+        for kind, limit in (("max_drop", rule.max_drop), ("max_drop_pct", rule.max_drop_pct))
+        if limit is not None
+    ]
+    if rule.significance is not None and not relative:
+        relative = [("significance", None)]
+    for kind, limit in relative:
+        if base is None:
+            continue
+        if not comparable:
+            checks.append(_not_comparable(result, kind, dataset, dataset_version, baseline))
+        else:
+            checks.append(_drop_check(result, base, kind, limit, rule.significance, dataset))
+    if rule.budget is not None:
+        checks.append(_budget_check(result, rule, dataset))
+    return checks
+
+
+def _bound(result, limit, kind, ok, sign):
+    unit_word = "floor" if kind == "min" else "ceiling"
+    message = (
+        f"{_name(result)} {_fmt(result.value)} {'meets' if ok else sign} {unit_word} {_fmt(limit)}"
+    )
+    return Check(
+        metric=result.metric, slice=result.slice, rule=kind, status=PASSED if ok else FAILED,
+        message=message, value=result.value, limit=limit, delta=result.value - limit,
+    )  # fmt: skip
+
+
+def _drop(base_value, new_value, direction):
+    """How much worse the new value is (positive = worse) given the direction."""
+    return base_value - new_value if direction == HIGHER else new_value - base_value
+
+
+def _drop_check(result, base, kind, limit, alpha, dataset):
+    margin = 0.0 if kind == "significance" else limit
+    if kind == "max_drop_pct":
+        margin = abs(base.value) * limit / 100
+    drop = _drop(base.value, result.value, result.direction)
+    check = Check(
+        metric=result.metric, slice=result.slice, rule=kind, status=PASSED, message="",
+        value=result.value, baseline=base.value, delta=result.value - base.value,
+        limit=_limit_value(base.value, margin, result.direction), alpha=alpha,
+        context=(result, base, margin, dataset),
+    )  # fmt: skip
+    if alpha is None:
+        check.status = FAILED if drop > margin + 1e-12 else PASSED
+        check.message = _drop_message(check)
+        return check
+    tested = _drop_pvalue(base, result, margin)
+    if tested is None:
+        check.status = INSUFFICIENT
+        check.message = (
+            f"{_name(result)} {_fmt(result.value)} vs baseline {_fmt(base.value)} on {dataset}: "
+            "no sample sizes, intervals or outcomes to test significance"
+        )
+        return check
+    check.p_value, check.method = tested
+    # Status and message follow once every p-value of the evaluation is adjusted.
+    return check
+
+
+def _drop_pvalue(base, new, margin):
+    """(p-value, method) for "new is worse than base by more than margin", or None."""
+    higher = new.direction == HIGHER
+    if margin == 0 and base.outcomes is not None and new.outcomes is not None:
+        broken, fixed = stats.discordant_pairs(base.outcomes, new.outcomes)
+        return stats.mcnemar_worse_pvalue(broken, fixed), f"McNemar {broken} vs {fixed}"
+    if base.n and new.n and 0 <= base.value <= 1 and 0 <= new.value <= 1:
+        if margin == 0:
+            p = stats.proportion_drop_pvalue(
+                base.value, base.n, new.value, new.n, higher_is_better=higher
+            )
+            return p, "two-proportion z-test"
+        variance = base.value * (1 - base.value) / base.n + new.value * (1 - new.value) / new.n
+        return _z_pvalue(_drop(base.value, new.value, new.direction) - margin, variance), (
+            "non-inferiority z-test"
+        )
+    if None not in (base.ci_low, base.ci_high, new.ci_low, new.ci_high):
+        variance = ((base.ci_high - base.ci_low) / (2 * Z_95)) ** 2 + (
+            (new.ci_high - new.ci_low) / (2 * Z_95)
+        ) ** 2
+        return _z_pvalue(_drop(base.value, new.value, new.direction) - margin, variance), (
+            "z-test from 95% intervals"
+        )
+    return None
+
+
+def _z_pvalue(excess, variance):
+    if variance <= 0:
+        return 0.0 if excess > 0 else 1.0
+    return stats.normal_sf(excess / math.sqrt(variance))
+
+
+def _adjust_for_many_comparisons(checks):
+    tested = [check for check in checks if check.p_value is not None]
+    qvalues = stats.benjamini_hochberg([check.p_value for check in tested])
+    for check, q in zip(tested, qvalues, strict=True):
+        check.q_value = q
+        check.status = FAILED if q <= check.alpha else PASSED
+        adjusted = f", q={_fmt_p(q)} over {len(tested)} tests" if len(tested) > 1 else ""
+        check.message = _drop_message(
+            check, f"{check.method}, p={_fmt_p(check.p_value)}{adjusted}, alpha={check.alpha}"
+        )
+
+
+def _budget_check(result, rule, dataset):
+    anchor = rule.anchor.get(result.key)
+    if anchor is None:
+        return Check(
+            metric=result.metric, slice=result.slice, rule="budget", status=INSUFFICIENT,
+            message=f"{_name(result)}: no anchor value to count the budget of {_fmt(rule.budget)} "
+            "from",
+            value=result.value, limit=rule.budget,
+        )  # fmt: skip
+    erosion = max(0.0, _drop(anchor, result.value, result.direction))
+    used = erosion / rule.budget if rule.budget > 0 else (math.inf if erosion > 0 else 0.0)
+    ok = erosion <= rule.budget + 1e-12
+    since = f" since {rule.anchor_version}" if rule.anchor_version else ""
+    message = (
+        f"{_name(result)} {_fmt(result.value)} has eroded {_fmt(erosion)} of a budget of "
+        f"{_fmt(rule.budget)}{since} ({used:.0%} used) on {dataset}"
+    )
+    return Check(
+        metric=result.metric, slice=result.slice, rule="budget", status=PASSED if ok else FAILED,
+        message=message, value=result.value, baseline=anchor, limit=rule.budget,
+        delta=result.value - anchor, budget_used=used,
+    )  # fmt: skip
+
+
+def _missing(base, dataset):
+    return Check(
+        metric=base.metric, slice=base.slice, rule="missing", status=FAILED,
+        message=f"{_name(base)} is in the baseline but missing from this run on {dataset}",
+        baseline=base.value,
+    )  # fmt: skip
+
+
+def _not_comparable(result, kind, dataset, dataset_version, baseline):
+    return Check(
+        metric=result.metric, slice=result.slice, rule=kind, status=NOT_COMPARABLE,
+        message=f"{_name(result)}: this run is on {dataset}@{dataset_version or '(unversioned)'}"
+        f", the baseline {baseline.version} on {dataset}@"
+        f"{baseline.dataset_version or '(unversioned)'}; not compared",
+        value=result.value,
+    )  # fmt: skip
+
+
+def _limit_value(base_value, margin, direction):
+    return base_value - margin if direction == HIGHER else base_value + margin
+
+
+def _drop_message(check, test=""):
+    """ "accuracy 0.912 < baseline 0.931 - 0.01 on holdout (n=10000, <test>)" """
+    result, base, margin, dataset = check.context
+    higher = result.direction == HIGHER
+    worse = check.status == FAILED
+    relation = ("<" if higher else ">") if worse else (">=" if higher else "<=")
+    allowed = f" {'-' if higher else '+'} {_fmt(margin)}" if margin else ""
+    details = [f"n={result.n}"] if result.n else []
+    if check.rule == "max_drop_pct":
+        details.append(f"{_fmt(margin / abs(base.value) * 100)}% allowed")
+    if test:
+        details.append(test)
+    suffix = f" ({', '.join(details)})" if details else ""
+    return (
+        f"{_name(result)} {_fmt(result.value)} {relation} baseline {_fmt(base.value)}{allowed}"
+        f" on {dataset}{suffix}"
+    )
+
+
+def _name(result):
+    return result.metric if result.slice == "overall" else f"{result.metric}[{result.slice}]"
+
+
+def _fmt(value):
+    return f"{value:.4g}" if value is not None else "—"
+
+
+def _fmt_p(p):
+    return f"{p:.2g}"
