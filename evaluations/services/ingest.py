@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from evaluations import metric_catalog, selectors
+from evaluations import selectors
 from evaluations.models import (
     EvaluationDataset,
     EvaluationRun,
@@ -28,6 +28,7 @@ from evaluations.models import (
 )
 from evaluations.services import rows
 from evaluations.tasks import analyse_series
+from trackerclient import metric_catalog
 
 # Series per analysis job: a big batch is spread over several jobs (and workers).
 ANALYSIS_CHUNK = 200

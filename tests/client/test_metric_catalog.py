@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluations.metric_catalog import HIGHER, LOWER, defaults_for
+from trackerclient.metric_catalog import HIGHER, LOWER, defaults_for
 
 
 @pytest.mark.parametrize(
