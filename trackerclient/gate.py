@@ -169,7 +169,7 @@ def _bound(result, limit, kind, ok, sign):
     )  # fmt: skip
 
 
-def _drop(base_value, new_value, direction):
+def drop(base_value, new_value, direction):
     """How much worse the new value is (positive = worse) given the direction."""
     return base_value - new_value if direction == HIGHER else new_value - base_value
 
@@ -178,7 +178,7 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
     margin = 0.0 if kind == "significance" else limit
     if kind == "max_drop_pct":
         margin = abs(base.value) * limit / 100
-    drop = _drop(base.value, result.value, result.direction)
+    worse_by = drop(base.value, result.value, result.direction)
     check = Check(
         metric=result.metric, slice=result.slice, rule=kind, status=PASSED, message="",
         value=result.value, baseline=base.value, delta=result.value - base.value,
@@ -186,10 +186,10 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
         context=(result, base, margin, dataset),
     )  # fmt: skip
     if alpha is None:
-        check.status = FAILED if drop > margin + 1e-12 else PASSED
+        check.status = FAILED if worse_by > margin + 1e-12 else PASSED
         check.message = _drop_message(check)
         return check
-    tested = _drop_pvalue(base, result, margin)
+    tested = drop_test(base, result, margin)
     if tested is None:
         check.status = INSUFFICIENT
         check.message = (
@@ -202,7 +202,7 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
     return check
 
 
-def _drop_pvalue(base, new, margin):
+def drop_test(base, new, margin=0.0):
     """(p-value, method) for "new is worse than base by more than margin", or None."""
     higher = new.direction == HIGHER
     if margin == 0 and base.outcomes is not None and new.outcomes is not None:
@@ -215,14 +215,14 @@ def _drop_pvalue(base, new, margin):
             )
             return p, "two-proportion z-test"
         variance = base.value * (1 - base.value) / base.n + new.value * (1 - new.value) / new.n
-        return _z_pvalue(_drop(base.value, new.value, new.direction) - margin, variance), (
+        return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
             "non-inferiority z-test"
         )
     if None not in (base.ci_low, base.ci_high, new.ci_low, new.ci_high):
         variance = ((base.ci_high - base.ci_low) / (2 * Z_95)) ** 2 + (
             (new.ci_high - new.ci_low) / (2 * Z_95)
         ) ** 2
-        return _z_pvalue(_drop(base.value, new.value, new.direction) - margin, variance), (
+        return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
             "z-test from 95% intervals"
         )
     return None
@@ -255,7 +255,7 @@ def _budget_check(result, rule, dataset):
             "from",
             value=result.value, limit=rule.budget,
         )  # fmt: skip
-    erosion = max(0.0, _drop(anchor, result.value, result.direction))
+    erosion = max(0.0, drop(anchor, result.value, result.direction))
     used = erosion / rule.budget if rule.budget > 0 else (math.inf if erosion > 0 else 0.0)
     ok = erosion <= rule.budget + 1e-12
     since = f" since {rule.anchor_version}" if rule.anchor_version else ""

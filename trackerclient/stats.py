@@ -134,12 +134,11 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def decode_outcomes(encoded: str, size: int) -> int:
-    """Per-example outcomes (1 = correct) as an integer bit set.
-
-    The encoding is base64 of the bits packed most significant bit first, in dataset order,
-    as ``numpy.packbits(correct)`` packs them (10,000 examples take 1,250 bytes, 1,668
-    characters). Raises ValueError when the length does not match the dataset's ``size``."""
+def packed_outcomes(encoded: str, size: int) -> bytes:
+    """Validated per-example outcomes (1 = correct): base64 of the bits packed most
+    significant bit first, in example order, as ``numpy.packbits(correct)`` packs them
+    (10,000 examples take 1,250 bytes). Raises ValueError when the length does not match
+    ``size`` examples or the padding bits after the last example are set."""
     try:
         packed = base64.b64decode(encoded, validate=True)
     except ValueError as exc:
@@ -147,14 +146,23 @@ def decode_outcomes(encoded: str, size: int) -> int:
     expected = (size + 7) // 8
     if len(packed) != expected:
         raise ValueError(
-            f"{len(packed)} bytes hold up to {len(packed) * 8} outcomes, but the dataset has "
+            f"{len(packed)} bytes hold up to {len(packed) * 8} outcomes, but there are "
             f"{size} examples ({expected} bytes)"
         )
     padding = expected * 8 - size
-    bits = int.from_bytes(packed, "big")
-    if bits & ((1 << padding) - 1):
+    if packed and packed[-1] & ((1 << padding) - 1):
         raise ValueError("the padding bits after the last example must be zero")
-    return bits >> padding
+    return packed
+
+
+def outcomes_from_bytes(packed: bytes) -> int:
+    """Packed outcomes as an integer bit set (the zero padding changes no pair count)."""
+    return int.from_bytes(packed, "big")
+
+
+def decode_outcomes(encoded: str, size: int) -> int:
+    """``packed_outcomes`` as an integer bit set, ready for ``discordant_pairs``."""
+    return outcomes_from_bytes(packed_outcomes(encoded, size))
 
 
 def discordant_pairs(base: int, new: int) -> tuple[int, int]:

@@ -22,7 +22,8 @@ class TokenPrincipal:
         self.project = token.project
 
     def __str__(self):
-        return f"token {self.token.prefix} of {self.project}"
+        named = f" ({self.token.name})" if self.token.name else ""
+        return f"token {self.token.prefix}…{named}"
 
 
 class ProjectTokenAuthentication(authentication.BaseAuthentication):

@@ -6,11 +6,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from evaluations.models import EvaluationRun, MetricDefinition
+from trackerclient import stats
 
 from .fields import NameField, StrictFloatField, StrictIntegerField, find_non_finite
 
 MAX_METRICS_PER_RUN = 10_000
 MAX_RUNS_PER_BATCH = 1_000
+MAX_OUTCOMES_CHARS = 4 * 1024 * 1024  # base64 of 25 million outcomes, within the body limit
 
 
 class DatasetInputSerializer(serializers.Serializer):
@@ -52,6 +54,16 @@ class MetricInputSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
     kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
     unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
+    outcomes = serializers.CharField(
+        required=False,
+        allow_null=True,
+        max_length=MAX_OUTCOMES_CHARS,
+        help_text=(
+            "Per-example outcomes (1 = correct) in dataset order: base64 of the bits packed "
+            "most significant bit first (numpy.packbits). As many bits as `n`, or as the "
+            "dataset's `size` when `n` is not given."
+        ),
+    )
 
     def validate(self, attrs):
         low, high = attrs.get("ci_low"), attrs.get("ci_high")
@@ -164,7 +176,26 @@ class RunInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({"started_at": ["Must not be after finished_at."]})
         if not attrs["ci_url"]:
             attrs["ci_url"] = _url_or_blank(attrs["metadata"].get("ci_url"))
+        _pack_outcomes(attrs["metrics"], attrs["dataset"].get("size"))
         return attrs
+
+
+def _pack_outcomes(metrics, dataset_size):
+    """Replace each metric's base64 outcomes by validated packed bytes."""
+    errors = {}
+    for index, metric in enumerate(metrics):
+        if metric.get("outcomes") is None:
+            continue
+        size = metric.get("n") or dataset_size
+        if size is None:
+            errors[index] = {"outcomes": ["Outcomes need the metric's `n` or `dataset.size`."]}
+            continue
+        try:
+            metric["outcomes"] = stats.packed_outcomes(metric["outcomes"], size)
+        except ValueError as exc:
+            errors[index] = {"outcomes": [str(exc)]}
+    if errors:
+        raise serializers.ValidationError({"metrics": errors})
 
 
 def _url_or_blank(value):
@@ -202,13 +233,30 @@ class MetricResultSerializer(serializers.Serializer):
 class GateCheckSerializer(serializers.Serializer):
     metric = serializers.CharField()
     slice = serializers.CharField()
-    status = serializers.CharField()
+    rule = serializers.ChoiceField(
+        choices=["min", "max", "max_drop", "max_drop_pct", "significance", "budget", "missing"]
+    )
+    status = serializers.ChoiceField(choices=["passed", "failed", "insufficient", "not_comparable"])
+    passed = serializers.BooleanField()
     message = serializers.CharField()
+    value = serializers.FloatField(allow_null=True)
+    baseline = serializers.FloatField(allow_null=True)
+    limit = serializers.FloatField(allow_null=True)
+    delta = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    q_value = serializers.FloatField(allow_null=True, help_text="Benjamini-Hochberg adjusted")
+    method = serializers.CharField(allow_null=True)
+    budget_used = serializers.FloatField(allow_null=True, help_text="Share of the budget used")
 
 
 class GateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["passed", "failed", "no_baseline"])
     checks = GateCheckSerializer(many=True)
+
+
+class DryRunSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    gate = GateSerializer()
 
 
 class RunSerializer(serializers.Serializer):

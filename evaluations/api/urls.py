@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import views
+from . import baseline_views, views
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -10,6 +10,14 @@ urlpatterns = [
     path("models/", views.ModelListApi.as_view(), name="api-models"),
     path("models/<str:name>/versions/", views.ModelVersionListApi.as_view(), name="api-versions"),
     path("models/<str:name>/series/", views.SeriesApi.as_view(), name="api-series"),
+    path("models/<str:name>/baseline/", baseline_views.BaselineApi.as_view(), name="api-baseline"),
+    path("models/<str:name>/thresholds/", baseline_views.RuleListApi.as_view(), name="api-rules"),
+    path(
+        "models/<str:name>/thresholds/<int:pk>/",
+        baseline_views.RuleDetailApi.as_view(),
+        name="api-rule",
+    ),
+    path("models/<str:name>/compare/", baseline_views.CompareApi.as_view(), name="api-compare"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -2,7 +2,7 @@
 
 import django_filters
 import orjson
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -40,14 +40,27 @@ class RunListCreateApi(generics.ListAPIView):
     @extend_schema(
         request=s.RunInputSerializer,
         responses={201: s.RunCreatedSerializer, 200: s.RunCreatedSerializer},
+        parameters=[
+            OpenApiParameter(
+                "dry_run",
+                bool,
+                description="Evaluate the gate on the body and answer it; store nothing.",
+            )
+        ],
         description=(
-            "Store one evaluation run. A replay with the same `external_id` and body answers "
-            "200 with the stored run; the same `external_id` with another body answers 409."
+            "Store one evaluation run and answer it with the regression gate's verdict. A "
+            "replay with the same `external_id` and body answers 200 with the stored run; the "
+            "same `external_id` with another body answers 409."
         ),
     )
     def post(self, request):
         serializer = s.RunInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        if request.query_params.get("dry_run") in ("1", "true"):
+            verdict = gate.evaluate_payload(
+                project=request.auth.project, payload=serializer.validated_data
+            )
+            return Response(s.DryRunSerializer({"dry_run": True, "gate": verdict}).data)
         outcome = ingest.ingest_run(project=request.auth.project, payload=serializer.validated_data)
         run = outcome.run
         run.gate_result = gate.evaluate_gate(run=run)

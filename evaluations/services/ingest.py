@@ -192,6 +192,7 @@ def _create_runs(project, payloads, digests):
                 n=m.get("n"),
                 ci_low=m.get("ci_low"),
                 ci_high=m.get("ci_high"),
+                outcomes=m.get("outcomes"),
                 recorded_at=run.recorded_at,
             )
             for run, payload in zip(runs, payloads, strict=True)

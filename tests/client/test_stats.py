@@ -106,7 +106,7 @@ def test_outcomes_round_trip_through_numpy_packbits():
 def test_outcomes_of_the_wrong_length_are_refused():
     packed = base64.b64encode(np.packbits(np.ones(100, dtype=bool)).tobytes()).decode()
 
-    with pytest.raises(ValueError, match="dataset has 200 examples"):
+    with pytest.raises(ValueError, match="there are 200 examples"):
         stats.decode_outcomes(packed, 200)
     with pytest.raises(ValueError, match="padding"):
         stats.decode_outcomes(packed, 97)

@@ -1,0 +1,125 @@
+"""Input and output shapes of baselines, threshold rules and comparisons."""
+
+from rest_framework import serializers
+
+from evaluations.models import ThresholdRule
+
+from .fields import NameField, StrictFloatField
+
+BASELINE_FILE_FORMAT = "model-metrics-tracker/baseline@1"
+
+
+class BaselineQuerySerializer(serializers.Serializer):
+    dataset = NameField()
+
+
+class PinInputSerializer(serializers.Serializer):
+    dataset = NameField()
+    version = NameField()
+    dataset_version = NameField(
+        required=False, allow_blank=True, help_text="Defaults to the latest one the version ran on."
+    )
+    note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class BaselineValueSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    slice = serializers.CharField()
+    value = serializers.FloatField()
+    direction = serializers.CharField()
+    n = serializers.IntegerField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    outcomes = serializers.CharField(allow_null=True, help_text="base64, as posted")
+
+
+class PinSerializer(serializers.Serializer):
+    version = serializers.CharField(source="model_version.label")
+    dataset_version = serializers.CharField(source="run.dataset.version")
+    run_id = serializers.IntegerField()
+    pinned_by = serializers.CharField()
+    pinned_at = serializers.DateTimeField()
+    note = serializers.CharField()
+
+
+class BaselineSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    dataset = serializers.CharField()
+    baseline = PinSerializer(allow_null=True)
+    values = BaselineValueSerializer(many=True)
+    history = PinSerializer(many=True, help_text="Every pin, newest first.")
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    dataset = NameField(
+        source="dataset_name", required=False, allow_blank=True, default="",
+        help_text="Empty: every dataset.",
+    )  # fmt: skip
+    slice = NameField(required=False, allow_blank=True, default="", help_text="Empty: every slice.")
+    metric = NameField()
+    min = StrictFloatField(required=False, allow_null=True, default=None)
+    max = StrictFloatField(required=False, allow_null=True, default=None)
+    max_drop = StrictFloatField(required=False, allow_null=True, default=None, min_value=0)
+    max_drop_pct = StrictFloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=100
+    )
+    significance = StrictFloatField(
+        required=False, allow_null=True, default=None, min_value=1e-9, max_value=0.5,
+        help_text="alpha: fail only when the drop beyond the allowed margin is significant",
+    )  # fmt: skip
+    budget = StrictFloatField(
+        required=False, allow_null=True, default=None, min_value=0,
+        help_text="Total erosion allowed since the baseline pinned when the budget was set",
+    )  # fmt: skip
+
+    class Meta:
+        model = ThresholdRule
+        fields = [
+            "id", "metric", "dataset", "slice", "min", "max", "max_drop", "max_drop_pct",
+            "significance", "budget", "budget_since", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "budget_since", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        low, high = attrs.get("min"), attrs.get("max")
+        if low is not None and high is not None and low > high:
+            raise serializers.ValidationError({"min": ["Must not be above max."]})
+        return attrs
+
+
+class CompareQuerySerializer(serializers.Serializer):
+    a = NameField(help_text="The reference version, e.g. the baseline")
+    b = NameField(help_text="The version compared with it")
+    dataset = NameField()
+    dataset_version = NameField(required=False, allow_blank=True)
+
+
+class CompareRowSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    slice = serializers.CharField()
+    direction = serializers.CharField()
+    a = serializers.FloatField(allow_null=True)
+    b = serializers.FloatField(allow_null=True)
+    delta = serializers.FloatField(allow_null=True)
+    relative_delta = serializers.FloatField(allow_null=True)
+    change = serializers.ChoiceField(choices=["better", "worse", "same", "only_a", "only_b"])
+    p_value = serializers.FloatField(
+        allow_null=True, help_text="One-sided, in the direction of the change"
+    )
+    method = serializers.CharField(allow_null=True)
+    significant = serializers.BooleanField(allow_null=True, help_text="p < 0.05")
+
+
+class CompareSideSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    run_id = serializers.IntegerField()
+    dataset_version = serializers.CharField()
+
+
+class CompareSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    dataset = serializers.CharField()
+    a = CompareSideSerializer()
+    b = CompareSideSerializer()
+    comparable = serializers.BooleanField(help_text="Both ran on the same dataset version")
+    metrics = CompareRowSerializer(many=True)

@@ -1,0 +1,173 @@
+"""Baselines, threshold rules and version comparison: parse, call one service or selector,
+answer."""
+
+import base64
+
+from drf_orjson_renderer.renderers import ORJSONRenderer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.renderers import BrowsableAPIRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evaluations import selectors
+from evaluations.models import ThresholdRule
+from evaluations.services import baselines, gate
+
+from . import baseline_serializers as s
+
+
+class BaselineFileRenderer(ORJSONRenderer):
+    """``?format=file``: the baseline as a file to commit beside the code."""
+
+    format = "file"
+
+
+class BaselineApi(APIView):
+    renderer_classes = [ORJSONRenderer, BaselineFileRenderer, BrowsableAPIRenderer]
+
+    @extend_schema(
+        parameters=[
+            s.BaselineQuerySerializer,
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "file"],
+                description="`file`: the baseline values and rules in the file format the CI "
+                "client gates against offline (`--baseline-file`).",
+            ),
+        ],
+        responses=s.BaselineSerializer,
+    )
+    def get(self, request, name):
+        query = s.BaselineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        model = selectors.get_model(project=request.auth.project, name=name)
+        dataset = query.validated_data["dataset"]
+        if request.accepted_renderer.format == "file":
+            return _baseline_file(model, dataset)
+        return Response(_baseline_body(model, dataset))
+
+    @extend_schema(request=s.PinInputSerializer, responses=s.BaselineSerializer)
+    def put(self, request, name):
+        """Pin a version as the baseline on a dataset; earlier pins stay as its history."""
+        body = s.PinInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = selectors.get_model(project=request.auth.project, name=name)
+        data = body.validated_data
+        baselines.pin_baseline(
+            model=model,
+            dataset_name=data["dataset"],
+            version_label=data["version"],
+            dataset_version=data.get("dataset_version"),
+            pinned_by=str(request.user),
+            note=data["note"],
+        )
+        return Response(_baseline_body(model, data["dataset"]))
+
+
+def _baseline_body(model, dataset_name):
+    history = list(selectors.pins_for(model=model, dataset_name=dataset_name))
+    values = []
+    if history:
+        values = [_value(v) for v in selectors.result_values(run_id=history[0].run_id)]
+    body = {
+        "model": model.name,
+        "dataset": dataset_name,
+        "baseline": history[0] if history else None,
+        "values": values,
+        "history": history,
+    }
+    return s.BaselineSerializer(body).data
+
+
+def _value(values):
+    packed = values["outcomes"]
+    return {**values, "outcomes": None if packed is None else base64.b64encode(packed).decode()}
+
+
+def _baseline_file(model, dataset_name):
+    pin = selectors.current_pin(model=model, dataset_name=dataset_name)
+    if pin is None:
+        return Response(
+            {"detail": f"{model.name} has no baseline on {dataset_name}."},
+            status=status.HTTP_404_NOT_FOUND,
+        )
+    body = {
+        "format": s.BASELINE_FILE_FORMAT,
+        "model": model.name,
+        "dataset": {
+            "name": dataset_name,
+            "version": pin.run.dataset.version,
+            "size": pin.run.dataset.size,
+        },
+        "version": pin.model_version.label,
+        "pinned_at": pin.pinned_at,
+        "results": [_value(v) for v in selectors.result_values(run_id=pin.run_id)],
+        "rules": [
+            {
+                "metric": rule.metric,
+                "slice": rule.slice,
+                "min": rule.min,
+                "max": rule.max,
+                "max_drop": rule.max_drop,
+                "max_drop_pct": rule.max_drop_pct,
+                "significance": rule.significance,
+                "budget": rule.budget,
+                "anchor_version": rule.anchor_version,
+                "anchor": [{"slice": key[1], "value": value} for key, value in rule.anchor.items()],
+            }
+            for rule in gate.gate_rules(model=model, dataset_name=dataset_name)
+        ],
+    }
+    filename = f"baseline-{model.name}-{dataset_name}.json".replace('"', "")
+    return Response(body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+class RuleListApi(generics.ListCreateAPIView):
+    serializer_class = s.RuleSerializer
+    queryset = ThresholdRule.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        return selectors.rules_for(model=self._model())
+
+    def perform_create(self, serializer):
+        serializer.instance = baselines.save_rule(model=self._model(), **serializer.validated_data)
+
+    def _model(self):
+        return selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])
+
+
+class RuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    serializer_class = s.RuleSerializer
+    queryset = ThresholdRule.objects.none()
+
+    def get_queryset(self):
+        model = selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])
+        return selectors.rules_for(model=model)
+
+    def perform_update(self, serializer):
+        rule = serializer.instance
+        serializer.instance = baselines.save_rule(
+            model=rule.model, rule=rule, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        baselines.delete_rule(rule=instance)
+
+
+class CompareApi(APIView):
+    @extend_schema(parameters=[s.CompareQuerySerializer], responses=s.CompareSerializer)
+    def get(self, request, name):
+        query = s.CompareQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        model = selectors.get_model(project=request.auth.project, name=name)
+        comparison = selectors.compare_versions(
+            model=model,
+            a=data["a"],
+            b=data["b"],
+            dataset_name=data["dataset"],
+            dataset_version=data.get("dataset_version") or None,
+        )
+        return Response(s.CompareSerializer(comparison).data)
