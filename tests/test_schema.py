@@ -18,6 +18,10 @@ def test_schema_lists_every_endpoint(client, db):
         "/api/v1/models/",
         "/api/v1/models/{name}/versions/",
         "/api/v1/models/{name}/series/",
+        "/api/v1/models/{name}/baseline/",
+        "/api/v1/models/{name}/thresholds/",
+        "/api/v1/models/{name}/thresholds/{id}/",
+        "/api/v1/models/{name}/compare/",
     ):
         assert path in paths
     assert "post" in paths["/api/v1/runs/"]
