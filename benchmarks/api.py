@@ -73,6 +73,11 @@ METRICS = (
     ("auc_roc", "eu", 4_100),
     ("auc_roc", "us", 5_900),
 )
+RULES = (
+    {"metric": "accuracy", "max_drop": 0.01, "significance": 0.05, "budget": 0.03},
+    {"metric": "f1", "max_drop_pct": 2},
+    {"metric": "latency_p95_ms", "max": 120},
+)
 SERIES_METRICS = (("accuracy", "overall", 10_000),)
 
 
@@ -259,6 +264,12 @@ def single_post(api, sizes):
         return deal([Request("POST", RUNS_PATH, body) for body in bodies], POST_CLIENTS)
 
     api.send(posts("warmup", WARMUP_POSTS))
+    # As in a team's CI: a pinned baseline and a few rules, so each answer carries a verdict.
+    api.send([[
+        Request("PUT", f"/api/v1/models/{model}/baseline/",
+                encode({"dataset": "holdout", "version": "warmup-0"})),
+        *[Request("POST", f"/api/v1/models/{model}/thresholds/", encode(rule)) for rule in RULES],
+    ]])  # fmt: skip
     rounds = []
     for index in range(1, sizes.rounds + 1):
         latencies, seconds = api.send(posts(f"round{index}", sizes.posts_per_round))

@@ -345,3 +345,23 @@ def test_outcomes_of_the_wrong_length_are_refused_by_field(post):
     assert response.status_code == 400
     assert "10000 examples" in response.json()["metrics"]["0"]["outcomes"][0]
     assert not EvaluationRun.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # rows are remembered once committed
+def test_a_gated_post_uses_a_bounded_number_of_queries(
+    api, post, released, django_assert_max_num_queries
+):
+    pin(api, "1.3.0")
+    add_rule(api, metric="accuracy", max_drop=0.01, budget=0.02)
+    add_rule(api, metric="latency_p99_ms", max=120)
+    post("1.4.0", {"accuracy": 0.93, "f1": 0.88})
+
+    metrics = [{"name": f"metric_{i}", "value": 0.5} for i in range(20)]
+    post("1.5.0", metrics)  # the new metrics' rows too
+    # Token, version, run, results, series flags, then the gate's pins, baseline values and
+    # rules; the rest is transaction control and the analysis job, run in-process here.
+    with django_assert_max_num_queries(14):
+        response = post("1.6.0", metrics)
+
+    assert response.status_code == 201

@@ -100,7 +100,8 @@ def parse_dataset(fields) -> Dataset:
 
 def parse_result(fields, *, name_key, size, directions=None) -> gate.Result:
     """One metric result. Its direction is its own, else ``directions[name]`` (the baseline's
-    for that metric), else the catalogue's; outcomes are decoded for a dataset of ``size``."""
+    for that metric), else the catalogue's. Its outcomes count its ``n`` examples, else the
+    dataset's ``size``, as the server counts them."""
     name = fields.text(name_key)
     direction = (
         fields.choice("direction", DIRECTIONS, None)
@@ -112,15 +113,16 @@ def parse_result(fields, *, name_key, size, directions=None) -> gate.Result:
         raise fields.error("ci_low" if ci_low is None else "ci_high", "goes with the other bound")
     if ci_low is not None and ci_low > ci_high:
         raise fields.error("ci_low", "must not be above ci_high")
+    n = fields.count("n", None)
     return gate.Result(
         metric=name,
         value=fields.number("value"),
         direction=direction,
         slice=fields.text("slice", "overall"),
-        n=fields.count("n", None),
+        n=n,
         ci_low=ci_low,
         ci_high=ci_high,
-        outcomes=_outcomes(fields, size),
+        outcomes=_outcomes(fields, n or size),
     )
 
 
@@ -143,7 +145,7 @@ def _outcomes(fields, size):
     if encoded is None:
         return None
     if size is None:
-        raise fields.error("outcomes", "decoding them needs the dataset's size (dataset.size)")
+        raise fields.error("outcomes", "counting them needs the metric's n or dataset.size")
     try:
         return stats.decode_outcomes(encoded, size)
     except ValueError as exc:
@@ -174,4 +176,3 @@ def _rule(fields) -> gate.Rule:
         anchor_version=fields.text("anchor_version", None),
         **limits,
     )
-

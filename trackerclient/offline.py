@@ -24,14 +24,20 @@ def gate_run(body, baseline_file, *, file_name="results.json") -> dict:
         rules=baseline_file.rules,
         dataset=dataset.name,
         dataset_version=dataset.version,
-        is_baseline=fields.text("version") == baseline_file.version,
+        is_baseline=is_baseline_run(fields.text("version"), dataset, baseline_file),
     )
     return {"status": verdict.status, "checks": [check_as_dict(c) for c in verdict.checks]}
 
 
+def is_baseline_run(version, dataset, baseline_file):
+    """The baseline's own version on the baseline's dataset version passes trivially."""
+    return version == baseline_file.version and dataset.version == baseline_file.dataset.version
+
+
 def candidate_results(fields, baseline_file, size=None) -> list[gate.Result]:
     """The body's metrics, in either form, as gate Results. A metric without a direction takes
-    the baseline's; outcomes are decoded for the body's dataset size, else the file's."""
+    the baseline's; outcomes count the metric's n examples, else the dataset's size (the
+    body's, else the file's)."""
     directions = {r.metric: r.direction for r in baseline_file.baseline.results.values()}
     if isinstance(fields.data.get("metrics"), dict):
         results = _shorthand(fields.object("metrics"), directions)

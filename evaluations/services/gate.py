@@ -65,63 +65,85 @@ def evaluate_payload(*, project, payload) -> gate.Verdict:
     )
 
 
-def gate_baseline(*, model, dataset_name) -> gate.Baseline | None:
-    """The current baseline of ``model`` on ``dataset_name``, as the gate takes it."""
-    pin = selectors.current_pin(model=model, dataset_name=dataset_name)
-    if pin is None:
-        return None
-    return gate.Baseline(
-        version=pin.model_version.label,
-        dataset_version=pin.run.dataset.version,
-        results={r.key: r for r in selectors.gate_results(run_id=pin.run_id)},
-    )
+# Pins read at once per evaluation: the current one and those budgets count from.
+PIN_WINDOW = 200
+
+
+class _GateInputs:
+    """The stored baseline and rules of a model on a dataset, read with few queries: the
+    pins in one, each pinned run's results once (a budget usually counts from the current
+    baseline), the rules in one."""
+
+    def __init__(self, *, model, dataset_name):
+        self.model, self.dataset_name = model, dataset_name
+        self.pins = list(selectors.pins_for(model=model, dataset_name=dataset_name)[:PIN_WINDOW])
+        self._results = {}
+
+    def baseline(self) -> gate.Baseline | None:
+        if not self.pins:
+            return None
+        pin = self.pins[0]
+        return gate.Baseline(
+            version=pin.model_version.label,
+            dataset_version=pin.run.dataset.version,
+            results={r.key: r for r in self.results(pin.run_id)},
+        )
+
+    def rules(self) -> list[gate.Rule]:
+        rules = selectors.rules_for(model=self.model, dataset_name=self.dataset_name)
+        return [self._rule(rule) for rule in rules]
+
+    def results(self, run_id):
+        if run_id not in self._results:
+            self._results[run_id] = selectors.gate_results(run_id=run_id)
+        return self._results[run_id]
+
+    def _pin_at(self, moment):
+        """The baseline as it was at ``moment``; the earliest one if none was pinned yet."""
+        for pin in self.pins:  # newest first
+            if pin.pinned_at <= moment:
+                return pin
+        if len(self.pins) == PIN_WINDOW:
+            return selectors.pin_at(model=self.model, dataset_name=self.dataset_name, moment=moment)
+        return self.pins[-1] if self.pins else None
+
+    def _rule(self, rule):
+        anchor, anchor_version = {}, None
+        pin = self._pin_at(rule.budget_since) if rule.budget is not None else None
+        if pin is not None:
+            anchor_version = pin.model_version.label
+            anchor = {r.key: r.value for r in self.results(pin.run_id) if r.metric == rule.metric}
+        return gate.Rule(
+            metric=rule.metric,
+            slice=rule.slice or None,
+            min=rule.min,
+            max=rule.max,
+            max_drop=rule.max_drop,
+            max_drop_pct=rule.max_drop_pct,
+            significance=rule.significance,
+            budget=rule.budget,
+            anchor=anchor,
+            anchor_version=anchor_version,
+        )
 
 
 def gate_rules(*, model, dataset_name) -> list[gate.Rule]:
     """The rules that apply on ``dataset_name``, with their budgets' anchors."""
-    return [
-        _rule(rule, model=model, dataset_name=dataset_name)
-        for rule in selectors.rules_for(model=model, dataset_name=dataset_name)
-    ]
+    return _GateInputs(model=model, dataset_name=dataset_name).rules()
 
 
 def _evaluate(*, model, candidate, dataset_name, dataset_version, version_label):
-    baseline = gate_baseline(model=model, dataset_name=dataset_name)
-    rules = gate_rules(model=model, dataset_name=dataset_name)
+    inputs = _GateInputs(model=model, dataset_name=dataset_name)
+    baseline = inputs.baseline()
     return gate.evaluate(
         candidate=candidate,
         baseline=baseline,
-        rules=rules,
+        rules=inputs.rules(),
         dataset=dataset_name,
         dataset_version=dataset_version,
         is_baseline=baseline is not None
         and version_label == baseline.version
         and dataset_version == baseline.dataset_version,
-    )
-
-
-def _rule(rule, *, model, dataset_name):
-    anchor, anchor_version = {}, None
-    if rule.budget is not None:
-        pin = selectors.pin_at(model=model, dataset_name=dataset_name, moment=rule.budget_since)
-        if pin is not None:
-            anchor_version = pin.model_version.label
-            anchor = {
-                r.key: r.value
-                for r in selectors.gate_results(run_id=pin.run_id)
-                if r.metric == rule.metric
-            }
-    return gate.Rule(
-        metric=rule.metric,
-        slice=rule.slice or None,
-        min=rule.min,
-        max=rule.max,
-        max_drop=rule.max_drop,
-        max_drop_pct=rule.max_drop_pct,
-        significance=rule.significance,
-        budget=rule.budget,
-        anchor=anchor,
-        anchor_version=anchor_version,
     )
 
 

@@ -1,0 +1,187 @@
+"""Posting a run to the tracker, with retries that never store it twice.
+
+Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff (or after
+the server's Retry-After); the body, and so its ``external_id``, is the same on every attempt,
+so the server answers a retry of a stored run with that run. Other 4xx are final. Redirects
+are not followed: urllib would turn the POST into a GET.
+"""
+
+import email.utils
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+RUNS_PATH = "/api/v1/runs/"
+MAX_BACKOFF = 30.0  # seconds between two attempts, at most
+MAX_RETRY_AFTER = 120.0  # a longer Retry-After is cut to this: CI jobs have time limits
+USER_AGENT = "trackerclient (model metrics tracker CI client)"
+
+
+class TrackerError(Exception):
+    """The run could not be posted; the message says why, for a person."""
+
+
+class Refused(TrackerError):
+    """The tracker answered with an error that a retry cannot fix (4xx other than 429)."""
+
+    def __init__(self, status, body):
+        self.status, self.body = status, body
+        super().__init__(f"the tracker refused the run: HTTP {status} {_reason(status)}")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # 201 stored, 200 a replay of a stored run
+    body: dict
+
+
+class _Retryable(Exception):
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def runs_endpoint(url, *, dry_run=False) -> str:
+    """``<url>/api/v1/runs/``, with ``?dry_run=1`` to have the gate evaluated but nothing stored."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TrackerError(f"--url must be an http:// or https:// address, not {url!r}")
+    return url.rstrip("/") + RUNS_PATH + ("?dry_run=1" if dry_run else "")
+
+
+def post_run(*, url, token, body, dry_run=False, retries=4, timeout=30.0, backoff=1.0,
+             log=None, sleep=time.sleep) -> Answer:  # fmt: skip
+    """POST ``body`` (a run, as a dict) and return the tracker's answer.
+
+    Waits ``backoff``, 2 x ``backoff``, 4 x ... seconds (at most MAX_BACKOFF) between the
+    ``retries`` retries; ``log`` (a callable taking a line) hears about each one. Raises
+    Refused for a final HTTP error and TrackerError when every attempt failed."""
+    endpoint = runs_endpoint(url, dry_run=dry_run)
+    request = urllib.request.Request(
+        endpoint,
+        data=json.dumps(body, allow_nan=False).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        },
+    )
+    attempt = 0
+    while True:
+        try:
+            return _send(request, timeout)
+        except _Retryable as exc:
+            if attempt == retries:
+                tries = f"{attempt + 1} attempts" if attempt else "1 attempt"
+                raise TrackerError(f"{exc} (gave up after {tries})") from None
+            delay = exc.retry_after
+            if delay is None:
+                delay = min(backoff * 2**attempt, MAX_BACKOFF)
+            attempt += 1
+            if log:
+                log(f"{exc}; retrying in {delay:g} s (attempt {attempt + 1} of {retries + 1})")
+            sleep(delay)
+
+
+def _send(request, timeout):
+    opener = urllib.request.build_opener(_NoRedirects)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        _raise_for_error(exc, request)
+    except TimeoutError:
+        raise _Retryable(f"no answer from {_host(request)} within {timeout:g} s") from None
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TimeoutError):
+            raise _Retryable(f"no answer from {_host(request)} within {timeout:g} s") from None
+        raise _Retryable(f"cannot reach {_host(request)}: {_describe(exc.reason)}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Retryable(f"connection to {_host(request)} failed: {_describe(exc)}") from None
+    body = _json(raw)
+    if not isinstance(body, dict):
+        excerpt = _excerpt(body, raw)
+        raise TrackerError(f"the tracker answered {status} but not with a JSON object: {excerpt}")
+    return Answer(status=status, body=body)
+
+
+def _raise_for_error(exc, request):
+    try:
+        raw = exc.read()
+    except (OSError, http.client.HTTPException):
+        raw = b""
+    finally:
+        exc.close()
+    status, body = exc.code, _json(raw)
+    if status == 429 or status >= 500:
+        detail = f": {_excerpt(body, raw)}" if raw else ""
+        raise _Retryable(
+            f"{_host(request)} answered HTTP {status} {_reason(status)}{detail}",
+            retry_after=_retry_after(exc.headers.get("Retry-After")),
+        ) from None
+    if 300 <= status < 400:
+        location = exc.headers.get("Location", "another address")
+        raise TrackerError(
+            f"the tracker redirected the POST to {location}: use that address as --url"
+        ) from None
+    raise Refused(status, body if body is not None else raw.decode("utf-8", "replace")) from None
+
+
+def _retry_after(value):
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+def _json(raw):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _excerpt(body, raw, limit=200):
+    text = json.dumps(body) if body is not None else raw.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe(reason):
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason) or type(reason).__name__
+
+
+def _host(request):
+    parts = urlsplit(request.full_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(status):
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
