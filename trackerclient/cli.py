@@ -109,9 +109,9 @@ def build_parser(environ) -> argparse.ArgumentParser:
     local.add_argument(
         "--baseline-file",
         metavar="FILE",
-        help="gate against this baseline file, as the tracker exports it (GET "
-        "/api/v1/models/MODEL/baseline/?dataset=NAME&format=file), and post "
-        "nothing; --url and --token are then not needed",
+        help="gate against this baseline file (the tracker exports it: GET "
+        "/api/v1/models/MODEL/baseline/ with ?dataset=NAME&format=file) and post nothing; "
+        "--url and --token are then not needed",
     )
     reports = post.add_argument_group("reports")
     reports.add_argument(

@@ -154,7 +154,10 @@ def _checks_for(rule, result, base, dataset, dataset_version, baseline):
         else:
             checks.append(_drop_check(result, base, kind, limit, rule.significance, dataset))
     if rule.budget is not None:
-        checks.append(_budget_check(result, rule, dataset))
+        if comparable:
+            checks.append(_budget_check(result, rule, dataset))
+        else:
+            checks.append(_not_comparable(result, "budget", dataset, dataset_version, baseline))
     return checks
 
 

@@ -9,6 +9,7 @@ are not followed: urllib would turn the POST into a GET.
 import email.utils
 import http.client
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -54,8 +55,9 @@ def runs_endpoint(url, *, dry_run=False) -> str:
     return url.rstrip("/") + RUNS_PATH + ("?dry_run=1" if dry_run else "")
 
 
-def post_run(*, url, token, body, dry_run=False, retries=4, timeout=30.0, backoff=1.0,
-             log=None, sleep=time.sleep) -> Answer:  # fmt: skip
+def post_run(
+    *, url, token, body, dry_run=False, retries=4, timeout=30.0, backoff=1.0, log=None
+) -> Answer:
     """POST ``body`` (a run, as a dict) and return the tracker's answer.
 
     Waits ``backoff``, 2 x ``backoff``, 4 x ... seconds (at most MAX_BACKOFF) between the
@@ -87,7 +89,7 @@ def post_run(*, url, token, body, dry_run=False, retries=4, timeout=30.0, backof
             attempt += 1
             if log:
                 log(f"{exc}; retrying in {delay:g} s (attempt {attempt + 1} of {retries + 1})")
-            sleep(delay)
+            time.sleep(delay)
 
 
 def _send(request, timeout):
@@ -102,6 +104,8 @@ def _send(request, timeout):
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise _Retryable(f"no answer from {_host(request)} within {timeout:g} s") from None
+        if isinstance(exc.reason, ssl.SSLCertVerificationError):  # no retry will fix it
+            raise TrackerError(f"{_host(request)}: {exc.reason.verify_message}") from None
         raise _Retryable(f"cannot reach {_host(request)}: {_describe(exc.reason)}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise _Retryable(f"connection to {_host(request)} failed: {_describe(exc)}") from None

@@ -24,7 +24,7 @@ def read_object(path) -> dict:
     except UnicodeDecodeError:
         raise InvalidFile(f"{path}: not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidFile(f"{name}: not valid JSON: {exc}") from None
     except ValueError as exc:
@@ -36,6 +36,13 @@ def read_object(path) -> dict:
 
 def _refuse_constant(literal):
     raise ValueError(f"{literal} is not a number JSON allows (metrics must be finite)")
+
+
+def _finite_float(literal):
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ValueError(f"{literal} is too large for a number")
+    return value
 
 
 class Fields:

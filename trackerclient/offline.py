@@ -19,7 +19,7 @@ def gate_run(body, baseline_file, *, file_name="results.json") -> dict:
     dataset = parse_dataset(fields)
     _check_same_dataset(dataset, baseline_file, file_name)
     verdict = gate.evaluate(
-        candidate=candidate_results(fields, baseline_file, dataset.size),
+        candidate=candidate_results(fields, baseline_file, dataset),
         baseline=baseline_file.baseline,
         rules=baseline_file.rules,
         dataset=dataset.name,
@@ -34,15 +34,17 @@ def is_baseline_run(version, dataset, baseline_file):
     return version == baseline_file.version and dataset.version == baseline_file.dataset.version
 
 
-def candidate_results(fields, baseline_file, size=None) -> list[gate.Result]:
+def candidate_results(fields, baseline_file, dataset) -> list[gate.Result]:
     """The body's metrics, in either form, as gate Results. A metric without a direction takes
     the baseline's; outcomes count the metric's n examples, else the dataset's size (the
-    body's, else the file's)."""
+    body's, else the file's when both name the same dataset version)."""
     directions = {r.metric: r.direction for r in baseline_file.baseline.results.values()}
     if isinstance(fields.data.get("metrics"), dict):
         results = _shorthand(fields.object("metrics"), directions)
     else:
-        size = size or baseline_file.dataset.size
+        size = dataset.size
+        if size is None and dataset.version == baseline_file.dataset.version:
+            size = baseline_file.dataset.size
         results = [
             parse_result(item, name_key="name", size=size, directions=directions)
             for item in fields.objects("metrics")

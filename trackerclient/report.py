@@ -8,6 +8,7 @@ that sends fewer fields still reports, with blanks.
 
 import math
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 
 PASSED, FAILED, NO_BASELINE = "passed", "failed", "no_baseline"
@@ -51,18 +52,15 @@ def _counts(summary, named=5):
     checks = summary.checks
     if not checks:
         return "nothing to compare with yet" if summary.status == NO_BASELINE else "no checks"
+    tally = Counter(check.get("status") for check in checks)
     failed = [_label(check) for check in checks if check.get("status") == FAILED]
-    passed = sum(check.get("status") == PASSED for check in checks)
-    others = {}
-    for check in checks:
-        if check.get("status") not in (FAILED, PASSED):
-            others[check.get("status")] = others.get(check.get("status"), 0) + 1
     if failed:
         more = f" and {len(failed) - named} more" if len(failed) > named else ""
         text = f"{len(failed)} of {len(checks)} checks failed ({', '.join(failed[:named])}{more})"
     else:
-        text = f"{passed} of {len(checks)} checks passed"
-    return "; ".join([text, *(f"{count} {status}" for status, count in others.items())])
+        text = f"{tally[PASSED]} of {len(checks)} checks passed"
+    others = [f"{n} {status}" for status, n in tally.items() if status not in (FAILED, PASSED)]
+    return "; ".join([text, *others])
 
 
 def _label(check):

@@ -9,7 +9,7 @@ import pytest
 from evaluations.models import EvaluationRun
 from evaluations.services import projects
 from tests.client.conftest import Canned, check, run_answer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, client_for
 from trackerclient import cli
 
 
@@ -41,6 +41,45 @@ def test_first_post_to_the_real_tracker_has_no_baseline_and_exits_0(live_server,
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_regression_posted_to_the_real_tracker_exits_1(live_server, write_json, run_body, capsys):
+    secret = acme_token()
+    api = client_for(secret)
+    released = {**run_body, "version": "1.3.0", "external_id": None}
+    assert api.post("/api/v1/runs/", released, format="json").status_code == 201
+    pinned = api.put(
+        "/api/v1/models/fraud-detector/baseline/",
+        {"dataset": "holdout", "version": "1.3.0"},
+        format="json",
+    )
+    rule = api.post(
+        "/api/v1/models/fraud-detector/thresholds/",
+        {"metric": "accuracy", "max_drop": 0.005},
+        format="json",
+    )
+    assert (pinned.status_code, rule.status_code) == (200, 201)
+    run_body["metrics"][0]["value"] = 0.915
+    results = write_json("results.json", run_body)
+
+    code = cli.main(["post", results, "--url", live_server.url, "--token", secret])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "accuracy 0.915 < baseline 0.931 - 0.005 on holdout" in out
+    assert "Gate FAILED for fraud-detector 1.4.0 on holdout@2024-06" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_on_the_real_tracker_stores_nothing(live_server, results, capsys):
+    argv = ["post", results, "--url", live_server.url, "--token", acme_token(), "--dry-run"]
+
+    code = cli.main(argv)
+
+    assert code == 0
+    assert "Dry run: nothing stored." in capsys.readouterr().out
+    assert EvaluationRun.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_body_without_external_id_is_stored_under_a_generated_one(
     live_server, write_json, run_body
 ):
@@ -54,11 +93,12 @@ def test_a_body_without_external_id_is_stored_under_a_generated_one(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_entry_point_runs_as_a_real_process(live_server, results, no_tracker_env):
+def test_the_entry_point_runs_as_a_process_with_the_standard_library_alone(live_server, results):
     env = {"TRACKER_URL": live_server.url, "TRACKER_TOKEN": acme_token(), "PATH": ""}
 
+    # -S: no site-packages, so any import beyond the standard library would fail.
     done = subprocess.run(
-        [sys.executable, "-m", "trackerclient", "post", results],
+        [sys.executable, "-S", "-m", "trackerclient", "post", results],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -135,6 +175,7 @@ def test_help_exits_0_and_names_the_exit_codes(capsys):
     [
         ('{"model": "m",', "results.json: not valid JSON: Expecting"),
         ('{"metrics": {"accuracy": NaN}}', "results.json: NaN is not a number JSON allows"),
+        ('{"metrics": {"accuracy": 1e999}}', "results.json: 1e999 is too large for a number"),
         ("[1, 2]", "results.json: must hold a JSON object, not a list"),
     ],
 )

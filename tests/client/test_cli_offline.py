@@ -3,11 +3,13 @@ the verdict, and clear refusals (exit 2) of files that do not fit."""
 
 import base64
 import copy
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from trackerclient import baseline_file, cli
+from trackerclient import baseline_file, cli, offline
 from trackerclient.gate import Baseline, Result, Rule
 from trackerclient.jsonfile import InvalidFile
 
@@ -108,9 +110,11 @@ def packed(bits):
     return base64.b64encode(np.packbits(bits).tobytes()).decode()
 
 
-@pytest.mark.parametrize("size_in", ["results.json", "baseline file"])
+@pytest.mark.parametrize(
+    "counted_by", ["the metric's n", "the run's dataset size", "the baseline file's dataset size"]
+)
 def test_outcomes_are_decoded_and_compared_with_mcnemar(
-    size_in, gate_offline, run_body, baseline_doc, capsys
+    counted_by, gate_offline, run_body, baseline_doc, capsys
 ):
     rng = np.random.default_rng(5)
     base_bits = rng.uniform(size=2000) < 0.9
@@ -119,10 +123,13 @@ def test_outcomes_are_decoded_and_compared_with_mcnemar(
     baseline_doc["dataset"]["size"] = 2000
     baseline_doc["results"][0].update(value=base_bits.mean(), n=2000, outcomes=packed(base_bits))
     baseline_doc["rules"] = [{"metric": "accuracy", "significance": 0.05}]
-    run_body["dataset"]["size"] = 2000 if size_in == "results.json" else None
-    run_body["metrics"] = [
-        {"name": "accuracy", "value": new_bits.mean(), "n": 2000, "outcomes": packed(new_bits)}
-    ]
+    accuracy = {"name": "accuracy", "value": new_bits.mean(), "outcomes": packed(new_bits)}
+    run_body["metrics"] = [accuracy]
+    run_body["dataset"]["size"] = None
+    if counted_by == "the metric's n":
+        accuracy["n"] = 2000
+    elif counted_by == "the run's dataset size":
+        run_body["dataset"]["size"] = 2000
 
     code = gate_offline(run_body, baseline_doc)
 
@@ -261,3 +268,76 @@ def test_load_returns_what_the_gate_needs(write_json, baseline_doc):
 def test_load_refuses_a_file_that_is_not_json(write_json):
     with pytest.raises(InvalidFile, match=r"baselines.json: not valid JSON"):
         baseline_file.load(write_json("baselines.json", "format: yaml"))
+
+
+def release_and_export(api, write_json, metrics):
+    """Post ``metrics`` as fraud-detector 1.3.0, pin it with rules, and export the file."""
+    body = {
+        "model": "fraud-detector",
+        "version": "1.3.0",
+        "metrics": metrics,
+        "dataset": {"name": "holdout", "version": "2024-06", "size": 2000},
+    }
+    assert api.post("/api/v1/runs/", body, format="json").status_code == 201
+    pinned = api.put(
+        "/api/v1/models/fraud-detector/baseline/",
+        {"dataset": "holdout", "version": "1.3.0"},
+        format="json",
+    )
+    assert pinned.status_code in (200, 201), pinned.content
+    for rule in (
+        {"metric": "accuracy", "significance": 0.05, "budget": 0.02},
+        {"metric": "latency_p95_ms", "max": 50, "max_drop_pct": 5},
+    ):
+        created = api.post("/api/v1/models/fraud-detector/thresholds/", rule, format="json")
+        assert created.status_code == 201, created.content
+    exported = api.get("/api/v1/models/fraud-detector/baseline/?dataset=holdout&format=file")
+    assert exported.status_code == 200, exported.content
+    return write_json("baselines.json", exported.content.decode())
+
+
+@pytest.mark.django_db
+def test_offline_verdict_on_an_exported_file_is_the_servers(api, write_json, gate_offline):
+    rng = np.random.default_rng(5)
+    base_bits = rng.uniform(size=2000) < 0.9
+    new_bits = base_bits.copy()
+    new_bits[rng.choice(np.flatnonzero(base_bits), size=14, replace=False)] = False
+    path = release_and_export(
+        api,
+        write_json,
+        [
+            {
+                "name": "accuracy",
+                "value": base_bits.mean(),
+                "n": 2000,
+                "outcomes": packed(base_bits),
+            },
+            {"name": "f1", "value": 0.88, "slice": "country=DE", "n": 400},
+            {"name": "latency_p95_ms", "value": 40.0, "direction": "lower_is_better"},
+            {"name": "bleu", "value": 31.0, "ci_low": 30.5, "ci_high": 31.5},
+        ],
+    )
+    candidate = {
+        "model": "fraud-detector",
+        "version": "1.4.0",
+        "dataset": {"name": "holdout", "version": "2024-06", "size": 2000},
+        "metrics": [
+            {"name": "accuracy", "value": new_bits.mean(), "n": 2000, "outcomes": packed(new_bits)},
+            {"name": "latency_p95_ms", "value": 41.2},
+            {"name": "bleu", "value": 29.0, "ci_low": 28.5, "ci_high": 29.5},
+        ],
+    }
+
+    server = api.post("/api/v1/runs/?dry_run=1", candidate, format="json").json()["gate"]
+    offline_gate = offline.gate_run(candidate, baseline_file.load(path))
+
+    assert offline_gate == server
+    assert {(c["metric"], c["rule"]): c["status"] for c in server["checks"]} == {
+        ("accuracy", "significance"): "failed",
+        ("accuracy", "budget"): "passed",
+        ("bleu", "significance"): "failed",
+        ("f1", "missing"): "failed",
+        ("latency_p95_ms", "max"): "passed",
+        ("latency_p95_ms", "max_drop_pct"): "passed",
+    }
+    assert gate_offline(candidate, json.loads(Path(path).read_text())) == 1

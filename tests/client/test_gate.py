@@ -302,3 +302,13 @@ def test_rule_for_one_slice_leaves_other_slices_to_the_default():
     by_slice = {(c.slice, c.rule): c.status for c in result.checks}
     assert by_slice[("country=DE", "max_drop")] == "failed"
     assert by_slice[("country=FR", "significance")] == "insufficient"
+
+
+def test_budget_is_not_counted_across_dataset_versions():
+    rule = Rule("accuracy", budget=0.01, anchor={("accuracy", "overall"): 0.95})
+    base = baseline(Result("accuracy", 0.95), dataset_version="2024-06")
+
+    result = verdict([Result("accuracy", 0.5)], base, [rule], dataset_version="2024-09")
+
+    assert only(result.checks, "budget").status == "not_comparable"
+    assert result.status == "passed"
