@@ -1,4 +1,7 @@
-"""Reads shaped for the API and pages: runs, models, versions and metric series."""
+"""Reads shaped for the API and pages: runs, models, versions, metric series, baselines."""
+
+from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 from django.core.cache import cache
@@ -160,9 +163,26 @@ def pin_at(*, model, dataset_name, moment) -> BaselinePin | None:
     return pins.filter(pinned_at__lte=moment).first() or pins.order_by("pinned_at", "id").first()
 
 
+class PinRow(NamedTuple):
+    pinned_at: datetime
+    run_id: int
+    version: str
+    dataset_version: str
+
+
+def pin_rows(*, model, dataset_name, limit) -> list[PinRow]:
+    """The latest ``limit`` pins as plain rows, newest first (the gate's hot path)."""
+    rows = (
+        BaselinePin.objects.filter(model=model, dataset_name=dataset_name)
+        .order_by("-pinned_at", "-id")
+        .values_list("pinned_at", "run_id", "model_version__label", "run__dataset__version")
+    )
+    return [PinRow(*row) for row in rows[:limit]]
+
+
 def rules_for(*, model, dataset_name=None):
     """A model's threshold rules; with ``dataset_name``, those that apply on that dataset."""
-    rules = ThresholdRule.objects.filter(model=model)
+    rules = ThresholdRule.objects.filter(model=model).defer("created_at", "updated_at")
     if dataset_name is not None:
         rules = rules.filter(dataset_name__in=["", dataset_name])
     return rules.order_by("metric", "dataset_name", "slice")

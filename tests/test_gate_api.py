@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -365,3 +366,26 @@ def test_a_gated_post_uses_a_bounded_number_of_queries(
         response = post("1.6.0", metrics)
 
     assert response.status_code == 201
+
+
+def test_a_budget_older_than_two_hundred_pins_still_counts_from_its_anchor(api, post):
+    post("1.0", [{"name": "accuracy", "value": 0.95}])
+    pin(api, "1.0")
+    add_rule(api, metric="accuracy", budget=0.01)
+    post("1.1", [{"name": "accuracy", "value": 0.945}])
+    first = BaselinePin.objects.get()
+    later = BaselinePin.objects.filter(pk=first.pk).values()[0]
+    later.pop("id")
+    # 200 more pins of 1.1 after the budget was set: the anchor (1.0) is outside the window.
+    run_11 = EvaluationRun.objects.get(model_version__label="1.1")
+    BaselinePin.objects.bulk_create(
+        [BaselinePin(**{**later, "run_id": run_11.pk, "model_version_id": run_11.model_version_id,
+                        "pinned_at": first.pinned_at + timedelta(seconds=i + 1)})
+         for i in range(200)]
+    )  # fmt: skip
+
+    response = post("1.2", [{"name": "accuracy", "value": 0.935}])
+
+    budget = checks_by_rule(response)[("accuracy", "overall", "budget")]
+    assert budget["status"] == "failed"
+    assert "since 1.0" in budget["message"]

@@ -76,7 +76,7 @@ class _GateInputs:
 
     def __init__(self, *, model, dataset_name):
         self.model, self.dataset_name = model, dataset_name
-        self.pins = list(selectors.pins_for(model=model, dataset_name=dataset_name)[:PIN_WINDOW])
+        self.pins = selectors.pin_rows(model=model, dataset_name=dataset_name, limit=PIN_WINDOW)
         self._results = {}
 
     def baseline(self) -> gate.Baseline | None:
@@ -84,8 +84,8 @@ class _GateInputs:
             return None
         pin = self.pins[0]
         return gate.Baseline(
-            version=pin.model_version.label,
-            dataset_version=pin.run.dataset.version,
+            version=pin.version,
+            dataset_version=pin.dataset_version,
             results={r.key: r for r in self.results(pin.run_id)},
         )
 
@@ -103,15 +103,18 @@ class _GateInputs:
         for pin in self.pins:  # newest first
             if pin.pinned_at <= moment:
                 return pin
-        if len(self.pins) == PIN_WINDOW:
-            return selectors.pin_at(model=self.model, dataset_name=self.dataset_name, moment=moment)
+        if len(self.pins) == PIN_WINDOW:  # a budget older than the window: read its pin
+            pin = selectors.pin_at(model=self.model, dataset_name=self.dataset_name, moment=moment)
+            return selectors.PinRow(
+                pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version
+            )
         return self.pins[-1] if self.pins else None
 
     def _rule(self, rule):
         anchor, anchor_version = {}, None
         pin = self._pin_at(rule.budget_since) if rule.budget is not None else None
         if pin is not None:
-            anchor_version = pin.model_version.label
+            anchor_version = pin.version
             anchor = {r.key: r.value for r in self.results(pin.run_id) if r.metric == rule.metric}
         return gate.Rule(
             metric=rule.metric,
