@@ -1,77 +1,13 @@
-"""Tables of the metrics history: projects and their tokens, models, versions, datasets,
-evaluation runs and per-metric results, with the constraints that keep the history right."""
+"""The metrics history: models, versions, datasets, metric definitions, evaluation runs,
+series and per-metric results, with the constraints that keep the history right."""
 
-import hashlib
 import sys
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-NAME_MAX_LENGTH = 200
-
-
-class Project(models.Model):
-    """A team's space: its models, members and API tokens."""
-
-    name = models.SlugField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
-    )
-
-    def __str__(self):
-        return self.name
-
-
-class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner"
-        MEMBER = "member"
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
-        ]
-
-    def __str__(self):
-        return f"{self.user} in {self.project} ({self.role})"
-
-
-class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True)
-
-    def for_secret(self, secret):
-        return self.active().select_related("project").filter(digest=token_digest(secret)).first()
-
-
-def token_digest(secret):
-    # Tokens are 256-bit random strings, so a fast unsalted hash is safe (no brute force).
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class ApiToken(models.Model):
-    """A project's API token. Only its SHA-256 digest is stored; the secret is shown once."""
-
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tokens")
-    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
-    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ApiTokenQuerySet.as_manager()
-
-    def __str__(self):
-        return f"{self.project} {self.prefix}… {self.name}"
+from .projects import NAME_MAX_LENGTH, Project
 
 
 class RegisteredModel(models.Model):
@@ -280,61 +216,3 @@ class MetricResult(models.Model):
 
     def __str__(self):
         return f"{self.series}={self.value} (run {self.run_id})"
-
-
-class BaselinePin(models.Model):
-    """One pin of a model's baseline on a dataset: the version whose results the gate compares
-    against. Pins are only ever added, so the latest per (model, dataset name) is the
-    baseline and the rest is its history."""
-
-    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="pins")
-    dataset_name = models.CharField(max_length=NAME_MAX_LENGTH)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
-    # The run whose results are the baseline values (the version's latest on that dataset).
-    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="+")
-    pinned_by = models.CharField(max_length=NAME_MAX_LENGTH)
-    pinned_at = models.DateTimeField(default=timezone.now)
-    note = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["model", "dataset_name", "-pinned_at", "-id"], name="pin_latest"),
-        ]
-
-    def __str__(self):
-        return f"{self.model} on {self.dataset_name}: {self.model_version.label}"
-
-
-class ThresholdRule(models.Model):
-    """What a new version must meet before it may deploy, for one metric of a model,
-    optionally narrowed to a dataset and a slice (see trackerclient.gate for the semantics)."""
-
-    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="rules")
-    metric = models.CharField(max_length=NAME_MAX_LENGTH)
-    dataset_name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
-    slice = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
-    min = models.FloatField(null=True, blank=True)
-    max = models.FloatField(null=True, blank=True)
-    max_drop = models.FloatField(null=True, blank=True)
-    max_drop_pct = models.FloatField(null=True, blank=True)
-    significance = models.FloatField(null=True, blank=True, help_text="alpha")
-    budget = models.FloatField(null=True, blank=True)
-    # The budget is counted from the baseline that was pinned at this time (on the evaluated
-    # run's dataset; the earliest pin if none was yet). Set when the budget is set or reset.
-    budget_since = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["model", "metric", "dataset_name", "slice"], name="rule_unique_scope"
-            ),
-            models.CheckConstraint(
-                condition=Q(significance__isnull=True) | Q(significance__gt=0, significance__lt=1),
-                name="rule_alpha_in_range",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.model} {self.metric}"

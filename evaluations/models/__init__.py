@@ -1,0 +1,33 @@
+"""Tables of the metrics tracker, by area."""
+
+from .findings import ChangeMark, Finding
+from .gate import BaselinePin, ThresholdRule
+from .history import (
+    EvaluationDataset,
+    EvaluationRun,
+    MetricDefinition,
+    MetricResult,
+    ModelVersion,
+    RegisteredModel,
+    Series,
+)
+from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_digest
+
+__all__ = [
+    "NAME_MAX_LENGTH",
+    "ApiToken",
+    "BaselinePin",
+    "ChangeMark",
+    "EvaluationDataset",
+    "EvaluationRun",
+    "Finding",
+    "Membership",
+    "MetricDefinition",
+    "MetricResult",
+    "ModelVersion",
+    "Project",
+    "RegisteredModel",
+    "Series",
+    "ThresholdRule",
+    "token_digest",
+]

@@ -1,0 +1,71 @@
+"""Projects (a team's space), their members and API tokens."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+NAME_MAX_LENGTH = 200
+
+
+class Project(models.Model):
+    """A team's space: its models, members and API tokens."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
+    )
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        MEMBER = "member"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} in {self.project} ({self.role})"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def for_secret(self, secret):
+        return self.active().select_related("project").filter(digest=token_digest(secret)).first()
+
+
+def token_digest(secret):
+    # Tokens are 256-bit random strings, so a fast unsalted hash is safe (no brute force).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """A project's API token. Only its SHA-256 digest is stored; the secret is shown once."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.project} {self.prefix}… {self.name}"
