@@ -10,7 +10,9 @@ from django.http import Http404
 
 from evaluations.models import (
     BaselinePin,
+    ChangeMark,
     EvaluationRun,
+    Finding,
     MetricResult,
     ModelVersion,
     RegisteredModel,
@@ -275,3 +277,29 @@ def _compare_row(a, b, comparable):
             row["p_value"], row["method"] = tested
             row["significant"] = row["p_value"] < 0.05
     return row
+
+
+def findings_for(*, project):
+    """A project's findings, the most recently seen first."""
+    return (
+        Finding.objects.filter(series__model__project=project)
+        .select_related(
+            "series__model", "series__dataset", "series__metric", "start_version", "end_version"
+        )
+        .order_by("-last_seen_at", "-id")
+    )
+
+
+def get_finding(*, project, finding_id) -> Finding:
+    finding = findings_for(project=project).filter(pk=finding_id).first()
+    if finding is None:
+        raise Http404(f"No finding {finding_id} in this project.")
+    return finding
+
+
+def marks_for(*, model):
+    return (
+        ChangeMark.objects.filter(model=model)
+        .select_related("model_version")
+        .order_by("-created_at")
+    )

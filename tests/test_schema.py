@@ -22,6 +22,11 @@ def test_schema_lists_every_endpoint(client, db):
         "/api/v1/models/{name}/thresholds/",
         "/api/v1/models/{name}/thresholds/{id}/",
         "/api/v1/models/{name}/compare/",
+        "/api/v1/models/{name}/marks/",
+        "/api/v1/findings/",
+        "/api/v1/findings/{id}/",
+        "/api/v1/findings/{id}/acknowledge/",
+        "/api/v1/findings/precision/",
     ):
         assert path in paths
     assert "post" in paths["/api/v1/runs/"]

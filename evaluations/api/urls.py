@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import baseline_views, views
+from . import baseline_views, finding_views, views
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -18,6 +18,18 @@ urlpatterns = [
         name="api-rule",
     ),
     path("models/<str:name>/compare/", baseline_views.CompareApi.as_view(), name="api-compare"),
+    path("models/<str:name>/marks/", finding_views.ChangeMarkListApi.as_view(), name="api-marks"),
+    path("findings/", finding_views.FindingListApi.as_view(), name="api-findings"),
+    path("findings/precision/", finding_views.PrecisionApi.as_view(), name="api-precision"),
+    path("findings/<int:pk>/", finding_views.FindingDetailApi.as_view(), name="api-finding"),
+    *[
+        path(
+            f"findings/<int:pk>/{action}/",
+            finding_views.FindingTriageApi.as_view(action_name=action),
+            name=f"api-finding-{action}",
+        )
+        for action in ("acknowledge", "resolve", "false_alarm")
+    ],
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,90 @@
+"""Findings of the trend analysis, their triage, alert precision, and intended-change marks."""
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evaluations import selectors
+from evaluations.models import ChangeMark, Finding, ModelVersion
+from evaluations.services import findings
+
+from . import finding_serializers as s
+
+
+class FindingFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="series__model__name")
+    dataset = django_filters.CharFilter(field_name="series__dataset__name")
+    metric = django_filters.CharFilter(field_name="series__metric__name")
+    slice = django_filters.CharFilter(field_name="series__slice")
+    status = django_filters.ChoiceFilter(choices=Finding.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=Finding.Kind.choices)
+
+    class Meta:
+        model = Finding
+        fields = []
+
+
+class FindingListApi(generics.ListAPIView):
+    serializer_class = s.FindingSerializer
+    filterset_class = FindingFilter
+    queryset = Finding.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        return selectors.findings_for(project=self.request.auth.project)
+
+
+class FindingDetailApi(generics.RetrieveAPIView):
+    serializer_class = s.FindingSerializer
+    queryset = Finding.objects.none()
+
+    def get_queryset(self):
+        return selectors.findings_for(project=self.request.auth.project)
+
+
+class FindingTriageApi(APIView):
+    action_name = None  # acknowledge, resolve or false_alarm
+
+    @extend_schema(request=s.TriageInputSerializer, responses=s.FindingSerializer)
+    def post(self, request, pk):
+        body = s.TriageInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        finding = selectors.get_finding(project=request.auth.project, finding_id=pk)
+        findings.triage(
+            finding=finding, action=self.action_name, by=str(request.user),
+            note=body.validated_data["note"],
+        )  # fmt: skip
+        return Response(s.FindingSerializer(finding).data)
+
+
+class PrecisionApi(APIView):
+    @extend_schema(responses=s.PrecisionSerializer)
+    def get(self, request):
+        """Alert precision of the project's findings (``?model=`` narrows it to one model)."""
+        scope = selectors.findings_for(project=request.auth.project)
+        if request.query_params.get("model"):
+            scope = scope.filter(series__model__name=request.query_params["model"])
+        return Response(s.PrecisionSerializer(findings.alert_precision(scope)).data)
+
+
+class ChangeMarkListApi(generics.ListCreateAPIView):
+    serializer_class = s.ChangeMarkSerializer
+    queryset = ChangeMark.objects.none()
+
+    def get_queryset(self):
+        return selectors.marks_for(model=self._model())
+
+    def perform_create(self, serializer):
+        model = self._model()
+        label = serializer.validated_data["model_version"]["label"]
+        version = ModelVersion.objects.filter(model=model, label=label).first()
+        if version is None:
+            raise findings.TriageError({"version": [f"{model.name} has no version {label}."]})
+        serializer.instance = findings.mark_change(
+            model=model, version=version, note=serializer.validated_data["note"],
+            by=str(self.request.user),
+        )  # fmt: skip
+
+    def _model(self):
+        return selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])

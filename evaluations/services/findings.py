@@ -1,0 +1,129 @@
+"""Findings of the trend analysis: stored once per ongoing degradation, and triaged by people.
+
+Re-analysing the same evidence never creates a second finding: a degradation of a kind that is
+still present updates the series' active finding of that kind; one that is no longer present
+is resolved (the series recovered). A finding a person marked as a false alarm stays closed.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from evaluations.models import ChangeMark, Finding
+
+
+class TriageError(Exception):
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What the analysis reports of one degradation, in the terms stored."""
+
+    kind: str
+    start_version_id: int | None
+    end_version_id: int | None
+    magnitude: float
+    relative_magnitude: float | None
+    slope: float | None
+    p_value: float | None
+    confidence: float | None
+    forecast_versions: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    opened: list[Finding]
+    updated: list[Finding]
+    resolved: list[Finding]
+
+
+@transaction.atomic
+def record_findings(*, series, detected: list[Detected]) -> Recorded:
+    """Bring the series' findings in line with the latest analysis."""
+    now = timezone.now()
+    active = {
+        f.kind: f
+        for f in Finding.objects.select_for_update().filter(
+            series=series, status__in=Finding.ACTIVE
+        )
+    }
+    opened, updated = [], []
+    for item in detected:
+        fields = {
+            name: getattr(item, name)
+            for name in (
+                "start_version_id", "end_version_id", "magnitude", "relative_magnitude",
+                "slope", "p_value", "confidence", "forecast_versions", "message",
+            )
+        }  # fmt: skip
+        finding = active.pop(item.kind, None)
+        if finding is None:
+            opened.append(Finding.objects.create(series=series, kind=item.kind, **fields))
+            continue
+        for name, value in fields.items():
+            setattr(finding, name, value)
+        finding.last_seen_at = now
+        finding.save()
+        updated.append(finding)
+    resolved = list(active.values())
+    for finding in resolved:
+        finding.status = Finding.Status.RESOLVED
+        finding.resolved_at = now
+        finding.triage_note = finding.triage_note or "The series recovered."
+        finding.save(update_fields=["status", "resolved_at", "triage_note"])
+    return Recorded(opened=opened, updated=updated, resolved=resolved)
+
+
+TRANSITIONS = {
+    "acknowledge": (Finding.Status.ACKNOWLEDGED, {Finding.Status.OPEN}),
+    "resolve": (Finding.Status.RESOLVED, {Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED}),
+    "false_alarm": (
+        Finding.Status.FALSE_ALARM,
+        {Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED, Finding.Status.RESOLVED},
+    ),
+}
+
+
+def triage(*, finding, action, by, note="") -> Finding:
+    """A person's verdict on a finding: acknowledge, resolve or false_alarm."""
+    status, allowed_from = TRANSITIONS[action]
+    if finding.status not in allowed_from:
+        raise TriageError(
+            {"status": [f"A finding that is {finding.status} cannot be marked {status}."]}
+        )
+    now = timezone.now()
+    finding.status = status
+    finding.triaged_by, finding.triaged_at = by, now
+    finding.triage_note = note or finding.triage_note
+    if status in (Finding.Status.RESOLVED, Finding.Status.FALSE_ALARM):
+        finding.resolved_at = finding.resolved_at or now
+    finding.save()
+    return finding
+
+
+def alert_precision(findings) -> dict:
+    """How trustworthy the alerts were: of the findings people judged, the share that were
+    real (acknowledged, or resolved by a person) rather than false alarms."""
+    counts = findings.aggregate(
+        real=Count("pk", filter=Q(triaged_at__isnull=False) & ~Q(status="false_alarm")),
+        false_alarms=Count("pk", filter=Q(status="false_alarm")),
+        total=Count("pk"),
+    )
+    judged = counts["real"] + counts["false_alarms"]
+    return {**counts, "judged": judged, "precision": counts["real"] / judged if judged else None}
+
+
+def mark_change(*, model, version, note, by) -> ChangeMark:
+    """Mark a version as an intended change: analysis and budgets restart from it."""
+    mark, created = ChangeMark.objects.get_or_create(
+        model=model, model_version=version, defaults={"note": note, "created_by": by}
+    )
+    if not created:
+        raise TriageError({"version": [f"{version.label} is already marked: {mark.note}"]})
+    return mark
