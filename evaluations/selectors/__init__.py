@@ -1,0 +1,53 @@
+"""Reads shaped for the API, the pages and the jobs; one place for query tuning."""
+
+from .analysis import AnalysisInput, analysis_inputs
+from .findings import findings_for, get_finding, marks_for
+from .gate import (
+    PinRow,
+    compare_versions,
+    current_pin,
+    gate_results,
+    latest_run_of,
+    pin_at,
+    pin_rows,
+    pins_for,
+    result_values,
+    rules_for,
+)
+from .runs import find_model, get_model, get_run, models_for, runs_for, versions_for
+from .series import (
+    SERIES_CACHE_SECONDS,
+    AmbiguousDataset,
+    find_series,
+    series_points,
+    series_points_json,
+)
+
+__all__ = [
+    "SERIES_CACHE_SECONDS",
+    "AmbiguousDataset",
+    "AnalysisInput",
+    "PinRow",
+    "analysis_inputs",
+    "compare_versions",
+    "current_pin",
+    "find_model",
+    "find_series",
+    "findings_for",
+    "gate_results",
+    "get_finding",
+    "get_model",
+    "get_run",
+    "latest_run_of",
+    "marks_for",
+    "models_for",
+    "pin_at",
+    "pin_rows",
+    "pins_for",
+    "result_values",
+    "rules_for",
+    "runs_for",
+    "series_points",
+    "series_points_json",
+    "versions_for",
+]

@@ -1,0 +1,124 @@
+"""What the trend analysis reads: each series' latest points and its limits, in a fixed
+number of queries however many series a job or a sweep covers."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+
+from evaluations.models import (
+    BaselinePin,
+    ChangeMark,
+    MetricResult,
+    ModelVersion,
+    Series,
+    ThresholdRule,
+)
+
+
+@dataclass
+class AnalysisInput:
+    """One series as the trend analysis takes it: its latest points since the model's latest
+    intended-change mark, and the limits the forecast measures against."""
+
+    series: Series
+    version_ids: list = field(default_factory=list)
+    versions: list = field(default_factory=list)
+    values: list = field(default_factory=list)
+    n: list = field(default_factory=list)
+    ci_low: list = field(default_factory=list)
+    ci_high: list = field(default_factory=list)
+    baseline: float | None = None
+    floor: float | None = None
+    budget: float | None = None
+    segment_from: str | None = None  # the marked version the points start from
+
+
+def analysis_inputs(*, series_ids, points) -> list[AnalysisInput]:
+    """The latest ``points`` points of each series and what they are judged against, in a
+    fixed number of queries however many series there are."""
+    series_rows = list(
+        Series.objects.filter(pk__in=series_ids).select_related("metric", "dataset", "model")
+    )
+    if not series_rows:
+        return []
+    inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}
+    model_ids = {row.model_id for row in series_rows}
+    labels = dict(ModelVersion.objects.filter(model_id__in=model_ids).values_list("pk", "label"))
+    marks = _latest_marks(model_ids)
+    for series_id, version_id, value, n, low, high in _latest_points(inputs, points):
+        item = inputs[series_id]
+        if version_id == marks.get(item.series.model_id):
+            # The marked version starts a new segment: what came before is another regime.
+            item.version_ids, item.values, item.n, item.ci_low, item.ci_high = [], [], [], [], []
+            item.segment_from = labels[version_id]
+        item.version_ids.append(version_id)
+        item.values.append(value)
+        item.n.append(n)
+        item.ci_low.append(low)
+        item.ci_high.append(high)
+    for item in inputs.values():
+        item.versions = [labels[version_id] for version_id in item.version_ids]
+    _attach_limits(list(inputs.values()), model_ids)
+    return list(inputs.values())
+
+
+def _latest_points(inputs, points):
+    """(series, version, value, n, ci_low, ci_high) of each series' latest points, oldest
+    first within a series."""
+    ranked = (
+        MetricResult.objects.filter(series_id__in=inputs.keys())
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("series_id")],
+                order_by=[F("recorded_at").desc(), F("run_id").desc()],
+            )
+        )
+        .filter(rank__lte=points)
+        .order_by("series_id", "recorded_at", "run_id")
+    )
+    return ranked.values_list("series_id", "model_version_id", "value", "n", "ci_low", "ci_high")
+
+
+def _latest_marks(model_ids):
+    marks = {}
+    for model_id, version_id in (
+        ChangeMark.objects.filter(model_id__in=model_ids)
+        .order_by("created_at")
+        .values_list("model_id", "model_version_id")
+    ):
+        marks[model_id] = version_id  # the latest wins
+    return marks
+
+
+def _attach_limits(inputs, model_ids):
+    """Baseline value (when the baseline ran on the series' dataset version), floor and budget."""
+    latest_pins = {}
+    for pin in BaselinePin.objects.filter(model_id__in=model_ids).order_by("pinned_at", "id"):
+        latest_pins[(pin.model_id, pin.dataset_name)] = pin
+    baseline_values = {
+        (run_id, series_id): value
+        for run_id, series_id, value in MetricResult.objects.filter(
+            run_id__in={pin.run_id for pin in latest_pins.values()},
+            series_id__in=[item.series.pk for item in inputs],
+        ).values_list("run_id", "series_id", "value")
+    }
+    rules = list(ThresholdRule.objects.filter(model_id__in=model_ids))
+    for item in inputs:
+        series = item.series
+        pin = latest_pins.get((series.model_id, series.dataset.name))
+        if pin is not None:
+            item.baseline = baseline_values.get((pin.run_id, series.pk))
+        higher = series.metric.direction == "higher_is_better"
+        for rule in rules:
+            if (
+                rule.model_id == series.model_id
+                and rule.metric == series.metric.name
+                and rule.dataset_name in ("", series.dataset.name)
+                and rule.slice in ("", series.slice)
+            ):
+                item.floor = (
+                    item.floor if item.floor is not None else (rule.min if higher else rule.max)
+                )
+                item.budget = item.budget if item.budget is not None else rule.budget

@@ -1,0 +1,31 @@
+"""Reads of findings and intended-change marks."""
+
+from django.http import Http404
+
+from evaluations.models import ChangeMark, Finding
+
+
+def findings_for(*, project):
+    """A project's findings, the most recently seen first."""
+    return (
+        Finding.objects.filter(series__model__project=project)
+        .select_related(
+            "series__model", "series__dataset", "series__metric", "start_version", "end_version"
+        )
+        .order_by("-last_seen_at", "-id")
+    )
+
+
+def get_finding(*, project, finding_id) -> Finding:
+    finding = findings_for(project=project).filter(pk=finding_id).first()
+    if finding is None:
+        raise Http404(f"No finding {finding_id} in this project.")
+    return finding
+
+
+def marks_for(*, model):
+    return (
+        ChangeMark.objects.filter(model=model)
+        .select_related("model_version")
+        .order_by("-created_at")
+    )

@@ -1,0 +1,58 @@
+"""Reads of runs, models and versions."""
+
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.http import Http404
+
+from evaluations.models import EvaluationRun, MetricResult, ModelVersion, RegisteredModel
+
+
+def runs_for(*, project):
+    """A project's runs, newest first, with everything a run's answer shows."""
+    results = MetricResult.objects.select_related("series__metric").order_by(
+        "series__metric__name", "series__slice"
+    )
+    return (
+        EvaluationRun.objects.filter(project=project)
+        .select_related("model_version__model", "dataset")
+        .prefetch_related(Prefetch("results", queryset=results, to_attr="result_list"))
+        .order_by("-recorded_at", "-id")
+    )
+
+
+def get_run(*, project, run_id) -> EvaluationRun:
+    run = runs_for(project=project).filter(pk=run_id).first()
+    if run is None:
+        raise Http404(f"No run {run_id} in this project.")
+    return run
+
+
+def models_for(*, project):
+    latest = ModelVersion.objects.filter(model=OuterRef("pk")).order_by("-first_seen_at", "-id")
+    return (
+        RegisteredModel.objects.filter(project=project)
+        .annotate(
+            version_count=Count("versions"),
+            latest_version_label=Subquery(latest.values("label")[:1]),
+            latest_version_at=Subquery(latest.values("first_seen_at")[:1]),
+        )
+        .order_by("name")
+    )
+
+
+def find_model(*, project, name) -> RegisteredModel | None:
+    return RegisteredModel.objects.filter(project=project, name=name).first()
+
+
+def get_model(*, project, name) -> RegisteredModel:
+    model = find_model(project=project, name=name)
+    if model is None:
+        raise Http404(f"No model named '{name}' in this project.")
+    return model
+
+
+def versions_for(*, model):
+    return (
+        ModelVersion.objects.filter(model=model)
+        .annotate(run_count=Count("runs"))
+        .order_by("-first_seen_at", "-id")
+    )
