@@ -19,8 +19,11 @@ def analyse_series(series_ids):
 
 @shared_task(ignore_result=True)
 def sweep_series():
-    """Re-queue series whose analysis job was lost (e.g. the broker was down)."""
-    older_than = timezone.now() - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
-    due = series_analysis.dirty_series_ids(older_than=older_than)
+    """Re-queue series whose analysis job was lost, or that were not analysed for a while."""
+    now = timezone.now()
+    due = series_analysis.due_series_ids(
+        touched_before=now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS),
+        analysed_before=now - timedelta(seconds=settings.REANALYSE_AFTER_SECONDS),
+    )
     for start in range(0, len(due), SWEEP_CHUNK):
         analyse_series.delay(due[start : start + SWEEP_CHUNK])

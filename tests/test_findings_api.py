@@ -34,14 +34,14 @@ def test_the_same_evidence_twice_updates_one_finding(series):
 
 
 def test_a_recovered_series_resolves_its_finding(series):
-    findings.record_findings(series=series, detected=[detected(), detected(kind="step")])
+    findings.record_findings(series=series, detected=[detected(), detected(kind="baseline_drop")])
 
-    result = findings.record_findings(series=series, detected=[detected(kind="step")])
+    result = findings.record_findings(series=series, detected=[detected(kind="baseline_drop")])
 
     assert [f.kind for f in result.resolved] == ["drift"]
     assert dict(Finding.objects.values_list("kind", "status")) == {
         "drift": "resolved",
-        "step": "open",
+        "baseline_drop": "open",
     }
 
 
@@ -100,13 +100,13 @@ def test_an_acknowledged_drift_that_goes_on_stays_acknowledged(api, series):
 
 
 def test_false_alarms_are_kept_and_count_in_the_precision(api, series):
-    findings.record_findings(series=series, detected=[detected(), detected(kind="step")])
-    drift, step = Finding.objects.order_by("kind")
+    findings.record_findings(series=series, detected=[detected(), detected(kind="baseline_drop")])
+    step, drift = Finding.objects.order_by("kind")  # baseline_drop, drift
     api.post(f"/api/v1/findings/{drift.pk}/acknowledge/", format="json")
     api.post(
         f"/api/v1/findings/{step.pk}/false_alarm/", {"note": "retrained on new data"}, format="json"
     )
-    findings.record_findings(series=series, detected=[detected(kind="step")])
+    findings.record_findings(series=series, detected=[detected(kind="baseline_drop")])
 
     precision = api.get("/api/v1/findings/precision/").json()
 
@@ -139,3 +139,12 @@ def test_marking_an_intended_change(api, series):
     assert twice.status_code == 400 and "version" in twice.json()
     assert unknown.status_code == 400 and "9.9" in unknown.json()["version"][0]
     assert [m["note"] for m in api.get(path).json()["results"]] == ["expected: new tokenizer"]
+
+
+def test_a_fall_read_first_as_a_step_then_as_a_drift_stays_one_finding(series):
+    findings.record_findings(series=series, detected=[detected(kind="step")])
+
+    findings.record_findings(series=series, detected=[detected(kind="drift")])
+
+    finding = Finding.objects.get()
+    assert (finding.kind, finding.status) == ("drift", "open")

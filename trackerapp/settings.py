@@ -219,8 +219,10 @@ if not DEBUG:
 # the same series is analysed once.
 ANALYSIS_DELAY_SECONDS = env_int("ANALYSIS_DELAY_SECONDS", 5)
 
-# The sweep re-queues series still dirty after SWEEP_GRACE_SECONDS (a job lost with the broker).
+# The sweep re-queues series still dirty after SWEEP_GRACE_SECONDS (a job lost with the
+# broker) and series not analysed for REANALYSE_AFTER_SECONDS (baselines, rules, marks move).
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 600)
+REANALYSE_AFTER_SECONDS = env_int("REANALYSE_AFTER_SECONDS", 24 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-dirty-series": {
         "task": "evaluations.tasks.sweep_series",

@@ -9,6 +9,7 @@ from evaluations.models import EvaluationRun, MetricDefinition
 from trackerclient import stats
 
 from .fields import NameField, StrictFloatField, StrictIntegerField, find_non_finite
+from .finding_serializers import ChangeMarkSerializer, FindingSerializer
 
 MAX_METRICS_PER_RUN = 10_000
 MAX_RUNS_PER_BATCH = 1_000
@@ -349,6 +350,14 @@ class SeriesPointSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
 
 
+class TrendSerializer(serializers.Serializer):
+    start_version = serializers.CharField()
+    start_value = serializers.FloatField()
+    end_version = serializers.CharField()
+    end_value = serializers.FloatField()
+    slope = serializers.FloatField(help_text="Per version")
+
+
 class SeriesSerializer(serializers.Serializer):
     model = serializers.CharField()
     metric = serializers.CharField()
@@ -357,3 +366,6 @@ class SeriesSerializer(serializers.Serializer):
     dataset = DatasetSerializer()
     slice = serializers.CharField()
     points = SeriesPointSerializer(many=True)
+    trend = TrendSerializer(allow_null=True, help_text="The latest analysis' fitted trend")
+    findings = FindingSerializer(many=True, help_text="The series' findings, newest first")
+    marks = ChangeMarkSerializer(many=True, help_text="The model's intended-change marks")

@@ -13,6 +13,7 @@ from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
 from evaluations.services import gate, ingest
 
 from . import serializers as s
+from .finding_serializers import ChangeMarkSerializer, FindingSerializer
 
 
 class RunFilter(django_filters.FilterSet):
@@ -149,5 +150,10 @@ class SeriesApi(APIView):
                 "slice": series.slice,
                 # Already JSON: the renderer copies it as it is.
                 "points": orjson.Fragment(selectors.series_points_json(series=series, limit=limit)),
+                "trend": series.trend,
+                "findings": FindingSerializer(
+                    selectors.findings_of_series(series=series), many=True
+                ).data,
+                "marks": ChangeMarkSerializer(selectors.marks_for(model=model), many=True).data,
             }
         )

@@ -157,6 +157,9 @@ class Series(models.Model):
     touched_at = models.DateTimeField(default=timezone.now)
     analysed_at = models.DateTimeField(null=True, blank=True)
     analysis_count = models.PositiveIntegerField(default=0)
+    # The fitted trend of the latest analysis, for charts: {"start_version", "start_value",
+    # "end_version", "end_value", "slope"} (slope per version), or None.
+    trend = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "series"

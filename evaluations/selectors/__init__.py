@@ -1,7 +1,7 @@
 """Reads shaped for the API, the pages and the jobs; one place for query tuning."""
 
 from .analysis import AnalysisInput, analysis_inputs
-from .findings import findings_for, get_finding, marks_for
+from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
     compare_versions,
@@ -34,6 +34,7 @@ __all__ = [
     "find_model",
     "find_series",
     "findings_for",
+    "findings_of_series",
     "gate_results",
     "get_finding",
     "get_model",

@@ -29,3 +29,15 @@ def marks_for(*, model):
         .select_related("model_version")
         .order_by("-created_at")
     )
+
+
+def findings_of_series(*, series, limit=20):
+    """A series' findings for its chart, newest first (false alarms left out)."""
+    return (
+        Finding.objects.filter(series=series)
+        .exclude(status=Finding.Status.FALSE_ALARM)
+        .select_related(
+            "series__model", "series__dataset", "series__metric", "start_version", "end_version"
+        )
+        .order_by("-last_seen_at", "-id")[:limit]
+    )

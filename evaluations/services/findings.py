@@ -1,8 +1,9 @@
 """Findings of the trend analysis: stored once per ongoing degradation, and triaged by people.
 
-Re-analysing the same evidence never creates a second finding: a degradation of a kind that is
-still present updates the series' active finding of that kind; one that is no longer present
-is resolved (the series recovered). A finding a person marked as a false alarm stays closed.
+Re-analysing the same evidence never creates a second finding: a degradation still present
+updates the series' active finding of its family (a fall, read as a step or a drift; or a drop
+below the baseline); one no longer present is resolved (the series recovered). A finding a
+person marked as a false alarm stays closed.
 """
 
 from dataclasses import dataclass
@@ -18,6 +19,11 @@ class TriageError(Exception):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
+
+
+# A fall of the level is one degradation whether it reads as a step or as a drift (the
+# shape can change as points arrive); a drop below the baseline is another.
+FAMILY = {"drift": "fall", "step": "fall", "baseline_drop": "baseline"}
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def record_findings(*, series, detected: list[Detected]) -> Recorded:
     """Bring the series' findings in line with the latest analysis."""
     now = timezone.now()
     active = {
-        f.kind: f
+        FAMILY[f.kind]: f
         for f in Finding.objects.select_for_update().filter(
             series=series, status__in=Finding.ACTIVE
         )
@@ -62,10 +68,11 @@ def record_findings(*, series, detected: list[Detected]) -> Recorded:
                 "slope", "p_value", "confidence", "forecast_versions", "message",
             )
         }  # fmt: skip
-        finding = active.pop(item.kind, None)
+        finding = active.pop(FAMILY[item.kind], None)
         if finding is None:
             opened.append(Finding.objects.create(series=series, kind=item.kind, **fields))
             continue
+        finding.kind = item.kind  # a fall first read as a step may read as a drift later
         for name, value in fields.items():
             setattr(finding, name, value)
         finding.last_seen_at = now

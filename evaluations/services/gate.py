@@ -72,12 +72,13 @@ PIN_WINDOW = 200
 class _GateInputs:
     """The stored baseline and rules of a model on a dataset, read with few queries: the
     pins in one, each pinned run's results once (a budget usually counts from the current
-    baseline), the rules in one."""
+    baseline), the rules in one, the intended-change marks once if a budget needs them."""
 
     def __init__(self, *, model, dataset_name):
         self.model, self.dataset_name = model, dataset_name
         self.pins = selectors.pin_rows(model=model, dataset_name=dataset_name, limit=PIN_WINDOW)
         self._results = {}
+        self._marks = None
 
     def baseline(self) -> gate.Baseline | None:
         if not self.pins:
@@ -110,12 +111,30 @@ class _GateInputs:
             )
         return self.pins[-1] if self.pins else None
 
+    def _budget_anchor(self, rule):
+        """(version, run id) the budget counts from: the latest intended-change mark made
+        since the budget was set (a new segment starts there), else the baseline pinned then."""
+        if self._marks is None:
+            self._marks = list(selectors.marks_for(model=self.model))  # newest first
+        for mark in self._marks:
+            if mark.created_at < rule.budget_since:
+                break
+            run = selectors.latest_run_of(
+                model=self.model,
+                version_label=mark.model_version.label,
+                dataset_name=self.dataset_name,
+            )
+            if run is not None:
+                return f"{mark.model_version.label} (marked: {mark.note})", run.pk
+        pin = self._pin_at(rule.budget_since)
+        return (pin.version, pin.run_id) if pin is not None else (None, None)
+
     def _rule(self, rule):
         anchor, anchor_version = {}, None
-        pin = self._pin_at(rule.budget_since) if rule.budget is not None else None
-        if pin is not None:
-            anchor_version = pin.version
-            anchor = {r.key: r.value for r in self.results(pin.run_id) if r.metric == rule.metric}
+        if rule.budget is not None:
+            anchor_version, run_id = self._budget_anchor(rule)
+            if run_id is not None:
+                anchor = {r.key: r.value for r in self.results(run_id) if r.metric == rule.metric}
         return gate.Rule(
             metric=rule.metric,
             slice=rule.slice or None,

@@ -1,0 +1,332 @@
+"""Degradation in one metric's history: slow drift, step regressions and the cumulative drop
+from a baseline, judged against the metric's own noise.
+
+How a series is judged (each step cites its method in its module):
+
+1. ``series.prepare``: orient so that worse is down; keep the last ``WINDOW`` points; estimate
+   each point's noise as the largest of the series' robust scatter (winsorised first
+   differences), its local scatter (the 21 nearest differences, for stretches that scatter
+   more) and the sampling error given by ``n`` (binomial, for rates) or ``ci_low``/``ci_high``;
+   clip isolated outliers (Hampel filter).
+2. Has the level fallen? Two scans, each one-sided and Bonferroni-adjusted over the points it
+   tried, with Student-t tails for the estimated noise:
+   - a step: the mean of the points since a split against the ``REFERENCE`` points before it
+     (``changepoint.last_step``), at least ``STEP_MIN_AFTER`` points at the new level;
+   - a drift: a flat level that starts falling linearly (``trend.onset_scan``), confirmed by a
+     ties-corrected Mann-Kendall test over the fall and as many points before it.
+   Each must also find the latest ``RECENT`` points still below the level before the change
+   (``changepoint.recent_drop``), so a regression that was fixed stops counting. The tests
+   behind one shape must all agree (the largest of their p-values counts); the fall's p-value
+   is twice the smaller of the two shapes' (Bonferroni). The shape reported is the one whose
+   tests hold, or the better fit when both do (``shape.is_drift``); a drift's slope is the
+   Theil-Sen slope since its onset.
+3. With a ``baseline``: is the current level below it (``baseline.baseline_drop``), and when
+   does it cross ``floor`` or ``baseline - budget`` at the fitted slope?
+
+A finding is reported when its p-value is at most ``alpha`` (default ``ALPHA`` = 0.02, chosen
+with ``benchmarks/detection.py``: when a series is re-analysed at every new point, about 0.5
+false alarms per 1,000 points, at most 1.4 on heteroscedastic noise; the p-values themselves
+are conservative, Bonferroni over the scans). Series shorter than ``MIN_POINTS`` are not
+judged: a step needs 5 points of history and 3 at the new level. Improvements never raise a
+finding: every test is one-sided. Only the last ``WINDOW`` points are looked at, which keeps a
+call under about 1 ms whatever the history's length and lets old, known changes age out.
+"""
+
+from collections.abc import Sequence
+
+from . import explain
+from .baseline import (
+    Level,
+    baseline_drop,
+    breach_limit,
+    line_end_level,
+    mean_level,
+    versions_to_breach,
+)
+from .changepoint import Step, last_step, recent_drop
+from .fdr import Discovery, control_fdr
+from .results import Finding, SeriesAnalysis, Trend
+from .series import PreparedSeries, prepare
+from .shape import is_drift
+from .trend import Onset, mann_kendall, onset_scan, theil_sen
+
+__all__ = ["Discovery", "Finding", "SeriesAnalysis", "Trend", "analyse", "control_fdr"]
+
+MIN_POINTS = 8
+WINDOW = 100
+ALPHA = 0.02
+STEP_MIN_BEFORE = 5
+STEP_MIN_AFTER = 3
+DRIFT_MIN_AFTER = 6
+REFERENCE = 30
+RECENT = 5  # the latest points: the current level, which must still be down
+
+
+def analyse(
+    values: Sequence[float],
+    *,
+    direction: str,
+    versions: Sequence[str] | None = None,
+    n: Sequence[float | None] | None = None,
+    ci_low: Sequence[float | None] | None = None,
+    ci_high: Sequence[float | None] | None = None,
+    baseline: float | None = None,
+    floor: float | None = None,
+    budget: float | None = None,
+    metric: str = "metric",
+    alpha: float = ALPHA,
+) -> SeriesAnalysis:
+    """Analyse one series (oldest first) for degradation; see the module docstring.
+
+    ``floor``: the worst acceptable value (a ceiling for lower-is-better metrics); ``budget``:
+    the largest acceptable worsening from ``baseline``, a positive amount in the metric's units.
+    """
+    if budget is not None and (baseline is None or budget < 0):
+        raise ValueError("budget needs a baseline and must not be negative")
+    if len(values) < MIN_POINTS:
+        return _not_analysed(len(values), f"too short: {len(values)} points, {MIN_POINTS} needed")
+    series = prepare(
+        values,
+        direction=direction,
+        window=WINDOW,
+        versions=versions,
+        n=n,
+        ci_low=ci_low,
+        ci_high=ci_high,
+    )
+    oriented = [None if v is None else series.sign * v for v in (baseline, floor)]
+    budget_limit = breach_limit(oriented[0], oriented[1], budget)
+    fall = _Fall.find(series, alpha)
+    findings = [f for f in [fall.finding(series, metric, budget_limit)] if f is not None]
+    tests, p_values = 1, [fall.p_value]
+    if baseline is not None:
+        drop, p_drop = _baseline_finding(series, fall, oriented[0], budget_limit, metric, alpha)
+        tests, p_values = 2, [*p_values, p_drop]
+        findings += [drop] if drop is not None else []
+    return SeriesAnalysis(
+        analysed=True,
+        reason="",
+        points=len(values),
+        window_start=series.offset,
+        findings=tuple(findings),
+        p_value=min(1.0, tests * min(p_values)),
+        tests=tests,
+        trend=fall.trend(series),
+        noise=series.noise,
+    )
+
+
+def _not_analysed(points: int, reason: str) -> SeriesAnalysis:
+    return SeriesAnalysis(False, reason, points, 0, (), 1.0, 0, None, None)
+
+
+class _Fall:
+    """The tests of step 2 on one prepared series, and the finding they support."""
+
+    def __init__(self, step: Step, onset: Onset, p_drift: float, alpha: float, drift: bool):
+        self.step, self.onset = step, onset
+        self.p_value = min(1.0, 2.0 * min(step.p_value, p_drift))
+        self.kind = None if self.p_value > alpha else ("drift" if drift else "step")
+
+    @classmethod
+    def find(cls, series: PreparedSeries, alpha: float) -> "_Fall":
+        clean, sigma, dof = series.clean, series.sigma, series.noise.dof
+        step = last_step(
+            clean,
+            sigma,
+            dof=dof,
+            min_after=STEP_MIN_AFTER,
+            min_before=STEP_MIN_BEFORE,
+            reference=REFERENCE,
+            recent=RECENT,
+            raw=series.y,
+        )
+        onset = onset_scan(clean, sigma, dof=dof, min_after=DRIFT_MIN_AFTER, min_before=1)
+        p_drift = _drift_p_value(series, onset)
+        # the shape: whichever test holds, and the better fit when both do
+        step_holds, drift_holds = 2 * step.p_value <= alpha, 2 * p_drift <= alpha
+        drift = drift_holds and (
+            not step_holds
+            or is_drift(clean, sigma, split=step.index, onset=onset.start, reference=REFERENCE)
+        )
+        return cls(step, onset, p_drift, alpha, drift)
+
+    def level(self, series: PreparedSeries) -> Level:
+        """The current level (oriented) and the slope it is falling at, if any."""
+        if self.kind == "drift":
+            start = self.onset.start
+            slope, intercept = _drift_slope(series, self.onset)
+            return line_end_level(series.y[start:], series.sigma[start:], slope, intercept)
+        since = self.step.index if self.kind == "step" else series.size - RECENT
+        return mean_level(series.clean[since:], series.sigma[since:])
+
+    def finding(self, series: PreparedSeries, metric: str, limit: float | None) -> Finding | None:
+        if self.kind is None:
+            return None
+        level = self.level(series)
+        breach = versions_to_breach(level.value, level.slope, limit)
+        if self.kind == "drift":
+            return _drift_finding(series, self, level, metric, limit, breach)
+        return _step_finding(series, self, level, metric, limit, breach)
+
+    def trend(self, series: PreparedSeries) -> Trend:
+        """The Theil-Sen line over the drift, or over the whole window."""
+        start = self.onset.start if self.kind == "drift" else 0
+        slope, intercept = theil_sen(series.y[start:])
+        first = series.offset + start
+        return Trend(
+            start_index=first,
+            end_index=series.offset + series.size - 1,
+            slope=series.original(slope),
+            intercept=series.original(intercept - slope * first),
+        )
+
+
+def _drift_p_value(series: PreparedSeries, onset: Onset) -> float:
+    """The larger p-value of three tests that must all hold for a drift: the onset scan, the
+    Mann-Kendall test over the fall and as many points before it, and the latest points still
+    below the level before the onset (at least the first 5 points of the window)."""
+    if onset.z >= 0 or _drift_slope(series, onset)[0] >= 0:
+        return 1.0
+    fallen = series.size - 1 - onset.start
+    p_trend = mann_kendall(series.y[max(0, onset.start - fallen) :]).p_down
+    split = max(onset.start + 1, STEP_MIN_BEFORE)
+    p_recent = recent_drop(
+        series.clean,
+        series.sigma,
+        split=split,
+        reference=REFERENCE,
+        recent=RECENT,
+        dof=series.noise.dof,
+    )
+    return max(onset.p_value, p_trend, p_recent)
+
+
+def _drift_slope(series: PreparedSeries, onset: Onset) -> tuple[float, float]:
+    """Theil-Sen (slope, intercept) of the oriented points from the onset on."""
+    return theil_sen(series.y[onset.start :])
+
+
+def _relative(series: PreparedSeries, change: float, before: float) -> float | None:
+    """``change`` relative to ``before``; ``None`` when ``before`` is within the noise of zero,
+    where a ratio says nothing."""
+    return float(change / abs(before)) if abs(before) > series.noise.sigma else None
+
+
+def _finding(series, *, kind, start, before, after, slope, p_value, message, breach) -> Finding:
+    """A finding from oriented levels, told in the metric's own units."""
+    change = series.original(after - before)
+    return Finding(
+        kind=kind,
+        start_index=series.offset + start,
+        end_index=series.offset + series.size - 1,
+        start_version=series.label(start),
+        level_before=float(series.original(before)),
+        level_after=float(series.original(after)),
+        magnitude=float(change),
+        relative_magnitude=_relative(series, change, series.original(before)),
+        slope=None if slope is None else float(series.original(slope)),
+        p_value=float(p_value),
+        confidence=1.0 - float(p_value),
+        message=message,
+        forecast_versions_to_breach=breach,
+    )
+
+
+def _forecast_text(series, metric, limit, breach) -> str:
+    if breach is None:
+        return ""
+    return explain.forecast(
+        metric=metric, limit=series.original(limit), versions_left=breach, worse_up=series.sign < 0
+    )
+
+
+def _drift_finding(series, fall, level, metric, limit, breach) -> Finding:
+    start = fall.onset.start
+    slope, intercept = _drift_slope(series, fall.onset)
+    before, after = intercept, level.value
+    change = series.original(after - before)
+    message = explain.drift(
+        metric=metric,
+        change=change,
+        rel=_relative(series, change, series.original(before)),
+        points=series.size - 1 - start,
+        since=series.label(start),
+        slope=slope,
+        p_value=fall.p_value,
+        worse_up=series.sign < 0,
+        is_rate=series.is_rate,
+    )
+    return _finding(
+        series,
+        kind="drift",
+        start=start,
+        before=before,
+        after=after,
+        slope=slope,
+        p_value=fall.p_value,
+        breach=breach,
+        message=message + _forecast_text(series, metric, limit, breach),
+    )
+
+
+def _step_finding(series, fall, level, metric, limit, breach) -> Finding:
+    step = fall.step
+    change = series.original(step.after - step.before)
+    message = explain.step(
+        metric=metric,
+        change=change,
+        rel=_relative(series, change, series.original(step.before)),
+        points=series.size - step.index,
+        at=series.label(step.index),
+        p_value=fall.p_value,
+        worse_up=series.sign < 0,
+        is_rate=series.is_rate,
+    )
+    return _finding(
+        series,
+        kind="step",
+        start=step.index,
+        before=step.before,
+        after=level.value,
+        slope=None,
+        p_value=fall.p_value,
+        breach=breach,
+        message=message + _forecast_text(series, metric, limit, breach),
+    )
+
+
+def _baseline_finding(series, fall, baseline, limit, metric, alpha) -> tuple[Finding | None, float]:
+    """The cumulative drop from the baseline: the current level against it, the slide since
+    the onset of the fall (the scan's best onset, found or not) and its forecast."""
+    level = fall.level(series)
+    test = baseline_drop(baseline, level, baseline_se=series.noise.sigma, dof=series.noise.dof)
+    if test.p_value > alpha or test.drop <= 0:
+        return None, test.p_value
+    start = fall.onset.start if fall.onset.z < 0 else 0
+    slope = level.slope if level.slope is not None else theil_sen(series.y[start:])[0]
+    slope = slope if slope < 0 else None
+    breach = versions_to_breach(level.value, slope, limit)
+    change = series.original(level.value - baseline)
+    message = explain.baseline(
+        metric=metric,
+        change=change,
+        rel=_relative(series, change, series.original(baseline)),
+        baseline_value=series.original(baseline),
+        since=series.label(start),
+        p_value=test.p_value,
+        worse_up=series.sign < 0,
+        is_rate=series.is_rate,
+    )
+    finding = _finding(
+        series,
+        kind="baseline_drop",
+        start=start,
+        before=baseline,
+        after=level.value,
+        slope=slope,
+        p_value=test.p_value,
+        breach=breach,
+        message=message + _forecast_text(series, metric, limit, breach),
+    )
+    return finding, test.p_value

@@ -1,0 +1,203 @@
+"""What a person sees from analysing one series: findings, or rightly none."""
+
+import numpy as np
+import pytest
+
+from evaluations.analysis.detect import MIN_POINTS, analyse
+
+from .factories import labels, noisy, with_drift, with_step
+
+
+def test_improvements_are_not_findings():
+    rising = with_drift(noisy(60, seed=30), start=40, per_version=0.003)
+    jumping = with_step(noisy(60, seed=31), at=50, by=0.03)
+
+    assert analyse(rising, direction="higher_is_better").findings == ()
+    assert analyse(jumping, direction="higher_is_better").findings == ()
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_flat_noisy_series_has_no_finding(seed):
+    values = noisy(120, seed=40 + seed)
+
+    result = analyse(values, direction="higher_is_better")
+
+    assert result.analysed
+    assert result.findings == ()
+    assert result.p_value > 0.02
+
+
+def test_series_too_short_to_judge_is_not_analysed():
+    values = [0.9, 0.9, 0.9, 0.9, 0.5, 0.5, 0.5]
+
+    result = analyse(values, direction="higher_is_better")
+
+    assert len(values) == MIN_POINTS - 1
+    assert not result.analysed
+    assert "8 needed" in result.reason
+    assert (result.findings, result.p_value, result.tests) == ((), 1.0, 0)
+
+
+def test_drop_within_binomial_noise_is_not_an_alarm_but_is_with_a_large_sample():
+    values = with_step(
+        0.9 + 0.0003 * np.random.default_rng(50).standard_normal(40), at=32, by=-0.01
+    )
+
+    small = analyse(values, direction="higher_is_better", n=[200] * 40)
+    large = analyse(values, direction="higher_is_better", n=[200_000] * 40)
+
+    assert small.findings == ()
+    assert small.noise.sampling_sigma == pytest.approx(np.sqrt(0.9 * 0.1 / 200), rel=0.05)
+    assert [f.kind for f in large.findings] == ["step"]
+
+
+def test_drop_within_posted_intervals_is_not_an_alarm():
+    values = with_step(
+        0.9 + 0.0003 * np.random.default_rng(51).standard_normal(40), at=32, by=-0.01
+    )
+
+    wide = analyse(
+        values, direction="higher_is_better", ci_low=values - 0.04, ci_high=values + 0.04
+    )
+
+    assert wide.findings == ()
+
+
+def test_lower_is_better_makes_a_rise_the_regression():
+    latency = with_step(noisy(50, seed=52, level=40.0, sigma=1.0), at=42, by=5.0)
+
+    as_latency = analyse(latency, direction="lower_is_better", metric="latency_p95_ms")
+    as_score = analyse(latency, direction="higher_is_better")
+
+    [rise] = as_latency.findings
+    assert rise.kind == "step"
+    assert rise.magnitude == pytest.approx(5.0, abs=1.0)
+    assert rise.relative_magnitude > 0
+    assert rise.message.startswith("latency_p95_ms rose 5")
+    assert "(+1" in rise.message and "stayed up" in rise.message
+    assert as_score.findings == ()
+
+
+def test_lower_is_better_drift_up_is_found():
+    latency = with_drift(noisy(60, seed=53, level=40.0, sigma=1.0), start=40, per_version=0.5)
+
+    [drift] = analyse(latency, direction="lower_is_better", metric="loss").findings
+
+    assert drift.kind == "drift"
+    assert drift.slope == pytest.approx(0.5, rel=0.25)
+    assert drift.message.startswith("loss has drifted up")
+
+
+def test_forecast_says_how_many_versions_until_the_floor():
+    values = with_drift(noisy(45, seed=54, level=0.95, sigma=0.001), start=30, per_version=-0.002)
+
+    result = analyse(
+        values, direction="higher_is_better", metric="accuracy", floor=0.90, versions=labels(45)
+    )
+
+    [drift] = result.findings
+    # the level is now about 0.95 - 14 * 0.002 = 0.922, 11 versions above 0.90 at 0.002 each
+    assert drift.forecast_versions_to_breach == pytest.approx(11, abs=2)
+    assert f"accuracy falls below 0.9 in about {drift.forecast_versions_to_breach} versions" in (
+        drift.message
+    )
+
+
+def test_forecast_is_zero_once_the_floor_is_crossed():
+    values = with_step(noisy(40, seed=55, level=0.92, sigma=0.002), at=34, by=-0.03)
+
+    [step] = analyse(values, direction="higher_is_better", floor=0.90).findings
+
+    assert step.forecast_versions_to_breach == 0
+    assert step.message.endswith("it is already below 0.9")
+
+
+def test_small_steps_add_up_to_a_drop_from_the_baseline_with_a_budget_forecast():
+    steps = np.repeat(np.arange(8), 6) * -0.002  # 8 plateaus, each 0.5 sigma lower
+    values = noisy(48, seed=56, sigma=0.004) + steps
+
+    result = analyse(
+        values,
+        direction="higher_is_better",
+        metric="accuracy",
+        baseline=0.9,
+        budget=0.03,
+        versions=labels(48),
+    )
+
+    drop = next(f for f in result.findings if f.kind == "baseline_drop")
+    assert drop.level_before == 0.9
+    assert drop.magnitude == pytest.approx(-0.014, abs=0.005)
+    assert drop.slope < 0
+    assert drop.forecast_versions_to_breach > 0
+    assert drop.message.startswith("accuracy is 1.")
+    assert "below its baseline 0.9, down since" in drop.message
+    assert "falls below 0.87 in about" in drop.message
+    assert result.tests == 2
+
+
+def test_level_at_the_baseline_is_no_baseline_drop():
+    values = noisy(48, seed=57)
+
+    result = analyse(values, direction="higher_is_better", baseline=0.9, budget=0.01)
+
+    assert result.findings == ()
+    assert result.tests == 2
+
+
+def test_message_tells_what_since_when_how_much_and_how_sure():
+    values = with_drift(noisy(60, seed=58, level=0.95, sigma=0.002), start=45, per_version=-0.0015)
+
+    [drift] = analyse(
+        values, direction="higher_is_better", versions=labels(60), metric="accuracy"
+    ).findings
+
+    assert drift.message.startswith("accuracy has drifted down 2.")
+    assert "points (\u22122." in drift.message
+    assert f"versions since {drift.start_version}, about 0.1" in drift.message
+    assert "points per version (p" in drift.message
+    assert drift.confidence == pytest.approx(1 - drift.p_value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"values": [0.9] * 9 + [float("nan")]}, "finite"),
+        ({"n": [100] * 9}, "one entry per value"),
+        ({"n": [0] * 10}, "positive"),
+        ({"ci_low": [0.8] * 10}, "together"),
+        ({"ci_low": [0.95] * 10, "ci_high": [0.85] * 10}, "exceed"),
+        ({"versions": ["a"] * 3}, "one label per value"),
+        ({"budget": 0.01}, "baseline"),
+        ({"direction": "up"}, "direction"),
+    ],
+)
+def test_bad_input_is_refused(kwargs, error):
+    arguments = {"values": list(noisy(10, seed=59)), "direction": "higher_is_better", **kwargs}
+
+    with pytest.raises(ValueError, match=error):
+        analyse(arguments.pop("values"), **arguments)
+
+
+def test_missing_sample_sizes_are_allowed():
+    values = noisy(20, seed=60)
+
+    result = analyse(values, direction="higher_is_better", n=[None] * 10 + [500] * 10)
+
+    assert result.analysed
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_heavy_tailed_noise_alone_is_no_finding(seed):
+    rng = np.random.default_rng(70 + seed)
+    values = 0.9 + 0.004 * rng.standard_t(3, 150)
+
+    assert analyse(values, direction="higher_is_better").findings == ()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_stretch_of_larger_noise_is_no_finding(seed):
+    values = noisy(80, seed=80 + seed)
+    values[60:] = 0.9 + 3 * (values[60:] - 0.9)  # the last 20 versions scatter three times more
+
+    assert analyse(values, direction="higher_is_better").findings == ()
