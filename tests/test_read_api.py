@@ -109,6 +109,7 @@ def test_series_returns_points_in_time_order(api, history):
     assert first["run_id"] == history[0]["id"]
     assert set(first) == {"version", "value", "n", "ci_low", "ci_high", "run_id", "at"}
     assert (body["trend"], body["findings"], body["marks"]) == (None, [], [])
+    assert body["alert_precision"]["precision"] is None
 
 
 def test_series_read_again_after_a_new_run_has_its_point(api, history):
@@ -168,8 +169,8 @@ def test_series_errors_name_what_is_missing(api, history):
 
 @pytest.mark.postgres
 def test_series_read_uses_a_bounded_number_of_queries(api, history, django_assert_max_num_queries):
-    # Token, model, series, points, version labels, findings, marks.
-    with django_assert_max_num_queries(7):
+    # Token, model, series, points, version labels, findings, marks, alert precision.
+    with django_assert_max_num_queries(8):
         response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout")
     assert response.status_code == 200
 

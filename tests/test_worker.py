@@ -1,5 +1,6 @@
 """A real Celery worker runs the analysis job that storing a run enqueues."""
 
+import numpy as np
 import pytest
 
 from evaluations.models import Series
@@ -54,3 +55,25 @@ def test_a_burst_of_posts_gets_one_analysis_per_series(celery_worker_process, ru
 
     assert wait_until(lambda: not Series.objects.filter(dirty=True).exists())
     assert set(Series.objects.values_list("analysis_count", flat=True)) == {1}
+
+
+def test_a_planted_drift_posted_through_the_api_becomes_a_finding_on_the_worker(
+    celery_worker_process, settings
+):
+    from evaluations.models import Finding
+    from tests.test_analysis_jobs import history, planted_drift
+
+    settings.ANALYSIS_DELAY_SECONDS = 0
+    project, _ = projects.ensure_project(name="acme")
+    client = client_for(projects.create_token(project=project)[1])
+    rng = np.random.default_rng(8)
+    flat = history(0.93 + rng.normal(0, 0.004, 60), model="stable-model")
+
+    for runs in (history(planted_drift()), flat):
+        response = client.post("/api/v1/runs/batch/", {"runs": runs}, format="json")
+        assert response.status_code == 201
+
+    assert wait_until(lambda: Series.objects.filter(analysis_count__gte=1).count() == 2)
+    assert wait_until(lambda: Finding.objects.exists())
+    (finding,) = Finding.objects.select_related("series__model")
+    assert (finding.kind, finding.series.model.name) == ("drift", "fraud-detector")

@@ -9,7 +9,7 @@ from evaluations.models import EvaluationRun, MetricDefinition
 from trackerclient import stats
 
 from .fields import NameField, StrictFloatField, StrictIntegerField, find_non_finite
-from .finding_serializers import ChangeMarkSerializer, FindingSerializer
+from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionSerializer
 
 MAX_METRICS_PER_RUN = 10_000
 MAX_RUNS_PER_BATCH = 1_000
@@ -369,3 +369,4 @@ class SeriesSerializer(serializers.Serializer):
     trend = TrendSerializer(allow_null=True, help_text="The latest analysis' fitted trend")
     findings = FindingSerializer(many=True, help_text="The series' findings, newest first")
     marks = ChangeMarkSerializer(many=True, help_text="The model's intended-change marks")
+    alert_precision = PrecisionSerializer(help_text="How trustworthy this series' alerts were")

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from evaluations import selectors
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
-from evaluations.services import gate, ingest
+from evaluations.services import findings, gate, ingest
 
 from . import serializers as s
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer
@@ -155,5 +155,8 @@ class SeriesApi(APIView):
                     selectors.findings_of_series(series=series), many=True
                 ).data,
                 "marks": ChangeMarkSerializer(selectors.marks_for(model=model), many=True).data,
+                "alert_precision": findings.alert_precision(
+                    selectors.findings_of_series(series=series, limit=None)
+                ),
             }
         )

@@ -32,12 +32,12 @@ def marks_for(*, model):
 
 
 def findings_of_series(*, series, limit=20):
-    """A series' findings for its chart, newest first (false alarms left out)."""
-    return (
+    """A series' findings, newest first (the latest ``limit``; all with None)."""
+    found = (
         Finding.objects.filter(series=series)
-        .exclude(status=Finding.Status.FALSE_ALARM)
         .select_related(
             "series__model", "series__dataset", "series__metric", "start_version", "end_version"
         )
-        .order_by("-last_seen_at", "-id")[:limit]
+        .order_by("-last_seen_at", "-id")
     )
+    return found if limit is None else found[:limit]
