@@ -47,6 +47,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.api
+	$(BIN)/python -m benchmarks.sweep
+	$(BIN)/python -m benchmarks.detection
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
