@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from evaluations.services import series_analysis
+from evaluations.services import alerts, series_analysis
 
 SWEEP_CHUNK = 200
 
@@ -27,3 +27,32 @@ def sweep_series():
     )
     for start in range(0, len(due), SWEEP_CHUNK):
         analyse_series.delay(due[start : start + SWEEP_CHUNK])
+
+
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(alerts.SendFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=settings.EMAIL_MAX_RETRIES,
+)
+def send_notification(self, notification_id):
+    """Send one e-mail notification; retried with exponential backoff while SMTP fails."""
+    try:
+        alerts.send(notification_id=notification_id)
+    except alerts.SendFailed as exc:
+        if self.request.retries >= self.max_retries:
+            alerts.mark_failed(notification_id=notification_id, error=exc)
+            return
+        raise
+
+
+@shared_task(ignore_result=True)
+def sweep_notifications():
+    """Re-queue notifications still pending long after they were recorded (a lost task)."""
+    older = timezone.now() - timedelta(seconds=settings.NOTIFICATION_GRACE_SECONDS)
+    for notification_id in alerts.pending_ids(created_before=older):
+        send_notification.delay(notification_id)

@@ -2,15 +2,18 @@
 
 import logging
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import Http404, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from evaluations import selectors
 from evaluations.models import Project
+from evaluations.services import alerts, findings
 from trackerapp.celery import app as celery_app
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,46 @@ def run_page(request, run_id):
         raise Http404("No such run.")
     run = selectors.get_run(project=project, run_id=run_id)
     return render(request, "evaluations/run.html", {"run": run, "project": project})
+
+
+@login_required
+def finding_page(request, finding_id):
+    project = Project.objects.filter(
+        models__series__findings__pk=finding_id, members=request.user
+    ).first()
+    if project is None:
+        raise Http404("No such finding.")
+    finding = selectors.get_finding(project=project, finding_id=finding_id)
+    if request.method == "POST" and request.POST.get("action") in findings.TRANSITIONS:
+        try:
+            findings.triage(
+                finding=finding, action=request.POST["action"], by=request.user.get_username(),
+                note=request.POST.get("note", "")[:500],
+            )  # fmt: skip
+        except findings.TriageError as exc:
+            messages.error(request, exc.errors["status"][0])
+        return redirect("finding-page", finding_id=finding_id)
+    context = {
+        "finding": finding,
+        "project": project,
+        "notifications": finding.notifications.order_by("-created_at"),
+        "points": selectors.series_points(series=finding.series, limit=30),
+    }
+    return render(request, "evaluations/finding.html", context)
+
+
+@csrf_exempt  # the link in an e-mail works without a session (RFC 8058 one-click POST)
+def unsubscribe(request, token):
+    if request.method == "POST":
+        outcome = alerts.unsubscribe(token=token)
+        if outcome is None:
+            return render(request, "evaluations/unsubscribe.html", {"invalid": True}, status=400)
+        subscription, address = outcome
+        return render(
+            request, "evaluations/unsubscribe.html",
+            {"done": True, "subscription": subscription, "address": address},
+        )  # fmt: skip
+    return render(request, "evaluations/unsubscribe.html", {"token": token})
 
 
 @never_cache

@@ -5,11 +5,14 @@ are skipped locally, but in CI (``CI`` set) a missing service fails the run inst
 """
 
 import copy
+import email
 import os
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -178,3 +181,50 @@ def wait_until(condition, timeout=30, interval=0.1):
             return value
         time.sleep(interval)
     return condition()
+
+
+class SmtpInbox:
+    """A real SMTP server (aiosmtpd) on a loopback port that keeps what it receives."""
+
+    def __init__(self, port):
+        self.port, self.messages, self.controller = port, [], None
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            (envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default))
+        )
+        return "250 OK"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def smtp(smtp_port, settings):
+    """An SMTP server the service sends to; ``smtp.stop()`` and ``smtp.start()`` simulate
+    an outage."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", smtp_port, 5
+    inbox = SmtpInbox(smtp_port)
+    inbox.start()
+    yield inbox
+    inbox.stop()

@@ -228,4 +228,30 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evaluations.tasks.sweep_series",
         "schedule": env_int("SWEEP_INTERVAL_SECONDS", 300),
     },
+    "sweep-pending-notifications": {
+        "task": "evaluations.tasks.sweep_notifications",
+        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 300),
+    },
 }
+
+# E-mail: SMTP when EMAIL_HOST is set; otherwise (the embedded mode) each message is written
+# as a file under EMAIL_FILE_PATH.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "outbox"))
+DEFAULT_FROM_EMAIL = os.environ.get(
+    "DEFAULT_FROM_EMAIL", "Model metrics tracker <alerts@localhost>"
+)
+# Sending is retried with exponential backoff (5 s, 10 s, ... up to 10 minutes apart).
+EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12)
+# Notifications still pending this long after they were recorded are queued again.
+NOTIFICATION_GRACE_SECONDS = env_int("NOTIFICATION_GRACE_SECONDS", 3600)

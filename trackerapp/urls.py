@@ -7,6 +7,8 @@ from evaluations import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
+    path("findings/<int:finding_id>/", views.finding_page, name="finding-page"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,5 +1,6 @@
 """Tables of the metrics tracker, by area."""
 
+from .alerts import AlertSubscription, Notification
 from .findings import ChangeMark, Finding
 from .gate import BaselinePin, ThresholdRule
 from .history import (
@@ -15,6 +16,7 @@ from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_dige
 
 __all__ = [
     "NAME_MAX_LENGTH",
+    "AlertSubscription",
     "ApiToken",
     "BaselinePin",
     "ChangeMark",
@@ -25,6 +27,7 @@ __all__ = [
     "MetricDefinition",
     "MetricResult",
     "ModelVersion",
+    "Notification",
     "Project",
     "RegisteredModel",
     "Series",

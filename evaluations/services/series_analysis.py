@@ -13,7 +13,7 @@ from django.utils import timezone
 from evaluations import selectors
 from evaluations.analysis import detect
 from evaluations.models import Finding, Series
-from evaluations.services import findings
+from evaluations.services import alerts, findings
 
 # Points read per series: the analysis judges the latest detect.WINDOW, and a budget's or a
 # baseline's story rarely needs more.
@@ -50,9 +50,10 @@ def analyse_series(*, series_ids) -> int:
     for index, item in enumerate(inputs):
         found = surviving.get(index, [])
         if found or item.series.pk in active:
-            findings.record_findings(
+            recorded = findings.record_findings(
                 series=item.series, detected=[_detected(item, f) for f in found]
             )
+            alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
     return len(inputs)
 
 

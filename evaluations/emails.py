@@ -1,0 +1,46 @@
+"""Building e-mails: each kind is rendered from templates/emails/<name>_subject.txt,
+_body.txt and _body.html by naming convention."""
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+
+def build(name, *, to, context, headers=None) -> EmailMultiAlternatives:
+    context = {**context, "site_url": settings.SITE_URL}
+    subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"emails/{name}_body.txt", context),
+        to=[to],
+        headers=headers or {},
+    )
+    message.attach_alternative(render_to_string(f"emails/{name}_body.html", context), "text/html")
+    return message
+
+
+def finding_alert(*, to, notification, finding, points, unsubscribe_url):
+    """The e-mail about a finding that opened (or recovered)."""
+    return build(
+        "finding",
+        to=to,
+        context={
+            "notification": notification,
+            "finding": finding,
+            "series": finding.series,
+            "points": points,
+            "finding_url": f"{settings.SITE_URL}/findings/{finding.pk}/",
+            "unsubscribe_url": unsubscribe_url,
+        },
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            # Stable per notification: a resend after a worker died mid-send is recognised
+            # as the same message by mail clients.
+            "Message-ID": f"<notification-{notification.pk}@{_domain()}>",
+        },
+    )
+
+
+def _domain():
+    return settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"

@@ -1,0 +1,172 @@
+"""E-mail alerts about findings: who is told, recorded before sending, sent once.
+
+A finding that opens notifies each recipient of each matching subscription once; a recovered
+finding sends one "recovered" note where the subscription asks for it. Every notification is
+a row (``pending``) before any mail leaves, and the send task marks it ``sent`` under a row
+lock, so an SMTP outage delays mail without losing it and a retried task sends nothing twice.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from evaluations import emails, selectors
+from evaluations.models import AlertSubscription, Notification
+
+log = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "alerts.unsubscribe"
+RECENT_POINTS = 12
+
+
+def notify(*, opened=(), resolved=()) -> list[Notification]:
+    """Record the notifications that findings just opened or resolved call for, and queue
+    their sending once the records are committed."""
+    planned = []
+    with transaction.atomic():
+        for event, found in ((Notification.Event.OPENED, opened),
+                             (Notification.Event.RECOVERED, resolved)):  # fmt: skip
+            for finding in found:
+                for subscription, recipient in _audience(finding, event):
+                    notification = Notification.objects.create(
+                        subscription=subscription, recipient=recipient, event=event
+                    )
+                    notification.findings.add(finding)
+                    planned.append(notification)
+    if planned:
+        transaction.on_commit(lambda: _queue([n.pk for n in planned]), robust=True)
+    return planned
+
+
+def _audience(finding, event):
+    series = finding.series
+    subscriptions = AlertSubscription.objects.filter(project_id=series.model.project_id)
+    for subscription in subscriptions:
+        if subscription.model_names and series.model.name not in subscription.model_names:
+            continue
+        if subscription.kinds and finding.kind not in subscription.kinds:
+            continue
+        if event == Notification.Event.RECOVERED and not subscription.notify_recovered:
+            continue
+        for recipient in recipients(subscription):
+            yield subscription, recipient
+
+
+def recipients(subscription) -> list[str]:
+    """The subscription's addresses (and members' when it includes them), minus those that
+    unsubscribed, each once."""
+    addresses = list(subscription.emails)
+    if subscription.include_members:
+        addresses += [
+            email for email in subscription.project.members.values_list("email", flat=True) if email
+        ]
+    unsubscribed = {address.lower() for address in subscription.unsubscribed}
+    seen, result = set(), []
+    for address in addresses:
+        if address.lower() not in unsubscribed and address.lower() not in seen:
+            seen.add(address.lower())
+            result.append(address)
+    return result
+
+
+def _queue(notification_ids):
+    from evaluations.tasks import send_notification
+
+    for notification_id in notification_ids:
+        try:
+            send_notification.delay(notification_id)
+        except Exception:  # one that cannot be queued now is re-queued by the sweep
+            log.exception("could not queue notification %s", notification_id)
+
+
+def pending_ids(*, created_before) -> list[int]:
+    """Notifications still pending since ``created_before``: their task was lost."""
+    return list(
+        Notification.objects.filter(state=Notification.State.PENDING, created_at__lt=created_before)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:10_000]
+    )
+
+
+def send(*, notification_id) -> bool:
+    """Send one notification unless it was sent already; True when this call sent it.
+    Raises SendFailed (after recording the attempt) so that the task retries with backoff.
+    The row stays locked while the message goes out, so two deliveries of the task cannot
+    both send it; a worker that dies mid-send leaves it pending, and the resend carries the
+    same Message-ID, which mail clients treat as one message."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("subscription")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None or notification.state == Notification.State.SENT:
+            return False
+        finding = notification.findings.select_related(
+            "series__model", "series__metric", "series__dataset", "start_version"
+        ).first()
+        points = selectors.series_points(series=finding.series, limit=RECENT_POINTS)
+        message = emails.finding_alert(
+            to=notification.recipient,
+            notification=notification,
+            finding=finding,
+            points=points,
+            unsubscribe_url=unsubscribe_url(notification.subscription, notification.recipient),
+        )
+        notification.attempts += 1
+        notification.subject = message.subject
+        try:
+            message.send()
+        except Exception as exc:  # any failure of the SMTP exchange is retried
+            error = f"{type(exc).__name__}: {exc}"
+            notification.last_error = error
+            notification.save(update_fields=["attempts", "last_error", "subject"])
+        else:
+            error = None
+            notification.state = Notification.State.SENT
+            notification.sent_at = timezone.now()
+            notification.save(update_fields=["attempts", "subject", "state", "sent_at"])
+    if error is not None:
+        # Raised once the attempt is on record, so that the task retries with backoff.
+        raise SendFailed(error)
+    return True
+
+
+class SendFailed(Exception):
+    """The SMTP server refused or could not be reached; the attempt is recorded."""
+
+
+def mark_failed(*, notification_id, error):
+    """After the last retry: the notification stays on record as failed."""
+    Notification.objects.filter(pk=notification_id).exclude(state=Notification.State.SENT).update(
+        state=Notification.State.FAILED, last_error=str(error)
+    )
+
+
+def unsubscribe_url(subscription, address) -> str:
+    token = signing.dumps({"s": subscription.pk, "a": address}, salt=UNSUBSCRIBE_SALT)
+    return settings.SITE_URL + reverse("unsubscribe", args=[token])
+
+
+def unsubscribe(*, token) -> tuple[AlertSubscription, str] | None:
+    """Remove the address a signed token names from its subscription; None if invalid."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    with transaction.atomic():
+        subscription = (
+            AlertSubscription.objects.select_for_update().filter(pk=data.get("s")).first()
+        )
+        if subscription is None:
+            return None
+        address = data.get("a", "")
+        if address.lower() not in {a.lower() for a in subscription.unsubscribed}:
+            subscription.unsubscribed = [*subscription.unsubscribed, address]
+            subscription.save(update_fields=["unsubscribed"])
+    return subscription, address

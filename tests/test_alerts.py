@@ -1,0 +1,101 @@
+"""E-mail alerts: a planted drift posted through the API mails each subscriber once."""
+
+import pytest
+
+from evaluations.models import AlertSubscription, Finding, Notification, Series
+from evaluations.services import alerts, series_analysis
+from tests.test_analysis_jobs import history, planted_drift, post_history
+
+
+@pytest.fixture
+def subscribed(project):
+    return AlertSubscription.objects.create(
+        project=project, name="ml-oncall", emails=["ana@example.com", "bo@example.com"]
+    )
+
+
+def drift_posted(api, capture):
+    post_history(api, history(planted_drift()), capture)
+    return Finding.objects.get()
+
+
+def test_a_planted_drift_mails_each_subscriber_once(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    finding = drift_posted(api, django_capture_on_commit_callbacks)
+
+    assert sorted(rcpt for rcpts, _ in smtp.messages for rcpt in rcpts) == [
+        "ana@example.com", "bo@example.com",
+    ]  # fmt: skip
+    _, message = smtp.messages[0]
+    assert message["Subject"].startswith("Slow drift: fraud-detector accuracy on holdout -0.")
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert finding.message in text
+    assert f"http://127.0.0.1:8000/findings/{finding.pk}/" in text
+    assert f"/findings/{finding.pk}/" in html
+    assert message["List-Unsubscribe"].strip().startswith("<http://127.0.0.1:8000/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert set(Notification.objects.values_list("state", "attempts")) == {("sent", 1)}
+
+
+def test_analysing_the_same_evidence_again_sends_nothing(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    drift_posted(api, django_capture_on_commit_callbacks)
+    series = Series.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        series_analysis.analyse_series(series_ids=[series.pk])
+
+    assert len(smtp.messages) == 2
+    assert Notification.objects.count() == 2
+
+
+def test_an_smtp_outage_delays_mail_but_sends_each_once(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    smtp.stop()
+    drift_posted(api, django_capture_on_commit_callbacks)  # the sends fail; a task retries
+    failed = Notification.objects.filter(state="pending")
+    assert failed.count() == 2 and all(n.attempts >= 1 and n.last_error for n in failed)
+
+    smtp.start()
+    for notification in Notification.objects.all():
+        alerts.send(notification_id=notification.pk)
+        alerts.send(notification_id=notification.pk)  # a duplicate delivery of the task
+
+    assert len(smtp.messages) == 2
+    assert set(Notification.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def test_unsubscribe_link_stops_further_mail(
+    api, client, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    link = alerts.unsubscribe_url(subscribed, "bo@example.com")
+    path = link.removeprefix("http://127.0.0.1:8000")
+
+    assert client.get(path).status_code == 200  # a confirmation page, no login needed
+    assert client.post(path).status_code == 200
+    drift_posted(api, django_capture_on_commit_callbacks)
+
+    assert [rcpts for rcpts, _ in smtp.messages] == [["ana@example.com"]]
+    assert client.post(path[:-3] + "xyz/").status_code == 400
+
+
+def test_acknowledged_findings_stay_quiet_and_recovery_is_told_when_asked(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    subscribed.notify_recovered = True
+    subscribed.save()
+    finding = drift_posted(api, django_capture_on_commit_callbacks)
+    api.post(f"/api/v1/findings/{finding.pk}/acknowledge/", format="json")
+    smtp.messages.clear()
+
+    post_history(api, history(0.93 + planted_drift()[:40] * 0, start=50),
+                 django_capture_on_commit_callbacks)  # fmt: skip
+
+    assert Finding.objects.get().status == "resolved"
+    subjects = [message["Subject"] for _, message in smtp.messages]
+    assert subjects and all(s.startswith("Recovered:") for s in subjects)
