@@ -44,3 +44,24 @@ def finding_alert(*, to, notification, finding, points, unsubscribe_url):
 
 def _domain():
     return settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+
+
+def digest(*, to, items, first, unsubscribe_url):
+    """One e-mail about several findings ((notification, finding) pairs) of one moment."""
+    return build(
+        "digest",
+        to=to,
+        context={
+            "items": [
+                {"notification": n, "finding": f, "url": f"{settings.SITE_URL}/findings/{f.pk}/"}
+                for n, f in items
+            ],
+            "subscription": first.subscription,
+            "unsubscribe_url": unsubscribe_url,
+        },
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe_url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Message-ID": f"<notification-{first.pk}-digest@{_domain()}>",
+        },
+    )

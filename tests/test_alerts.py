@@ -1,5 +1,6 @@
 """E-mail alerts: a planted drift posted through the API mails each subscriber once."""
 
+import numpy as np
 import pytest
 
 from evaluations.models import AlertSubscription, Finding, Notification, Series
@@ -99,3 +100,39 @@ def test_acknowledged_findings_stay_quiet_and_recovery_is_told_when_asked(
     assert Finding.objects.get().status == "resolved"
     subjects = [message["Subject"] for _, message in smtp.messages]
     assert subjects and all(s.startswith("Recovered:") for s in subjects)
+
+
+def test_findings_of_the_same_moment_arrive_as_one_digest(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    runs = history(planted_drift())
+    for run, other in zip(runs, history(planted_drift(seed=9), metric="f1"), strict=True):
+        run["metrics"] += other["metrics"]
+
+    post_history(api, runs, django_capture_on_commit_callbacks)
+
+    assert Finding.objects.count() == 2
+    assert sorted(rcpt for rcpts, _ in smtp.messages for rcpt in rcpts) == [
+        "ana@example.com", "bo@example.com",
+    ]  # fmt: skip
+    _, message = smtp.messages[0]
+    assert message["Subject"].startswith("2 findings: fraud-detector ")
+    assert "accuracy" in message["Subject"] and "f1" in message["Subject"]
+    assert message.get_body(preferencelist=("plain",)).get_content().count("/findings/") == 2
+    assert Notification.objects.filter(state="sent").count() == 4
+
+
+def test_a_finding_that_doubles_is_told_once_more(
+    api, subscribed, smtp, django_capture_on_commit_callbacks
+):
+    finding = drift_posted(api, django_capture_on_commit_callbacks)
+    smtp.messages.clear()
+    told = finding.magnitude
+
+    worse = history(0.918 - 0.0006 * np.arange(1, 41), start=50)  # the fall goes on
+    post_history(api, worse, django_capture_on_commit_callbacks)
+
+    finding.refresh_from_db()
+    assert abs(finding.magnitude) >= 2 * abs(told)
+    subjects = [message["Subject"] for _, message in smtp.messages]
+    assert len(subjects) == 2 and all(s.startswith("Still growing:") for s in subjects)

@@ -255,3 +255,5 @@ DEFAULT_FROM_EMAIL = os.environ.get(
 EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12)
 # Notifications still pending this long after they were recorded are queued again.
 NOTIFICATION_GRACE_SECONDS = env_int("NOTIFICATION_GRACE_SECONDS", 3600)
+# Findings recorded within this many seconds of each other reach a recipient as one digest.
+ALERT_DIGEST_SECONDS = env_int("ALERT_DIGEST_SECONDS", 60)

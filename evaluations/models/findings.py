@@ -48,6 +48,8 @@ class Finding(models.Model):
     triaged_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     triaged_at = models.DateTimeField(null=True, blank=True)
     triage_note = models.CharField(max_length=500, blank=True)
+    # The magnitude subscribers were last told of: a follow-up goes out once it has doubled.
+    notified_magnitude = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -21,14 +21,21 @@ log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "alerts.unsubscribe"
 RECENT_POINTS = 12
+GROWTH_FACTOR = 2  # an open finding is told again once its magnitude has doubled
 
 
-def notify(*, opened=(), resolved=()) -> list[Notification]:
-    """Record the notifications that findings just opened or resolved call for, and queue
-    their sending once the records are committed."""
+def notify(*, opened=(), updated=(), resolved=()) -> list[Notification]:
+    """Record the notifications that findings just opened, grew or resolved call for, and
+    queue their sending once the records are committed. A finding that keeps growing is
+    told again once it has doubled since it was last told; acknowledged findings stay quiet."""
+    grew = [f for f in updated if _grew(f)]
     planned = []
     with transaction.atomic():
+        for finding in [*opened, *grew]:
+            finding.notified_magnitude = finding.magnitude
+            finding.save(update_fields=["notified_magnitude"])
         for event, found in ((Notification.Event.OPENED, opened),
+                             (Notification.Event.GREW, grew),
                              (Notification.Event.RECOVERED, resolved)):  # fmt: skip
             for finding in found:
                 for subscription, recipient in _audience(finding, event):
@@ -40,6 +47,15 @@ def notify(*, opened=(), resolved=()) -> list[Notification]:
     if planned:
         transaction.on_commit(lambda: _queue([n.pk for n in planned]), robust=True)
     return planned
+
+
+def _grew(finding):
+    told = finding.notified_magnitude
+    return (
+        finding.status == finding.Status.OPEN
+        and told is not None
+        and abs(finding.magnitude) >= GROWTH_FACTOR * abs(told)
+    )
 
 
 def _audience(finding, event):
@@ -78,7 +94,10 @@ def _queue(notification_ids):
 
     for notification_id in notification_ids:
         try:
-            send_notification.delay(notification_id)
+            # The delay lets findings of the same moment join one digest.
+            send_notification.apply_async(
+                args=[notification_id], countdown=settings.ALERT_DIGEST_SECONDS
+            )
         except Exception:  # one that cannot be queued now is re-queued by the sweep
             log.exception("could not queue notification %s", notification_id)
 
@@ -93,48 +112,75 @@ def pending_ids(*, created_before) -> list[int]:
 
 
 def send(*, notification_id) -> bool:
-    """Send one notification unless it was sent already; True when this call sent it.
+    """Send a notification unless it was sent already, together with every other pending
+    notification of the same subscription and recipient (a digest, rather than a storm of
+    mails); True when this call sent it.
+
     Raises SendFailed (after recording the attempt) so that the task retries with backoff.
-    The row stays locked while the message goes out, so two deliveries of the task cannot
-    both send it; a worker that dies mid-send leaves it pending, and the resend carries the
+    The rows stay locked while the message goes out, so two deliveries of the task cannot
+    both send it; a worker that dies mid-send leaves them pending, and the resend carries the
     same Message-ID, which mail clients treat as one message."""
     with transaction.atomic():
-        notification = (
-            Notification.objects.select_for_update()
-            .select_related("subscription")
-            .filter(pk=notification_id)
-            .first()
-        )
-        if notification is None or notification.state == Notification.State.SENT:
+        target = Notification.objects.filter(pk=notification_id).first()
+        if target is None:
             return False
-        finding = notification.findings.select_related(
-            "series__model", "series__metric", "series__dataset", "start_version"
-        ).first()
-        points = selectors.series_points(series=finding.series, limit=RECENT_POINTS)
-        message = emails.finding_alert(
-            to=notification.recipient,
-            notification=notification,
-            finding=finding,
-            points=points,
-            unsubscribe_url=unsubscribe_url(notification.subscription, notification.recipient),
+        batch = list(
+            Notification.objects.select_for_update()
+            .filter(
+                subscription_id=target.subscription_id,
+                recipient=target.recipient,
+                state=Notification.State.PENDING,
+            )
+            .select_related("subscription")
+            .order_by("pk")
         )
-        notification.attempts += 1
-        notification.subject = message.subject
+        if notification_id not in {n.pk for n in batch}:
+            return False  # sent meanwhile, in another digest
+        message = _message(batch)
         try:
             message.send()
         except Exception as exc:  # any failure of the SMTP exchange is retried
             error = f"{type(exc).__name__}: {exc}"
-            notification.last_error = error
-            notification.save(update_fields=["attempts", "last_error", "subject"])
         else:
             error = None
-            notification.state = Notification.State.SENT
-            notification.sent_at = timezone.now()
-            notification.save(update_fields=["attempts", "subject", "state", "sent_at"])
+        _record_attempt(batch, subject=message.subject, error=error)
     if error is not None:
         # Raised once the attempt is on record, so that the task retries with backoff.
         raise SendFailed(error)
     return True
+
+
+def _message(batch):
+    first = batch[0]
+    items = []
+    for notification in batch:
+        finding = notification.findings.select_related(
+            "series__model", "series__metric", "series__dataset", "start_version"
+        ).first()
+        items.append((notification, finding))
+    url = unsubscribe_url(first.subscription, first.recipient)
+    if len(items) == 1:
+        notification, finding = items[0]
+        points = selectors.series_points(series=finding.series, limit=RECENT_POINTS)
+        return emails.finding_alert(
+            to=first.recipient, notification=notification, finding=finding, points=points,
+            unsubscribe_url=url,
+        )  # fmt: skip
+    return emails.digest(to=first.recipient, items=items, first=first, unsubscribe_url=url)
+
+
+def _record_attempt(batch, *, subject, error):
+    now = timezone.now()
+    for notification in batch:
+        notification.attempts += 1
+        notification.subject = subject[:500]
+        if error is None:
+            notification.state, notification.sent_at = Notification.State.SENT, now
+        else:
+            notification.last_error = error
+    Notification.objects.bulk_update(
+        batch, ["attempts", "subject", "state", "sent_at", "last_error"]
+    )
 
 
 class SendFailed(Exception):

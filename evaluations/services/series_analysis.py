@@ -53,7 +53,9 @@ def analyse_series(*, series_ids) -> int:
             recorded = findings.record_findings(
                 series=item.series, detected=[_detected(item, f) for f in found]
             )
-            alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
+            alerts.notify(
+                opened=recorded.opened, updated=recorded.updated, resolved=recorded.resolved
+            )
     return len(inputs)
 
 
