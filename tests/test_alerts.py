@@ -136,3 +136,33 @@ def test_a_finding_that_doubles_is_told_once_more(
     assert abs(finding.magnitude) >= 2 * abs(told)
     subjects = [message["Subject"] for _, message in smtp.messages]
     assert len(subjects) == 2 and all(s.startswith("Still growing:") for s in subjects)
+
+
+def test_subscriptions_api_and_notification_history(
+    api, other_api, smtp, django_capture_on_commit_callbacks
+):
+    created = api.post(
+        "/api/v1/subscriptions/",
+        {"name": "oncall", "emails": ["ana@example.com"], "models": ["fraud-detector"],
+         "kinds": ["drift", "step"]},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.json()
+    bad = api.post("/api/v1/subscriptions/", {"name": "x", "emails": ["nope"]}, format="json")
+    assert bad.status_code == 400 and "emails" in bad.json()
+    empty = api.post("/api/v1/subscriptions/", {"name": "x"}, format="json")
+    assert empty.status_code == 400 and "emails" in empty.json()
+    assert api.post("/api/v1/subscriptions/", {"name": "x", "emails": ["a@b.c"],
+                    "kinds": ["weird"]}, format="json").status_code == 400  # fmt: skip
+
+    finding = drift_posted(api, django_capture_on_commit_callbacks)
+
+    history_ = api.get(f"/api/v1/notifications/?finding={finding.pk}").json()
+    assert [(n["recipient"], n["state"], n["event"]) for n in history_["results"]] == [
+        ("ana@example.com", "sent", "opened")
+    ]
+    assert other_api.get("/api/v1/subscriptions/").json()["count"] == 0
+    assert other_api.get("/api/v1/notifications/").json()["count"] == 0
+    sub_path = f"/api/v1/subscriptions/{created.json()['id']}/"
+    assert other_api.delete(sub_path).status_code == 404
+    assert api.delete(sub_path).status_code == 204

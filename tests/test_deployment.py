@@ -20,13 +20,14 @@ def compose():
 def test_compose_has_the_stack_services():
     services = compose()["services"]
 
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "mailpit", "web", "worker", "beat"}
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://")
         assert "@postgres:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"] == "redis://redis:6379/0"
         assert env["CACHE_URL"] == "redis://redis:6379/1"
+        assert env["EMAIL_HOST"].endswith("mailpit}")
         assert env["DEBUG"] == "0"
         assert set(services[name]["depends_on"]) == {"postgres", "redis"}
     assert services["web"]["ports"] == ["8000:8000"]

@@ -27,6 +27,9 @@ def test_schema_lists_every_endpoint(client, db):
         "/api/v1/findings/{id}/",
         "/api/v1/findings/{id}/acknowledge/",
         "/api/v1/findings/precision/",
+        "/api/v1/subscriptions/",
+        "/api/v1/subscriptions/{id}/",
+        "/api/v1/notifications/",
     ):
         assert path in paths
     assert "post" in paths["/api/v1/runs/"]

@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"FindingKindEnum": "evaluations.models.Finding.Kind"},
 }
 
 # Celery: no broker configured means tasks run eagerly in-process (embedded mode).

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import baseline_views, finding_views, views
+from . import alert_views, baseline_views, finding_views, views
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -30,6 +30,13 @@ urlpatterns = [
         )
         for action in ("acknowledge", "resolve", "false_alarm")
     ],
+    path("subscriptions/", alert_views.SubscriptionListApi.as_view(), name="api-subscriptions"),
+    path(
+        "subscriptions/<int:pk>/",
+        alert_views.SubscriptionDetailApi.as_view(),
+        name="api-subscription",
+    ),
+    path("notifications/", alert_views.NotificationListApi.as_view(), name="api-notifications"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
