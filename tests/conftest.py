@@ -123,7 +123,7 @@ def post_run(api):
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, smtp_port):
     """A real Celery worker process on the test database, on a queue of its own."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
@@ -139,6 +139,11 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": database_url,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "DATABASE_CONN_MAX_AGE": "0",
+        # Mail goes to the tests' SMTP server (the ``smtp`` fixture), at once, no digest wait.
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "EMAIL_TIMEOUT": "5",
+        "ALERT_DIGEST_SECONDS": "0",
     }
     hostname = f"{queue}@localhost"
     log = open(log_path, "w")  # noqa: SIM115 (closed at teardown)

@@ -1,5 +1,7 @@
 """A real Celery worker runs the analysis job that storing a run enqueues."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,31 @@ def test_a_planted_drift_posted_through_the_api_becomes_a_finding_on_the_worker(
     assert wait_until(lambda: Finding.objects.exists())
     (finding,) = Finding.objects.select_related("series__model")
     assert (finding.kind, finding.series.model.name) == ("drift", "fraud-detector")
+
+
+def test_an_smtp_outage_on_the_worker_delays_mail_and_delivers_each_once(
+    celery_worker_process, settings, smtp
+):
+    from evaluations.models import AlertSubscription, Notification
+    from tests.test_analysis_jobs import history, planted_drift
+
+    settings.ANALYSIS_DELAY_SECONDS = 0
+    project, _ = projects.ensure_project(name="acme")
+    AlertSubscription.objects.create(
+        project=project, name="oncall", emails=["ana@example.com", "bo@example.com"]
+    )
+    client = client_for(projects.create_token(project=project)[1])
+    smtp.stop()
+
+    response = client.post("/api/v1/runs/batch/", {"runs": history(planted_drift())},
+                           format="json")  # fmt: skip
+    assert response.status_code == 201
+    assert wait_until(lambda: Notification.objects.filter(attempts__gte=1).count() == 2)
+    assert not Notification.objects.filter(state="sent").exists()
+    smtp.start()
+
+    assert wait_until(lambda: Notification.objects.filter(state="sent").count() == 2, timeout=60)
+    time.sleep(1)  # a duplicate would arrive now
+    assert sorted(rcpt for rcpts, _ in smtp.messages for rcpt in rcpts) == [
+        "ana@example.com", "bo@example.com",
+    ]  # fmt: skip
