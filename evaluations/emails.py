@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+HELD = "held back by the rate limit"
+
 
 def build(name, *, to, context, headers=None) -> EmailMultiAlternatives:
     context = {**context, "site_url": settings.SITE_URL}
@@ -58,6 +60,7 @@ def digest(*, to, items, first, unsubscribe_url):
             ],
             "subscription": first.subscription,
             "unsubscribe_url": unsubscribe_url,
+            "held": sum(1 for n, _ in items if n.last_error == HELD),
         },
         headers={
             "List-Unsubscribe": f"<{unsubscribe_url}>",

@@ -43,6 +43,9 @@ def send_notification(self, notification_id):
     """Send one e-mail notification; retried with exponential backoff while SMTP fails."""
     try:
         alerts.send(notification_id=notification_id)
+    except alerts.RateLimited as exc:
+        # Held back: sent later, in one digest with whatever else is pending by then.
+        raise self.retry(countdown=exc.seconds, max_retries=None) from exc
     except alerts.SendFailed as exc:
         if self.request.retries >= self.max_retries:
             alerts.mark_failed(notification_id=notification_id, error=exc)

@@ -1,10 +1,13 @@
 """E-mail alerts: a planted drift posted through the API mails each subscriber once."""
 
+from datetime import timedelta
+
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from evaluations.models import AlertSubscription, Finding, Notification, Series
-from evaluations.services import alerts, series_analysis
+from evaluations.services import alerts, findings, series_analysis
 from tests.test_analysis_jobs import history, planted_drift, post_history
 
 
@@ -166,3 +169,43 @@ def test_subscriptions_api_and_notification_history(
     sub_path = f"/api/v1/subscriptions/{created.json()['id']}/"
     assert other_api.delete(sub_path).status_code == 404
     assert api.delete(sub_path).status_code == 204
+
+
+def test_mail_beyond_the_hourly_limit_is_held_and_summarised_in_the_next(
+    api, subscribed, smtp, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERT_RATE_LIMIT_PER_HOUR = 1
+    subscribed.emails = ["ana@example.com"]
+    subscribed.save()
+    first = drift_posted(api, django_capture_on_commit_callbacks)
+    second = findings.record_findings(
+        series=first.series, detected=[_step_detected(first), _baseline_detected(first)]
+    ).opened  # a drop below the baseline too, when the hour's one mail is already sent
+    (held,) = alerts.notify(opened=second)
+
+    with pytest.raises(alerts.RateLimited):
+        alerts.send(notification_id=held.pk)
+
+    assert len(smtp.messages) == 1
+    assert Notification.objects.get(pk=held.pk).last_error == "held back by the rate limit"
+    # An hour later the next alert goes out together with what was held back:
+    Notification.objects.filter(state="sent").update(sent_at=timezone.now() - timedelta(hours=2))
+    (later,) = alerts.notify(opened=second)
+    assert alerts.send(notification_id=later.pk)
+    _, digest = smtp.messages[-1]
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "1 of them held back" in text
+    assert not Notification.objects.filter(state="pending").exists()
+
+
+def _step_detected(finding):
+    return findings.Detected(
+        kind="step", start_version_id=finding.start_version_id,
+        end_version_id=finding.end_version_id, magnitude=-0.01, relative_magnitude=-0.01,
+        slope=None, p_value=0.001, confidence=0.999, forecast_versions=None,
+        message="accuracy dropped",
+    )  # fmt: skip
+
+
+def _baseline_detected(finding):
+    return findings.Detected(**{**_step_detected(finding).__dict__, "kind": "baseline_drop"})

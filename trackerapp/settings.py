@@ -258,3 +258,5 @@ EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12)
 NOTIFICATION_GRACE_SECONDS = env_int("NOTIFICATION_GRACE_SECONDS", 3600)
 # Findings recorded within this many seconds of each other reach a recipient as one digest.
 ALERT_DIGEST_SECONDS = env_int("ALERT_DIGEST_SECONDS", 60)
+# At most this many alert e-mails per recipient per hour; the rest wait for the next one.
+ALERT_RATE_LIMIT_PER_HOUR = env_int("ALERT_RATE_LIMIT_PER_HOUR", 6)

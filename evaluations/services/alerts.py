@@ -7,6 +7,7 @@ lock, so an SMTP outage delays mail without losing it and a retried task sends n
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -136,14 +137,22 @@ def send(*, notification_id) -> bool:
         )
         if notification_id not in {n.pk for n in batch}:
             return False  # sent meanwhile, in another digest
-        message = _message(batch)
-        try:
-            message.send()
-        except Exception as exc:  # any failure of the SMTP exchange is retried
-            error = f"{type(exc).__name__}: {exc}"
+        held_for = _rate_limit_wait(target.recipient)
+        if held_for is not None:
+            for notification in batch:
+                notification.last_error = emails.HELD
+            Notification.objects.bulk_update(batch, ["last_error"])
         else:
-            error = None
-        _record_attempt(batch, subject=message.subject, error=error)
+            message = _message(batch)
+            try:
+                message.send()
+            except Exception as exc:  # any failure of the SMTP exchange is retried
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                error = None
+            _record_attempt(batch, subject=message.subject, error=error)
+    if held_for is not None:
+        raise RateLimited(held_for)
     if error is not None:
         # Raised once the attempt is on record, so that the task retries with backoff.
         raise SendFailed(error)
@@ -185,6 +194,31 @@ def _record_attempt(batch, *, subject, error):
 
 class SendFailed(Exception):
     """The SMTP server refused or could not be reached; the attempt is recorded."""
+
+
+class RateLimited(Exception):
+    """The recipient has had their share of mail for the hour; retry in ``seconds``."""
+
+    def __init__(self, seconds):
+        super().__init__(f"rate limited for {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def _rate_limit_wait(recipient) -> float | None:
+    """Seconds until ``recipient`` may get another e-mail, or None when they may now. Each
+    e-mail (one or a digest) counts once: its notifications share their sent_at."""
+    limit = settings.ALERT_RATE_LIMIT_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    sent = sorted(
+        Notification.objects.filter(
+            recipient=recipient, state=Notification.State.SENT, sent_at__gte=since
+        )
+        .values_list("sent_at", flat=True)
+        .distinct()
+    )
+    if len(sent) < limit:
+        return None
+    return max(1.0, (sent[-limit] - since).total_seconds())
 
 
 def mark_failed(*, notification_id, error):
