@@ -12,7 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from evaluations import selectors
-from evaluations.models import Project
+from evaluations.forms import SubscriptionForm
+from evaluations.models import AlertSubscription, Project
 from evaluations.services import alerts, findings
 from trackerapp.celery import app as celery_app
 
@@ -73,6 +74,32 @@ def unsubscribe(request, token):
             {"done": True, "subscription": subscription, "address": address},
         )  # fmt: skip
     return render(request, "evaluations/unsubscribe.html", {"token": token})
+
+
+@login_required
+def project_settings(request, project_name):
+    project = Project.objects.filter(name=project_name, members=request.user).first()
+    if project is None:
+        raise Http404("No such project.")
+    form = SubscriptionForm()
+    if request.method == "POST":
+        if "delete" in request.POST:
+            AlertSubscription.objects.filter(project=project, pk=request.POST["delete"]).delete()
+            return redirect("project-settings", project_name=project.name)
+        form = SubscriptionForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            alerts.save_subscription(
+                project=project, name=data["name"], emails=data["emails"],
+                include_members=data["include_members"], model_names=data["models"],
+                kinds=data["kinds"], notify_recovered=data["notify_recovered"],
+            )  # fmt: skip
+            return redirect("project-settings", project_name=project.name)
+    subscriptions = AlertSubscription.objects.filter(project=project).order_by("name")
+    return render(
+        request, "evaluations/project_settings.html",
+        {"project": project, "form": form, "subscriptions": subscriptions},
+    )  # fmt: skip
 
 
 @never_cache

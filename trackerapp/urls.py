@@ -8,6 +8,11 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path("findings/<int:finding_id>/", views.finding_page, name="finding-page"),
+    path(
+        "projects/<slug:project_name>/settings/",
+        views.project_settings,
+        name="project-settings",
+    ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -73,6 +73,10 @@ def _audience(finding, event):
             yield subscription, recipient
 
 
+def save_subscription(*, project, **fields) -> AlertSubscription:
+    return AlertSubscription.objects.create(project=project, **fields)
+
+
 def recipients(subscription) -> list[str]:
     """The subscription's addresses (and members' when it includes them), minus those that
     unsubscribed, each once."""
