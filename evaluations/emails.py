@@ -21,7 +21,7 @@ def build(name, *, to, context, headers=None) -> EmailMultiAlternatives:
     return message
 
 
-def finding_alert(*, to, notification, finding, points, unsubscribe_url):
+def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url):
     """The e-mail about a finding that opened (or recovered)."""
     return build(
         "finding",
@@ -31,6 +31,8 @@ def finding_alert(*, to, notification, finding, points, unsubscribe_url):
             "finding": finding,
             "series": finding.series,
             "points": points,
+            "baseline": limits.baseline,
+            "threshold": limits.floor,
             "finding_url": f"{settings.SITE_URL}/findings/{finding.pk}/",
             "unsubscribe_url": unsubscribe_url,
         },

@@ -26,7 +26,13 @@ def drift_posted(api, capture):
 def test_a_planted_drift_mails_each_subscriber_once(
     api, subscribed, smtp, django_capture_on_commit_callbacks
 ):
-    finding = drift_posted(api, django_capture_on_commit_callbacks)
+    post_history(api, history(planted_drift()[:30]), django_capture_on_commit_callbacks)
+    api.put("/api/v1/models/fraud-detector/baseline/", {"dataset": "holdout", "version": "1.29"},
+            format="json")  # fmt: skip
+    api.post("/api/v1/models/fraud-detector/thresholds/", {"metric": "accuracy", "min": 0.9},
+             format="json")  # fmt: skip
+    post_history(api, history(planted_drift()[30:], start=30), django_capture_on_commit_callbacks)
+    finding = Finding.objects.get(kind="drift")
 
     assert sorted(rcpt for rcpts, _ in smtp.messages for rcpt in rcpts) == [
         "ana@example.com", "bo@example.com",
@@ -37,6 +43,7 @@ def test_a_planted_drift_mails_each_subscriber_once(
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     assert finding.message in text
+    assert "Baseline:" in text and "Threshold: 0.9" in text
     assert f"http://127.0.0.1:8000/findings/{finding.pk}/" in text
     assert f"/findings/{finding.pk}/" in html
     assert message["List-Unsubscribe"].strip().startswith("<http://127.0.0.1:8000/unsubscribe/")

@@ -175,9 +175,10 @@ def _message(batch):
     if len(items) == 1:
         notification, finding = items[0]
         points = selectors.series_points(series=finding.series, limit=RECENT_POINTS)
+        (limits,) = selectors.analysis_inputs(series_ids=[finding.series_id], points=1)
         return emails.finding_alert(
             to=first.recipient, notification=notification, finding=finding, points=points,
-            unsubscribe_url=url,
+            limits=limits, unsubscribe_url=url,
         )  # fmt: skip
     return emails.digest(to=first.recipient, items=items, first=first, unsubscribe_url=url)
 
