@@ -216,3 +216,33 @@ def _step_detected(finding):
 
 def _baseline_detected(finding):
     return findings.Detected(**{**_step_detected(finding).__dict__, "kind": "baseline_drop"})
+
+
+def test_a_threshold_breach_on_the_latest_run_is_a_finding_and_an_alert(
+    api, project, smtp, django_capture_on_commit_callbacks
+):
+    AlertSubscription.objects.create(
+        project=project, name="gate", emails=["ana@example.com"], kinds=["threshold"],
+        notify_recovered=True,
+    )  # fmt: skip
+    body = {"model": "fraud-detector", "dataset": "holdout", "metrics": {"accuracy": 0.95}}
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post("/api/v1/runs/", {**body, "version": "1"}, format="json")
+    api.post("/api/v1/models/fraud-detector/thresholds/", {"metric": "accuracy", "min": 0.9},
+             format="json")  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        failed = api.post("/api/v1/runs/", {**body, "version": "2", "metrics": {"accuracy": 0.85}},
+                          format="json")  # fmt: skip
+    assert failed.json()["gate"]["status"] == "failed"
+    finding = Finding.objects.get(kind="threshold")
+    assert "accuracy 0.85 < floor 0.9" in finding.message
+    assert [m["Subject"] for _, m in smtp.messages] == [
+        "Threshold breach: fraud-detector accuracy on holdout -0.05"
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post("/api/v1/runs/", {**body, "version": "3"}, format="json")
+    finding.refresh_from_db()
+    assert finding.status == "resolved"
+    assert smtp.messages[-1][1]["Subject"].startswith("Recovered:")

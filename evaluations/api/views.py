@@ -64,7 +64,7 @@ class RunListCreateApi(generics.ListAPIView):
             return Response(s.DryRunSerializer({"dry_run": True, "gate": verdict}).data)
         outcome = ingest.ingest_run(project=request.auth.project, payload=serializer.validated_data)
         run = outcome.run
-        run.gate_result = gate.evaluate_gate(run=run)
+        run.gate_result = gate.judge_run(run=run)
         return Response(
             s.RunCreatedSerializer(run).data,
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,

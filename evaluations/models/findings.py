@@ -17,6 +17,7 @@ class Finding(models.Model):
         DRIFT = "drift"
         STEP = "step"
         BASELINE_DROP = "baseline_drop"
+        THRESHOLD = "threshold", "threshold breach on the latest run"
 
     class Status(models.TextChoices):
         OPEN = "open"

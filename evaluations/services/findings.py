@@ -23,7 +23,8 @@ class TriageError(Exception):
 
 # A fall of the level is one degradation whether it reads as a step or as a drift (the
 # shape can change as points arrive); a drop below the baseline is another.
-FAMILY = {"drift": "fall", "step": "fall", "baseline_drop": "baseline"}
+FAMILY = {"drift": "fall", "step": "fall", "baseline_drop": "baseline", "threshold": "threshold"}
+ANALYSIS_FAMILIES = ("fall", "baseline")
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,16 @@ class Recorded:
 
 
 @transaction.atomic
-def record_findings(*, series, detected: list[Detected]) -> Recorded:
-    """Bring the series' findings in line with the latest analysis."""
+def record_findings(*, series, detected: list[Detected], families=ANALYSIS_FAMILIES) -> Recorded:
+    """Bring the series' findings of ``families`` in line with the latest judgement (the
+    trend analysis judges falls and baseline drops; the gate, threshold breaches)."""
     now = timezone.now()
     active = {
         FAMILY[f.kind]: f
         for f in Finding.objects.select_for_update().filter(
             series=series, status__in=Finding.ACTIVE
         )
+        if FAMILY[f.kind] in families
     }
     opened, updated = [], []
     for item in detected:
@@ -134,3 +137,46 @@ def mark_change(*, model, version, note, by) -> ChangeMark:
     if not created:
         raise TriageError({"version": [f"{version.label} is already marked: {mark.note}"]})
     return mark
+
+
+def record_gate_breaches(*, run, verdict) -> Recorded:
+    """Threshold breaches of a run's latest verdict as findings of its series: a failed check
+    opens (or updates) one; a series whose checks pass again resolves it."""
+    failed = {}
+    for check in verdict.checks:
+        if check.status == "failed" and check.rule != "missing":
+            failed.setdefault((check.metric, check.slice), []).append(check)
+    series_by_key = {(r.series.metric.name, r.series.slice): r.series for r in run.result_list}
+    active = set(
+        Finding.objects.filter(
+            series__in=series_by_key.values(), kind="threshold", status__in=Finding.ACTIVE
+        ).values_list("series_id", flat=True)
+    )
+    opened, updated, resolved = [], [], []
+    for key, series in series_by_key.items():
+        checks = failed.get(key, [])
+        if not checks and series.pk not in active:
+            continue
+        detected = (
+            [
+                Detected(
+                    kind="threshold",
+                    start_version_id=run.model_version_id,
+                    end_version_id=run.model_version_id,
+                    magnitude=checks[0].delta or 0.0,
+                    relative_magnitude=None,
+                    slope=None,
+                    p_value=checks[0].p_value,
+                    confidence=None,
+                    forecast_versions=None,
+                    message="; ".join(check.message for check in checks),
+                )
+            ]
+            if checks
+            else []
+        )
+        recorded = record_findings(series=series, detected=detected, families=("threshold",))
+        opened += recorded.opened
+        updated += recorded.updated
+        resolved += recorded.resolved
+    return Recorded(opened=opened, updated=updated, resolved=resolved)

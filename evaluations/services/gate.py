@@ -3,6 +3,7 @@ gate engine that the CI client also runs offline (``trackerclient.gate``)."""
 
 from evaluations import selectors
 from evaluations.models import MetricDefinition
+from evaluations.services import alerts, findings
 from trackerclient import gate, metric_catalog, stats
 
 
@@ -29,6 +30,14 @@ def evaluate_gate(*, run) -> gate.Verdict:
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
     )
+
+
+def judge_run(*, run) -> gate.Verdict:
+    """The verdict on a stored run; its threshold breaches become findings (and alerts)."""
+    verdict = evaluate_gate(run=run)
+    recorded = findings.record_gate_breaches(run=run, verdict=verdict)
+    alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
+    return verdict
 
 
 def evaluate_payload(*, project, payload) -> gate.Verdict:
