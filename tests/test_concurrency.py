@@ -65,3 +65,18 @@ def test_concurrent_replays_of_one_external_id_store_one_run(secret):
     assert codes == [200] * 7 + [201], [r.content for r in responses]
     assert len({r.json()["id"] for r in responses}) == 1
     assert EvaluationRun.objects.count() == 1
+
+
+def test_concurrent_failing_posts_open_one_threshold_finding(secret):
+    from evaluations.models import Finding
+
+    body = {"model": "m", "version": "0", "dataset": "d", "metrics": {"accuracy": 0.95}}
+    post_concurrently(secret, [body])
+    client = client_for(secret)
+    client.post("/api/v1/models/m/thresholds/", {"metric": "accuracy", "min": 0.9}, format="json")
+    failing = [{**body, "version": str(i), "metrics": {"accuracy": 0.5}} for i in range(1, 9)]
+
+    responses = post_concurrently(secret, failing)
+
+    assert [r.status_code for r in responses] == [201] * 8, [r.content[:300] for r in responses]
+    assert Finding.objects.filter(kind="threshold").count() == 1

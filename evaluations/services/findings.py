@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from evaluations.models import ChangeMark, Finding
+from evaluations.models import ChangeMark, Finding, Series
 
 
 class TriageError(Exception):
@@ -54,6 +54,9 @@ class Recorded:
 def record_findings(*, series, detected: list[Detected], families=ANALYSIS_FAMILIES) -> Recorded:
     """Bring the series' findings of ``families`` in line with the latest judgement (the
     trend analysis judges falls and baseline drops; the gate, threshold breaches)."""
+    # Judgements of one series (two posts' gates, a post and a job) wait for each other here,
+    # so that two of them never both open the same finding.
+    Series.objects.select_for_update().filter(pk=series.pk).values_list("pk").first()
     now = timezone.now()
     active = {
         FAMILY[f.kind]: f
