@@ -44,9 +44,11 @@ def analysis_inputs(*, series_ids, points) -> list[AnalysisInput]:
         return []
     inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}
     model_ids = {row.model_id for row in series_rows}
+    rows = list(_latest_points(inputs, points))
+    # Read after the points: a version a post creates meanwhile is then among the labels.
     labels = dict(ModelVersion.objects.filter(model_id__in=model_ids).values_list("pk", "label"))
     marks = _latest_marks(model_ids)
-    for series_id, version_id, value, n, low, high in _latest_points(inputs, points):
+    for series_id, version_id, value, n, low, high in rows:
         item = inputs[series_id]
         if version_id == marks.get(item.series.model_id):
             # The marked version starts a new segment: what came before is another regime.
