@@ -30,6 +30,12 @@ def notify(*, opened=(), updated=(), resolved=()) -> list[Notification]:
     queue their sending once the records are committed. A finding that keeps growing is
     told again once it has doubled since it was last told; acknowledged findings stay quiet."""
     grew = [f for f in updated if _grew(f)]
+    if not (opened or grew or resolved):
+        return []
+    subscriptions = {}
+    project_ids = {f.series.model.project_id for f in [*opened, *grew, *resolved]}
+    for subscription in AlertSubscription.objects.filter(project_id__in=project_ids):
+        subscriptions.setdefault(subscription.project_id, []).append(subscription)
     planned = []
     with transaction.atomic():
         for finding in [*opened, *grew]:
@@ -39,7 +45,7 @@ def notify(*, opened=(), updated=(), resolved=()) -> list[Notification]:
                              (Notification.Event.GREW, grew),
                              (Notification.Event.RECOVERED, resolved)):  # fmt: skip
             for finding in found:
-                for subscription, recipient in _audience(finding, event):
+                for subscription, recipient in _audience(finding, event, subscriptions):
                     notification = Notification.objects.create(
                         subscription=subscription, recipient=recipient, event=event
                     )
@@ -59,10 +65,9 @@ def _grew(finding):
     )
 
 
-def _audience(finding, event):
+def _audience(finding, event, subscriptions):
     series = finding.series
-    subscriptions = AlertSubscription.objects.filter(project_id=series.model.project_id)
-    for subscription in subscriptions:
+    for subscription in subscriptions.get(series.model.project_id, []):
         if subscription.model_names and series.model.name not in subscription.model_names:
             continue
         if subscription.kinds and finding.kind not in subscription.kinds:

@@ -144,42 +144,48 @@ def mark_change(*, model, version, note, by) -> ChangeMark:
 
 def record_gate_breaches(*, run, verdict) -> Recorded:
     """Threshold breaches of a run's latest verdict as findings of its series: a failed check
-    opens (or updates) one; a series whose checks pass again resolves it."""
+    opens one; a series still failing updates its finding (one query for all of them); a
+    series whose checks pass again resolves it."""
     failed = {}
     for check in verdict.checks:
         if check.status == "failed" and check.rule != "missing":
             failed.setdefault((check.metric, check.slice), []).append(check)
     series_by_key = {(r.series.metric.name, r.series.slice): r.series for r in run.result_list}
-    active = set(
-        Finding.objects.filter(
+    active = {
+        f.series_id: f
+        for f in Finding.objects.filter(
             series__in=series_by_key.values(), kind="threshold", status__in=Finding.ACTIVE
-        ).values_list("series_id", flat=True)
-    )
-    opened, updated, resolved = [], [], []
-    for key, series in series_by_key.items():
-        checks = failed.get(key, [])
-        if not checks and series.pk not in active:
-            continue
-        detected = (
-            [
-                Detected(
-                    kind="threshold",
-                    start_version_id=run.model_version_id,
-                    end_version_id=run.model_version_id,
-                    magnitude=checks[0].delta or 0.0,
-                    relative_magnitude=None,
-                    slope=None,
-                    p_value=checks[0].p_value,
-                    confidence=None,
-                    forecast_versions=None,
-                    message="; ".join(check.message for check in checks),
-                )
-            ]
-            if checks
-            else []
         )
-        recorded = record_findings(series=series, detected=detected, families=("threshold",))
-        opened += recorded.opened
-        updated += recorded.updated
-        resolved += recorded.resolved
-    return Recorded(opened=opened, updated=updated, resolved=resolved)
+    }
+    opened, still, resolved = [], [], []
+    now = timezone.now()
+    for key, series in series_by_key.items():
+        checks, finding = failed.get(key), active.get(series.pk)
+        if checks and finding is not None:
+            finding.end_version_id, finding.last_seen_at = run.model_version_id, now
+            finding.magnitude = checks[0].delta or 0.0
+            finding.message = _breach_message(checks)
+            still.append(finding)
+        elif checks:
+            opened += record_findings(
+                series=series, detected=[_breach(run, checks)], families=("threshold",)
+            ).opened
+        elif finding is not None:
+            resolved += record_findings(
+                series=series, detected=[], families=("threshold",)
+            ).resolved
+    Finding.objects.bulk_update(still, ["end_version_id", "last_seen_at", "magnitude", "message"])
+    return Recorded(opened=opened, updated=still, resolved=resolved)
+
+
+def _breach(run, checks) -> Detected:
+    return Detected(
+        kind="threshold", start_version_id=run.model_version_id,
+        end_version_id=run.model_version_id, magnitude=checks[0].delta or 0.0,
+        relative_magnitude=None, slope=None, p_value=checks[0].p_value, confidence=None,
+        forecast_versions=None, message=_breach_message(checks),
+    )  # fmt: skip
+
+
+def _breach_message(checks):
+    return "; ".join(check.message for check in checks)
