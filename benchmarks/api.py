@@ -220,15 +220,16 @@ def run_body(*, model, version, rng, metrics=METRICS, finished_at=None):
     return body
 
 
+# Each metric hovers around a level from version to version, as a trained model's do:
+# (level, spread) by kind of metric.
+LEVELS = {"latency": (40.0, 0.8), "throughput_rps": (1000.0, 10.0), "log_loss": (0.3, 0.002)}
+RATE_LEVEL, RATE_SPREAD = 0.9, 0.0015
+
+
 def metric_body(name, slice_, n, rng):
-    if "latency" in name:
-        value = rng.uniform(20, 200)
-    elif name == "throughput_rps":
-        value = rng.uniform(800, 1200)
-    elif name == "log_loss":
-        value = rng.uniform(0.2, 0.4)
-    else:
-        value = rng.uniform(0.80, 0.95)
+    kind = "latency" if "latency" in name else name
+    level, spread = LEVELS.get(kind, (RATE_LEVEL, RATE_SPREAD))
+    value = rng.gauss(level, spread)
     metric = {"name": name, "slice": slice_, "value": round(value, 6)}
     if n is not None:
         metric["n"] = n

@@ -159,6 +159,9 @@ def gunicorn(env):
             base_url = f"http://127.0.0.1:{port}"
             wait_until_healthy(base_url, process, log)
             yield base_url
+        except BenchError:
+            print(f"gunicorn's log ends with:\n{tail(log, 6000)}", file=sys.stderr)
+            raise
         finally:
             stop(process)
             print(f"Stopped gunicorn (pid {process.pid}).")
