@@ -80,3 +80,23 @@ def test_concurrent_failing_posts_open_one_threshold_finding(secret):
 
     assert [r.status_code for r in responses] == [201] * 8, [r.content[:300] for r in responses]
     assert Finding.objects.filter(kind="threshold").count() == 1
+
+
+def test_concurrent_posts_still_failing_several_checks_update_their_findings(secret):
+    from evaluations.models import Finding
+
+    metrics = {f"score_{i}": 0.95 for i in range(6)}
+    body = {"model": "m", "version": "0", "dataset": "d", "metrics": metrics}
+    post_concurrently(secret, [body])
+    client = client_for(secret)
+    for name in metrics:
+        client.post("/api/v1/models/m/thresholds/", {"metric": name, "min": 0.9}, format="json")
+    failing = {name: 0.5 for name in metrics}
+    post_concurrently(secret, [{**body, "version": "1", "metrics": failing}])
+
+    responses = post_concurrently(
+        secret, [{**body, "version": str(i), "metrics": failing} for i in range(2, 14)]
+    )
+
+    assert [r.status_code for r in responses] == [201] * 12, [r.content[:300] for r in responses]
+    assert Finding.objects.filter(kind="threshold", status="open").count() == 6

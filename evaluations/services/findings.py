@@ -174,7 +174,19 @@ def record_gate_breaches(*, run, verdict) -> Recorded:
             resolved += record_findings(
                 series=series, detected=[], families=("threshold",)
             ).resolved
-    Finding.objects.bulk_update(still, ["end_version_id", "last_seen_at", "magnitude", "message"])
+    if still:
+        with transaction.atomic():
+            # Locked in id order first: concurrent posts updating the same findings in one
+            # statement each could otherwise deadlock.
+            list(
+                Finding.objects.select_for_update()
+                .filter(pk__in=[f.pk for f in still])
+                .order_by("pk")
+                .values_list("pk")
+            )
+            Finding.objects.bulk_update(
+                still, ["end_version_id", "last_seen_at", "magnitude", "message"]
+            )
     return Recorded(opened=opened, updated=still, resolved=resolved)
 
 
