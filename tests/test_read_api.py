@@ -180,3 +180,34 @@ def test_runs_list_uses_a_bounded_number_of_queries(api, history, django_assert_
     with django_assert_max_num_queries(8):
         response = api.get("/api/v1/runs/?page_size=50")
     assert len(response.json()["results"]) == 7
+
+
+def test_a_series_read_after_posts_matches_a_fresh_read(api, history):
+    from django.core.cache import cache
+
+    path = "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout"
+    api.get(path)
+
+    def post(version, finished_at):
+        api.post(
+            "/api/v1/runs/",
+            {"model": "fraud-detector", "version": version, "finished_at": finished_at,
+             "dataset": {"name": "holdout", "version": "2024-06"}, "metrics": {"accuracy": 0.97}},
+            format="json",
+        )  # fmt: skip
+
+    def read_then_fresh():
+        cached = api.get(path).json()["points"]
+        cache.clear()
+        fresh = api.get(path).json()["points"]
+        return cached, fresh
+
+    post("1.5.0", "2026-12-01T00:00:00Z")  # appended at the end
+    appended, fresh = read_then_fresh()
+    assert appended == fresh
+    assert appended[-1]["version"] == "1.5.0"
+
+    post("0.9.0", "2026-10-01T00:00:00Z")  # a backfill before the others
+    backfilled, fresh = read_then_fresh()
+    assert backfilled == fresh
+    assert backfilled[0]["version"] == "0.9.0"

@@ -2,12 +2,14 @@
 
 import orjson
 from django.core.cache import cache
+from django.db.models import Q
 from django.http import Http404
 
 from evaluations.models import MetricResult, ModelVersion, Series
 
 # Bounds how long a read may miss a change made behind the API's back (admin deletions).
 SERIES_CACHE_SECONDS = 600
+POINT_FIELDS = ("version", "value", "n", "ci_low", "ci_high", "run_id", "at")
 
 
 def find_series(*, model, metric, dataset=None, dataset_version=None, slice="overall") -> Series:
@@ -56,14 +58,57 @@ def series_points(*, series, limit=None) -> list[dict]:
 
 def series_points_json(*, series, limit=None) -> bytes:
     """``series_points`` as JSON, cached until a run touches the series again (its
-    ``touched_at`` is part of the key), so a dashboard's repeated reads skip the query."""
+    ``touched_at`` is part of the key), so a dashboard's repeated reads skip the query. The
+    whole series is also kept with its length and last point, so that the read after a post
+    appends the new points instead of reading the whole history again."""
     key = f"series-points:{series.pk}:{series.touched_at.timestamp()}:{limit}"
     payload = cache.get(key)
-    if payload is None:
-        points = series_points(series=series, limit=limit)
-        payload = orjson.dumps(points, option=orjson.OPT_UTC_Z)
-        cache.set(key, payload, timeout=SERIES_CACHE_SECONDS)
+    if payload is not None:
+        return payload
+    if limit is None:
+        payload = _whole_series(series)
+    else:
+        payload = orjson.dumps(series_points(series=series, limit=limit), option=orjson.OPT_UTC_Z)
+    cache.set(key, payload, timeout=SERIES_CACHE_SECONDS)
     return payload
+
+
+def _whole_series(series) -> bytes:
+    latest_key = f"series-points-latest:{series.pk}"
+    known = cache.get(latest_key)
+    payload = _appended(series, *known) if known is not None else None
+    if payload is None:
+        points = series_points(series=series)
+        payload = orjson.dumps(points, option=orjson.OPT_UTC_Z)
+        count, last = len(points), ((points[-1]["at"], points[-1]["run_id"]) if points else None)
+    else:
+        payload, count, last = payload
+    cache.set(latest_key, (count, last, payload), timeout=SERIES_CACHE_SECONDS)
+    return payload
+
+
+def _appended(series, count, last, payload):
+    """(payload, count, last) with the points recorded after ``last``, or None when the
+    history changed otherwise (a backfill before it, a deletion): then read it whole."""
+    results = MetricResult.objects.filter(series=series)
+    newer = (
+        results
+        if last is None
+        else results.filter(Q(recorded_at__gt=last[0]) | Q(recorded_at=last[0], run_id__gt=last[1]))
+    )
+    rows = list(
+        newer.order_by("recorded_at", "run_id").values_list(
+            "model_version__label", "value", "n", "ci_low", "ci_high", "run_id", "recorded_at"
+        )
+    )
+    if results.count() != count + len(rows):
+        return None
+    if not rows:
+        return payload, count, last
+    points = [dict(zip(POINT_FIELDS, row, strict=True)) for row in rows]
+    added = orjson.dumps(points, option=orjson.OPT_UTC_Z)
+    joined = added if payload == b"[]" else payload[:-1] + b"," + added[1:]
+    return joined, count + len(rows), (rows[-1][-1], rows[-1][-2])
 
 
 class AmbiguousDataset(Exception):
