@@ -134,7 +134,7 @@ CACHES = {
     if os.environ.get("CACHE_URL")
     else {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 500},
+        "OPTIONS": {"MAX_ENTRIES": 200},
     }
 }
 

@@ -8,7 +8,7 @@ from django.http import Http404
 from evaluations.models import MetricResult, ModelVersion, Series
 
 # Bounds how long a read may miss a change made behind the API's back (admin deletions).
-SERIES_CACHE_SECONDS = 600
+SERIES_CACHE_SECONDS = 3600
 POINT_FIELDS = ("version", "value", "n", "ci_low", "ci_high", "run_id", "at")
 
 
