@@ -8,13 +8,22 @@ from django.utils import timezone
 
 from evaluations.services import alerts, series_analysis
 
-SWEEP_CHUNK = 200
+# Series per analysis job: a big batch is spread over several jobs (and workers).
+ANALYSIS_CHUNK = 200
 
 
 @shared_task(ignore_result=True, acks_late=True)
 def analyse_series(series_ids):
     """Analyse the given series (those one post or one sweep found due)."""
     series_analysis.analyse_series(series_ids=series_ids)
+
+
+def queue_analysis(series_ids, *, countdown=0):
+    """Queue the analysis of these series, in jobs of ANALYSIS_CHUNK."""
+    for start in range(0, len(series_ids), ANALYSIS_CHUNK):
+        analyse_series.apply_async(
+            args=[series_ids[start : start + ANALYSIS_CHUNK]], countdown=countdown
+        )
 
 
 @shared_task(ignore_result=True)
@@ -25,8 +34,7 @@ def sweep_series():
         touched_before=now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS),
         analysed_before=now - timedelta(seconds=settings.REANALYSE_AFTER_SECONDS),
     )
-    for start in range(0, len(due), SWEEP_CHUNK):
-        analyse_series.delay(due[start : start + SWEEP_CHUNK])
+    queue_analysis(due)
 
 
 @shared_task(

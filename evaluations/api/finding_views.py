@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluations import selectors
-from evaluations.models import ChangeMark, Finding, ModelVersion
+from evaluations.models import ChangeMark, Finding
 from evaluations.services import findings
 
 from . import finding_serializers as s
@@ -76,15 +76,12 @@ class ChangeMarkListApi(generics.ListCreateAPIView):
         return selectors.marks_for(model=self._model())
 
     def perform_create(self, serializer):
-        model = self._model()
-        label = serializer.validated_data["model_version"]["label"]
-        version = ModelVersion.objects.filter(model=model, label=label).first()
-        if version is None:
-            raise findings.TriageError({"version": [f"{model.name} has no version {label}."]})
         serializer.instance = findings.mark_change(
-            model=model, version=version, note=serializer.validated_data["note"],
+            model=self._model(),
+            version_label=serializer.validated_data["model_version"]["label"],
+            note=serializer.validated_data["note"],
             by=str(self.request.user),
-        )  # fmt: skip
+        )
 
     def _model(self):
         return selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])

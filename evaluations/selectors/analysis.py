@@ -31,7 +31,6 @@ class AnalysisInput:
     baseline: float | None = None
     floor: float | None = None
     budget: float | None = None
-    segment_from: str | None = None  # the marked version the points start from
 
 
 def analysis_inputs(*, series_ids, points) -> list[AnalysisInput]:
@@ -53,7 +52,6 @@ def analysis_inputs(*, series_ids, points) -> list[AnalysisInput]:
         if version_id == marks.get(item.series.model_id):
             # The marked version starts a new segment: what came before is another regime.
             item.version_ids, item.values, item.n, item.ci_low, item.ci_high = [], [], [], [], []
-            item.segment_from = labels[version_id]
         item.version_ids.append(version_id)
         item.values.append(value)
         item.n.append(n)

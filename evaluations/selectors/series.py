@@ -43,16 +43,8 @@ def series_points(*, series, limit=None) -> list[dict]:
     labels = dict(ModelVersion.objects.filter(model_id=series.model_id).values_list("pk", "label"))
     # Plain dicts: at 5,000 points a serializer per point costs more than the query.
     return [
-        {
-            "version": labels[version_id],
-            "value": value,
-            "n": n,
-            "ci_low": ci_low,
-            "ci_high": ci_high,
-            "run_id": run_id,
-            "at": at,
-        }
-        for version_id, value, n, ci_low, ci_high, run_id, at in reversed(rows)
+        dict(zip(POINT_FIELDS, (labels[version_id], *rest), strict=True))
+        for version_id, *rest in reversed(rows)
     ]
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from evaluations.models import ChangeMark, Finding, Series
+from evaluations.models import ChangeMark, Finding, ModelVersion, Series
 
 
 class TriageError(Exception):
@@ -132,8 +132,11 @@ def alert_precision(findings) -> dict:
     return {**counts, "judged": judged, "precision": counts["real"] / judged if judged else None}
 
 
-def mark_change(*, model, version, note, by) -> ChangeMark:
+def mark_change(*, model, version_label, note, by) -> ChangeMark:
     """Mark a version as an intended change: analysis and budgets restart from it."""
+    version = ModelVersion.objects.filter(model=model, label=version_label).first()
+    if version is None:
+        raise TriageError({"version": [f"{model.name} has no version {version_label}."]})
     mark, created = ChangeMark.objects.get_or_create(
         model=model, model_version=version, defaults={"note": note, "created_by": by}
     )

@@ -27,11 +27,8 @@ from evaluations.models import (
     Series,
 )
 from evaluations.services import rows
-from evaluations.tasks import analyse_series
+from evaluations.tasks import queue_analysis
 from trackerclient import metric_catalog
-
-# Series per analysis job: a big batch is spread over several jobs (and workers).
-ANALYSIS_CHUNK = 200
 
 
 @dataclass
@@ -325,11 +322,7 @@ def _ensure_metrics(project, payloads):
 
 
 def _schedule_analysis(series_ids):
-    # One message per post (not per series): a publish costs as much as the rest of a post.
+    # One message per job (not per series): a publish costs as much as the rest of a post.
     # The short delay lets a burst of posts (one version's datasets and slices, a backfill)
     # land before the analysis: they find the series dirty and queue nothing more.
-    for start in range(0, len(series_ids), ANALYSIS_CHUNK):
-        analyse_series.apply_async(
-            args=[series_ids[start : start + ANALYSIS_CHUNK]],
-            countdown=settings.ANALYSIS_DELAY_SECONDS,
-        )
+    queue_analysis(series_ids, countdown=settings.ANALYSIS_DELAY_SECONDS)
