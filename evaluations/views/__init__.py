@@ -1,0 +1,9 @@
+"""Pages for team members (login required, own projects only) and the health check."""
+
+from .alerts import unsubscribe
+from .findings import finding_page
+from .health import healthz
+from .projects import home, project_settings
+from .runs import run_page
+
+__all__ = ["finding_page", "healthz", "home", "project_settings", "run_page", "unsubscribe"]
