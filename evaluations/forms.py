@@ -3,7 +3,7 @@
 from django import forms
 from django.core.validators import validate_email
 
-from evaluations.models import Finding
+from evaluations.models import NAME_MAX_LENGTH, Finding
 
 
 class SubscriptionForm(forms.Form):
@@ -42,3 +42,50 @@ class SubscriptionForm(forms.Form):
         if not data.get("emails") and not data.get("include_members"):
             self.add_error("emails", "Give at least one address, or include the members.")
         return data
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=NAME_MAX_LENGTH,
+        label="Token name",
+        help_text="Where it will be used, e.g. github-actions.",
+    )
+
+
+class DatasetQueryForm(forms.Form):
+    """A page's dataset, in the URL so that a view can be shared."""
+
+    dataset = forms.CharField(required=False, max_length=200)
+    dataset_version = forms.CharField(required=False, max_length=200)
+    # The dataset selector's "name@@version" (the page's script turns it into the two above).
+    dataset_choice = forms.CharField(required=False, max_length=410)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("dataset_choice"):
+            data["dataset"], _, data["dataset_version"] = data["dataset_choice"].partition("@@")
+        return data
+
+
+class ChartQueryForm(DatasetQueryForm):
+    """The model page's selectors."""
+
+    LAST_CHOICES = [("", "all"), ("50", "last 50"), ("200", "last 200"), ("1000", "last 1,000")]
+
+    slice = forms.CharField(required=False, max_length=200)
+    last = forms.TypedChoiceField(
+        required=False, choices=LAST_CHOICES, coerce=int, empty_value=None, label="Versions"
+    )
+
+
+class CompareQueryForm(DatasetQueryForm):
+    a = forms.CharField(required=False, max_length=200, label="Version A")
+    b = forms.CharField(required=False, max_length=200, label="Version B")
+
+
+class PinForm(forms.Form):
+    version = forms.CharField(max_length=200)
+    dataset = forms.CharField(max_length=200)
+    dataset_version = forms.CharField(required=False, max_length=200)
+    note = forms.CharField(required=False, max_length=500)
+    confirmed = forms.BooleanField(required=False)

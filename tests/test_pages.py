@@ -46,7 +46,7 @@ def test_home_lists_only_the_users_projects_and_models(client, project, run_id):
     projects.ensure_project(name="globex")
     client.force_login(user)
 
-    html = client.get("/").content.decode()
+    html = client.get("/", follow=True).content.decode()
 
     assert "acme" in html
     assert "fraud-detector" in html
@@ -59,7 +59,7 @@ def test_login_page_logs_a_member_in(client, project):
     response = client.post("/login/", {"username": "ana", "password": "s3cret-pass"})
 
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/", follow=True).status_code == 200
 
 
 def test_members_manage_alert_subscriptions_in_the_project_settings(client, project):

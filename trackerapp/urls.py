@@ -3,9 +3,27 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from evaluations import views
+from evaluations.views import models as model_views
+from evaluations.views import overview
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", overview.home, name="home"),
+    path("projects/<slug:project_name>/", overview.project_page, name="project-page"),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/",
+        model_views.model_page,
+        name="model-page",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/compare/",
+        model_views.compare_page,
+        name="compare-page",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/baseline/",
+        model_views.pin_page,
+        name="pin-baseline",
+    ),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path("findings/<int:finding_id>/", views.finding_page, name="finding-page"),
     path(

@@ -5,8 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from evaluations import selectors
+from evaluations.selectors import charts
 from evaluations.services import findings
 from evaluations.views.access import member_project
+from evaluations.views.embed import script_json
 
 
 @login_required
@@ -27,5 +29,6 @@ def finding_page(request, finding_id):
         "project": project,
         "notifications": finding.notifications.order_by("-created_at"),
         "points": selectors.series_points(series=finding.series, limit=30),
+        "chart_json": script_json(charts.finding_chart(finding=finding)),
     }
     return render(request, "evaluations/finding.html", context)

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from evaluations import selectors
+from evaluations.services import gate
 from evaluations.views.access import member_project
 
 
@@ -11,4 +12,5 @@ from evaluations.views.access import member_project
 def run_page(request, run_id):
     project = member_project(request, runs__pk=run_id)
     run = selectors.get_run(project=project, run_id=run_id)
-    return render(request, "evaluations/run.html", {"run": run, "project": project})
+    context = {"run": run, "project": project, "verdict": gate.evaluate_gate(run=run)}
+    return render(request, "evaluations/run.html", context)

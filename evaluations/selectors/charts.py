@@ -1,0 +1,354 @@
+"""The model page's data: every metric's history on one dataset, shaped for the charts with
+pandas in a fixed number of queries however many versions, metrics and slices there are.
+
+The payload is compact on purpose: the runs (the x axis) are listed once, and each series
+carries only its values aligned to them, so 1,000 versions x 20 metrics stay well under a
+megabyte per slice."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db.models import Max
+from django.urls import reverse
+
+from evaluations.models import EvaluationRun, Finding, MetricResult, Series
+from evaluations.selectors.findings import marks_for
+from evaluations.selectors.gate import current_pin, rules_for
+from trackerclient import gate
+
+# Digits kept in chart values: finer than any chart or hover shows, coarse enough to halve
+# the payload of values stored at full double precision.
+SIGNIFICANT_DIGITS = 7
+# Findings drawn per chart: the ongoing ones and the latest closed ones.
+FINDINGS_PER_SERIES = 10
+ALL_SLICES = "*"
+
+
+@dataclass(frozen=True)
+class DatasetChoice:
+    id: int
+    name: str
+    version: str
+
+    @property
+    def label(self):
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+
+def dataset_of(series) -> DatasetChoice:
+    return DatasetChoice(series.dataset_id, series.dataset.name, series.dataset.version)
+
+
+def dataset_choices(*, model) -> list[DatasetChoice]:
+    """The datasets the model has results on, the most recently used first."""
+    rows = (
+        Series.objects.filter(model=model)
+        .values("dataset_id", "dataset__name", "dataset__version")
+        .annotate(latest=Max("touched_at"))
+        .order_by("-latest", "dataset__name", "dataset__version")
+    )
+    return [DatasetChoice(r["dataset_id"], r["dataset__name"], r["dataset__version"]) for r in rows]
+
+
+def pick_dataset(choices, *, name=None, version=None) -> DatasetChoice | None:
+    """The chosen dataset: by name (and version; the latest used version without one),
+    else the most recently used."""
+    if name is None:
+        return choices[0] if choices else None
+    for choice in choices:
+        if choice.name == name and (version is None or choice.version == version):
+            return choice
+    return None
+
+
+def slices_on(*, model, dataset: DatasetChoice) -> list[str]:
+    """The slices the model has results on in the dataset, ``overall`` first."""
+    names = Series.objects.filter(model=model, dataset_id=dataset.id).values_list(
+        "slice", flat=True
+    )
+    return sorted(set(names), key=lambda name: (name != "overall", name))
+
+
+def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, metric=None) -> dict:
+    """Every metric (or just ``metric``) of ``model`` on ``dataset`` for one slice (or every
+    slice with ``ALL_SLICES``): values per run (the latest ``last`` runs only, if given),
+    baseline, threshold limits, fitted trend, findings."""
+    shown = Series.objects.filter(model=model, dataset_id=dataset.id)
+    if slice != ALL_SLICES:
+        shown = shown.filter(slice=slice)
+    if metric is not None:
+        shown = shown.filter(metric__name=metric)
+    shown = list(shown.select_related("metric").order_by("metric__name", "slice"))
+    runs = _runs(model, dataset)
+    if last is not None:
+        runs = runs.iloc[-last:]
+    values = _values(shown, runs, trimmed=last is not None)
+    pin = current_pin(model=model, dataset_name=dataset.name)
+    baseline = _baseline_values(pin, shown, dataset)
+    rules = list(rules_for(model=model, dataset_name=dataset.name))
+    findings = _findings(shown)
+    metrics = {}
+    for series in shown:
+        entry = metrics.setdefault(
+            series.metric.name,
+            {
+                "name": series.metric.name,
+                "direction": series.metric.direction,
+                "unit": series.metric.unit,
+                "series": [],
+            },
+        )
+        base = baseline.get(series.pk)
+        entry["series"].append(
+            {
+                "slice": series.slice,
+                **values.get(series.pk, _empty(len(runs))),
+                "baseline": base,
+                "thresholds": threshold_limits(rules, series, base),
+                "trend": series.trend,
+                "findings": findings.get(series.pk, []),
+            }
+        )
+    return {
+        "model": model.name,
+        "dataset": {"name": dataset.name, "version": dataset.version},
+        "slice": slice,
+        "baseline_version": pin.model_version.label if pin else None,
+        "runs": _runs_payload(runs),
+        "marks": [
+            {"version": mark.model_version.label, "note": mark.note}
+            for mark in marks_for(model=model)
+        ],
+        "metrics": list(metrics.values()),
+    }
+
+
+def _runs(model, dataset) -> pd.DataFrame:
+    """The x axis: the model's runs on the dataset in time order, indexed by run id."""
+    rows = (
+        EvaluationRun.objects.filter(model_version__model=model, dataset_id=dataset.id)
+        .order_by("recorded_at", "id")
+        .values_list("id", "model_version__label", "commit", "model_version__commit", "recorded_at")
+    )
+    runs = pd.DataFrame.from_records(
+        list(rows), columns=["run_id", "version", "commit", "version_commit", "at"]
+    ).set_index("run_id")
+    runs["commit"] = runs["commit"].where(runs["commit"] != "", runs["version_commit"])
+    return runs
+
+
+def _runs_payload(runs) -> dict:
+    # A version evaluated twice on the dataset gets a suffix: each x position is a category.
+    repeat = runs.groupby("version").cumcount()
+    labels = runs["version"].where(repeat == 0, runs["version"] + " #" + (repeat + 1).astype(str))
+    at = pd.to_datetime(runs["at"], utc=True).dt.strftime("%Y-%m-%d %H:%M")
+    return {
+        "run_id": runs.index.tolist(),
+        "version": labels.tolist(),
+        "commit": runs["commit"].str.slice(0, 12).tolist(),
+        "at": at.tolist(),
+        "url": reverse("run-page", args=[0]).replace("/0/", "/{id}/"),
+    }
+
+
+def _values(series_list, runs, trimmed) -> dict:
+    """Per series: values, n and intervals aligned to the runs (null where absent)."""
+    run_ids = runs.index
+    if not series_list or len(run_ids) == 0:
+        return {}
+    results = MetricResult.objects.filter(series__in=[s.pk for s in series_list])
+    if trimmed:
+        results = results.filter(recorded_at__gte=runs["at"].iloc[0], run_id__in=run_ids.tolist())
+    rows = results.values_list("series_id", "run_id", "value", "n", "ci_low", "ci_high")
+    frame = pd.DataFrame.from_records(
+        list(rows), columns=["series_id", "run_id", "value", "n", "ci_low", "ci_high"]
+    )
+    position = pd.Series(np.arange(len(run_ids)), index=run_ids)
+    frame["at"] = position.reindex(frame["run_id"]).to_numpy()
+    shaped = {}
+    for series_id, group in frame.groupby("series_id", sort=False):
+        shaped[series_id] = {
+            column: _aligned(group, column, len(run_ids)) for column in ("value", "n", "ci_low")
+        }
+        shaped[series_id]["ci_high"] = _aligned(group, "ci_high", len(run_ids))
+        if shaped[series_id]["ci_low"] is None or shaped[series_id]["ci_high"] is None:
+            shaped[series_id]["ci_low"] = shaped[series_id]["ci_high"] = None
+    return shaped
+
+
+def _aligned(group, column, length):
+    """The column at its runs' positions as a list (None for gaps); None when all empty."""
+    present = group[column].notna()
+    if column != "value" and not present.any():
+        return None
+    out = np.full(length, np.nan)
+    out[group["at"].to_numpy()[present]] = _rounded(group[column].to_numpy(dtype=float)[present])
+    return [None if np.isnan(v) else (int(v) if column == "n" else v) for v in out.tolist()]
+
+
+def _rounded(values):
+    """Values kept to ``SIGNIFICANT_DIGITS`` significant digits."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(values)))
+    magnitude = np.where(np.isfinite(magnitude), magnitude, 0)
+    scale = 10.0 ** (SIGNIFICANT_DIGITS - 1 - magnitude)
+    return np.round(values * scale) / scale
+
+
+def _empty(length):
+    return {"value": [None] * length, "n": None, "ci_low": None, "ci_high": None}
+
+
+def _baseline_values(pin, series_list, dataset) -> dict:
+    """The pinned run's value per series, when the baseline ran on this dataset version."""
+    if pin is None or pin.run.dataset_id != dataset.id:
+        return {}
+    rows = MetricResult.objects.filter(
+        run_id=pin.run_id, series__in=[s.pk for s in series_list]
+    ).values_list("series_id", "value")
+    return {
+        series_id: {"value": value, "version": pin.model_version.label} for series_id, value in rows
+    }
+
+
+def threshold_limits(rules, series, baseline) -> list[dict]:
+    """Where the gate's rules put the limits of a series: absolute floors and ceilings, and
+    the largest allowed drop from the baseline (the same arithmetic as the gate's checks)."""
+    direction = series.metric.direction
+    limits = []
+    for rule in rules:
+        if rule.metric != series.metric.name or rule.slice not in ("", series.slice):
+            continue
+        if rule.min is not None:
+            limits.append({"kind": "min", "value": rule.min})
+        if rule.max is not None:
+            limits.append({"kind": "max", "value": rule.max})
+        if baseline is None:
+            continue
+        base = baseline["value"]
+        if rule.max_drop is not None:
+            limits.append({"kind": "max_drop", "value": _allowed(base, rule.max_drop, direction)})
+        if rule.max_drop_pct is not None:
+            margin = abs(base) * rule.max_drop_pct / 100
+            limits.append({"kind": "max_drop_pct", "value": _allowed(base, margin, direction)})
+    return limits
+
+
+def _allowed(base, margin, direction):
+    """The worst value within ``margin`` of the baseline."""
+    return base - margin if direction == gate.HIGHER else base + margin
+
+
+def _findings(series_list) -> dict:
+    """Per series, its ongoing findings and the latest closed ones (newest first)."""
+    found = (
+        Finding.objects.filter(series__in=[s.pk for s in series_list])
+        .select_related("start_version", "end_version")
+        .order_by("series_id", "-last_seen_at", "-id")
+    )
+    shaped = {}
+    for finding in found:
+        items = shaped.setdefault(finding.series_id, [])
+        ongoing = finding.status in (Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED)
+        if not ongoing and len(items) >= FINDINGS_PER_SERIES:
+            continue
+        items.append(
+            {
+                "id": finding.pk,
+                "kind": finding.kind,
+                "status": finding.status,
+                "start_version": finding.start_version.label if finding.start_version else None,
+                "end_version": finding.end_version.label if finding.end_version else None,
+                "message": finding.message,
+                "url": reverse("finding-page", args=[finding.pk]),
+            }
+        )
+    return shaped
+
+
+def summary_rows(data) -> list[dict]:
+    """The table under the charts (readable without JavaScript): per metric and slice, the
+    latest value, the baseline, the change and the ongoing findings."""
+    versions = data["runs"]["version"]
+    rows = []
+    for metric in data["metrics"]:
+        for series in metric["series"]:
+            latest = next(
+                (
+                    i
+                    for i in range(len(series["value"]) - 1, -1, -1)
+                    if series["value"][i] is not None
+                ),
+                None,
+            )
+            value = series["value"][latest] if latest is not None else None
+            base = series["baseline"]["value"] if series["baseline"] else None
+            delta = value - base if value is not None and base is not None else None
+            rows.append(
+                {
+                    "metric": metric["name"],
+                    "unit": metric["unit"],
+                    "slice": series["slice"],
+                    "version": versions[latest] if latest is not None else None,
+                    "value": value,
+                    "baseline": base,
+                    "delta": delta,
+                    "change": _change(delta, metric["direction"]),
+                    "findings": [f for f in series["findings"] if f["status"] in Finding.ACTIVE],
+                }
+            )
+    return rows
+
+
+def _change(delta, direction):
+    if delta is None or delta == 0:
+        return "same"
+    return "better" if (delta > 0) == (direction == gate.HIGHER) else "worse"
+
+
+def versions_on(*, model, dataset: DatasetChoice) -> list[str]:
+    """The versions evaluated on the dataset, the latest first."""
+    labels = (
+        EvaluationRun.objects.filter(model_version__model=model, dataset_id=dataset.id)
+        .order_by("-recorded_at", "-id")
+        .values_list("model_version__label", flat=True)
+    )
+    return list(dict.fromkeys(labels))
+
+
+def default_pair(versions, pinned, chosen) -> tuple[str | None, str | None]:
+    """The versions to compare: the chosen ones, else the baseline (or the one before the
+    latest) against the latest."""
+    b = chosen.get("b") or (versions[0] if versions else None)
+    a = chosen.get("a")
+    if not a:
+        if pinned and pinned != b:
+            a = pinned
+        else:
+            a = next((label for label in versions if label != b), None)
+    return a, b
+
+
+def finding_chart(*, finding, context_points=20) -> dict:
+    """The chart data of a finding's series, from ``context_points`` runs before the change
+    it found to the latest run."""
+    series = finding.series
+    data = model_charts(
+        model=series.model, dataset=dataset_of(series), slice=series.slice,
+        metric=series.metric.name,
+    )  # fmt: skip
+    versions = data["runs"]["version"]
+    start_label = finding.start_version.label if finding.start_version else None
+    start = versions.index(start_label) if start_label in versions else len(versions) - 1
+    keep = slice(max(0, start - context_points), None)
+    data["runs"] = {
+        key: (values[keep] if isinstance(values, list) else values)
+        for key, values in data["runs"].items()
+    }
+    for metric in data["metrics"]:
+        for entry in metric["series"]:
+            for key in ("value", "n", "ci_low", "ci_high"):
+                if entry[key] is not None:
+                    entry[key] = entry[key][keep]
+    return data

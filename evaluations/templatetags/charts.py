@@ -1,0 +1,40 @@
+"""Small server-drawn pictures for tables: sparklines that need no JavaScript."""
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+WIDTH, HEIGHT, PAD = 120, 28, 2
+
+
+@register.simple_tag
+def sparkline(values, label=""):
+    """An inline SVG line of ``values`` (oldest first), with its range in the accessible name."""
+    points = [v for v in values if v is not None]
+    if len(points) < 2:
+        return ""
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    step = (WIDTH - 2 * PAD) / (len(points) - 1)
+    coords = " ".join(
+        f"{PAD + i * step:.1f},{PAD + (HEIGHT - 2 * PAD) * (1 - (v - low) / span):.1f}"
+        for i, v in enumerate(points)
+    )
+    title = f"{label}: {_short(points[0])} to {_short(points[-1])} over the last {len(points)} runs"
+    return format_html(
+        '<svg class="sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{}"><title>{}</title><polyline fill="none" stroke="currentColor" '
+        'stroke-width="1.5" points="{}"/></svg>',
+        WIDTH, HEIGHT, WIDTH, HEIGHT, title, title, coords,
+    )  # fmt: skip
+
+
+def _short(value):
+    return f"{value:.4g}"
+
+
+@register.filter
+def signed_percent(value):
+    """0.0123 -> "+1.23%"; None -> ""."""
+    return "" if value is None else f"{value * 100:+.2f}%"

@@ -1,0 +1,142 @@
+"""Model pages: the charts of every metric across versions, the comparison of two versions,
+and pinning a version as the baseline from there."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from evaluations import selectors
+from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
+from evaluations.selectors import charts
+from evaluations.services import baselines
+from evaluations.views.access import member_project
+from evaluations.views.embed import script_json
+
+
+@login_required
+def model_page(request, project_name, model_name):
+    project = member_project(request, name=project_name)
+    model = selectors.get_model(project=project, name=model_name)
+    query = ChartQueryForm(request.GET)
+    if not query.is_valid():
+        return render(
+            request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
+        )
+    choices = charts.dataset_choices(model=model)
+    dataset = _chosen_dataset(choices, query.cleaned_data)
+    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    if dataset is None:
+        return render(request, "evaluations/model.html", context)
+    slice_name = query.cleaned_data["slice"] or "overall"
+    slices = charts.slices_on(model=model, dataset=dataset)
+    if slice_name != charts.ALL_SLICES and slice_name not in slices:
+        if query.cleaned_data["slice"]:
+            messages.warning(request, f"No results on slice '{slice_name}' of {dataset.label}.")
+        slice_name = slices[0]
+    data = charts.model_charts(
+        model=model, dataset=dataset, slice=slice_name, last=query.cleaned_data["last"]
+    )
+    context |= {
+        "dataset": dataset,
+        "slice": slice_name,
+        "slices": slices,
+        "all_slices": charts.ALL_SLICES,
+        "data": data,
+        "summary": charts.summary_rows(data),
+        "chart_json": script_json(data),
+        "compare_url": _with_query(
+            reverse("compare-page", args=[project.name, model.name]),
+            dataset=dataset.name,
+            dataset_version=dataset.version,
+        ),
+    }
+    return render(request, "evaluations/model.html", context)
+
+
+@login_required
+def compare_page(request, project_name, model_name):
+    project = member_project(request, name=project_name)
+    model = selectors.get_model(project=project, name=model_name)
+    query = CompareQueryForm(request.GET)
+    if not query.is_valid():
+        return render(
+            request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
+        )
+    choices = charts.dataset_choices(model=model)
+    dataset = _chosen_dataset(choices, query.cleaned_data)
+    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    if dataset is None:
+        return render(request, "evaluations/compare.html", context)
+    versions = charts.versions_on(model=model, dataset=dataset)
+    pin = selectors.current_pin(model=model, dataset_name=dataset.name)
+    a, b = charts.default_pair(
+        versions, pin.model_version.label if pin else None, query.cleaned_data
+    )
+    context |= {"dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin}
+    if a and b:
+        try:
+            context["comparison"] = selectors.compare_versions(
+                model=model, a=a, b=b, dataset_name=dataset.name, dataset_version=dataset.version
+            )
+        except Http404 as exc:
+            context["problem"] = str(exc)
+    return render(request, "evaluations/compare.html", context)
+
+
+@login_required
+def pin_page(request, project_name, model_name):
+    """Confirm, then pin a version as the baseline (GET asks, POST with ``confirmed`` pins)."""
+    project = member_project(request, name=project_name)
+    model = selectors.get_model(project=project, name=model_name)
+    form = PinForm(request.POST if request.method == "POST" else request.GET)
+    if not form.is_valid():
+        return render(
+            request, "evaluations/bad_query.html", {"form": form, "project": project}, status=400
+        )
+    data = form.cleaned_data
+    compare_url = _with_query(
+        reverse("compare-page", args=[project.name, model.name]),
+        dataset=data["dataset"],
+        dataset_version=data["dataset_version"],
+        b=data["version"],
+    )
+    if request.method == "POST" and data["confirmed"]:
+        try:
+            baselines.pin_baseline(
+                model=model, dataset_name=data["dataset"], version_label=data["version"],
+                dataset_version=data["dataset_version"] or None,
+                pinned_by=request.user.get_username(), note=data["note"],
+            )  # fmt: skip
+        except baselines.BaselineError as exc:
+            messages.error(request, exc.errors["version"][0])
+            return redirect(compare_url)
+        messages.success(
+            request, f"{model.name} {data['version']} is now the baseline on {data['dataset']}."
+        )
+        return redirect(compare_url)
+    context = {
+        "project": project,
+        "model": model,
+        "form": form,
+        "data": data,
+        "current": selectors.current_pin(model=model, dataset_name=data["dataset"]),
+        "cancel_url": compare_url,
+    }
+    return render(request, "evaluations/pin_confirm.html", context)
+
+
+def _chosen_dataset(choices, data):
+    dataset = charts.pick_dataset(
+        choices, name=data["dataset"] or None, version=data["dataset_version"] or None
+    )
+    if dataset is None and data["dataset"]:
+        raise Http404(f"This model has no results on dataset '{data['dataset']}'.")
+    return dataset
+
+
+def _with_query(url, **params):
+    kept = {key: value for key, value in params.items() if value}
+    return f"{url}?{urlencode(kept)}" if kept else url

@@ -1,0 +1,205 @@
+// The model page's charts: one Plotly chart per metric, drawn from the page's JSON payload
+// (runs listed once; each series' values aligned to them). Charts are drawn when they come
+// into view, so a page of twenty metrics over a thousand versions opens at once.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("chart-data").textContent);
+  const runs = data.runs;
+  const x = runs.version;
+  // Okabe-Ito: distinguishable with every common colour-vision deficiency.
+  const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+  const BAD = "#D55E00";
+  const MANY = 300; // beyond this many points, lines without markers stay readable
+  const firstIndex = new Map();
+  runs.version.forEach((label, i) => { if (!firstIndex.has(label)) firstIndex.set(label, i); });
+
+  function indexOf(version) {
+    return firstIndex.has(version) ? firstIndex.get(version) : -1;
+  }
+
+  function fmt(v) {
+    return v === null || v === undefined ? "—" : Number(v.toPrecision(6)).toString();
+  }
+
+  function valueTrace(metric, series, colour, named) {
+    const custom = series.value.map((v, i) => [
+      runs.commit[i] || "—", runs.at[i], series.n && series.n[i] !== null ? series.n[i] : "—",
+      runs.run_id[i],
+    ]);
+    const trace = {
+      type: "scatter",
+      mode: series.value.length > MANY ? "lines" : "lines+markers",
+      name: named ? series.slice : metric.name,
+      meta: {role: "value", slice: series.slice},
+      x: x,
+      y: series.value,
+      customdata: custom,
+      connectgaps: true,
+      line: {color: colour, width: 1.8},
+      marker: {size: 5, color: colour},
+      hovertemplate:
+        "<b>%{x}</b> " + (named ? series.slice + " " : "") + "%{y}" +
+        "<br>commit %{customdata[0]}<br>run at %{customdata[1]} UTC<br>n = %{customdata[2]}" +
+        "<br><i>click to open run %{customdata[3]}</i><extra></extra>",
+    };
+    if (series.ci_low && series.ci_high) {
+      trace.error_y = {
+        type: "data", symmetric: false, color: colour, thickness: 1, width: 0,
+        array: series.value.map((v, i) => (v === null || series.ci_high[i] === null ? null : series.ci_high[i] - v)),
+        arrayminus: series.value.map((v, i) => (v === null || series.ci_low[i] === null ? null : v - series.ci_low[i])),
+      };
+    }
+    return trace;
+  }
+
+  function baselineTrace(series, colour, named) {
+    const b = series.baseline;
+    return {
+      type: "scatter", mode: "lines", x: [x[0], x[x.length - 1]], y: [b.value, b.value],
+      name: "baseline " + b.version + (named ? " (" + series.slice + ")" : ""),
+      meta: {role: "baseline"},
+      line: {color: colour, width: 1.5, dash: "dash"},
+      hovertemplate: "baseline " + b.version + ": " + fmt(b.value) + "<extra></extra>",
+    };
+  }
+
+  function thresholdTraces(metric, series, values) {
+    // The failing side of each limit as a shaded band, from the limit outwards.
+    const finite = values.filter((v) => v !== null);
+    const span = finite.length ? Math.max(...finite) - Math.min(...finite) : 0;
+    const pad = span > 0 ? span * 0.25 : Math.abs(series.thresholds[0].value) * 0.05 || 1;
+    return series.thresholds.map((limit) => {
+      const lowerBound = limit.kind === "max" ? false : limit.kind === "min" ? true : metric.direction !== "lower_is_better";
+      const outer = lowerBound ? limit.value - pad : limit.value + pad;
+      const x0 = x[0], x1 = x[x.length - 1];
+      return {
+        type: "scatter", mode: "lines", fill: "toself", x: [x0, x1, x1, x0, x0],
+        y: [limit.value, limit.value, outer, outer, limit.value],
+        name: "threshold " + limit.kind.replace(/_/g, " ") + " " + fmt(limit.value),
+        meta: {role: "threshold"},
+        line: {color: BAD, width: 1, dash: "dot"}, fillcolor: "rgba(213,94,0,0.10)",
+        hovertemplate: (lowerBound ? "fails below " : "fails above ") + fmt(limit.value) + "<extra></extra>",
+      };
+    });
+  }
+
+  function trendTrace(series) {
+    const t = series.trend;
+    const active = series.findings.some((f) => f.kind === "drift" && (f.status === "open" || f.status === "acknowledged"));
+    if (!t || !active || indexOf(t.start_version) < 0 || indexOf(t.end_version) < 0) return null;
+    return {
+      type: "scatter", mode: "lines", x: [t.start_version, t.end_version], y: [t.start_value, t.end_value],
+      name: "fitted trend", meta: {role: "trend"},
+      line: {color: BAD, width: 2.5, dash: "dashdot"},
+      hovertemplate: "fitted trend: " + fmt(t.slope) + " per version<extra></extra>",
+    };
+  }
+
+  function changeTrace(series) {
+    const points = series.findings
+      .map((f) => ({f: f, i: indexOf(f.start_version)}))
+      .filter((p) => p.i >= 0 && series.value[p.i] !== null);
+    if (!points.length) return null;
+    return {
+      type: "scatter", mode: "markers", name: "detected change", meta: {role: "change"},
+      x: points.map((p) => x[p.i]), y: points.map((p) => series.value[p.i]),
+      customdata: points.map((p) => [p.f.url, p.f.kind, p.f.status]),
+      text: points.map((p) => p.f.message),
+      marker: {symbol: "triangle-down", size: 13, color: BAD, line: {color: "#000", width: 1}},
+      hovertemplate: "<b>%{customdata[1]}</b> (%{customdata[2]})<br>%{text}<br><i>click to open the finding</i><extra></extra>",
+    };
+  }
+
+  function markShapes() {
+    const shapes = [], annotations = [];
+    data.marks.forEach((mark) => {
+      if (indexOf(mark.version) < 0) return;
+      shapes.push({type: "line", xref: "x", yref: "paper", x0: mark.version, x1: mark.version, y0: 0, y1: 1,
+        line: {color: "#59636e", width: 1, dash: "dot"}});
+      annotations.push({xref: "x", yref: "paper", x: mark.version, y: 1, yanchor: "bottom", showarrow: false,
+        text: "intended change", hovertext: mark.note, font: {size: 11, color: "#59636e"}});
+    });
+    return {shapes: shapes, annotations: annotations};
+  }
+
+  function draw(element, metric) {
+    const named = metric.series.length > 1;
+    const traces = [];
+    const limitsDrawn = new Set();
+    metric.series.forEach((series, k) => {
+      const colour = named ? PALETTE[k % PALETTE.length] : PALETTE[0];
+      const own = [valueTrace(metric, series, colour, named)];
+      if (series.baseline) own.push(baselineTrace(series, named ? colour : "#000000", named));
+      // Slices that share a limit draw it once.
+      const limits = series.thresholds.filter((limit) => !limitsDrawn.has(limit.kind + limit.value));
+      limits.forEach((limit) => limitsDrawn.add(limit.kind + limit.value));
+      if (limits.length) own.push(...thresholdTraces(metric, {...series, thresholds: limits}, series.value));
+      const trend = trendTrace(series);
+      if (trend) own.push(trend);
+      const changes = changeTrace(series);
+      if (changes) own.push(changes);
+      own.forEach((trace, i) => {
+        if (named) {
+          // One legend entry per slice (clicking it hides the slice with its lines).
+          trace.legendgroup = series.slice;
+          trace.showlegend = i === 0 || trace.meta.role === "change";
+        }
+        traces.push(trace);
+      });
+    });
+    const marks = markShapes();
+    const legendRows = Math.ceil(traces.filter((t) => t.showlegend !== false).length / 3);
+    const layout = {
+      height: 300 + 18 * Math.max(0, legendRows - 1),
+      margin: {l: 60, r: 20, t: 12 + 20 * legendRows, b: 60},
+      font: {family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2328"},
+      xaxis: {type: "category", nticks: 12, tickangle: -30, automargin: true},
+      yaxis: {title: {text: metric.unit || metric.name}, automargin: true, zeroline: false},
+      legend: {orientation: "h", yanchor: "bottom", y: 1.02, x: 0},
+      hovermode: "closest", shapes: marks.shapes, annotations: marks.annotations,
+      plot_bgcolor: "#fff", paper_bgcolor: "#fff",
+    };
+    Plotly.newPlot(element, traces, layout, {responsive: true, displaylogo: false,
+      modeBarButtonsToRemove: ["select2d", "lasso2d"]});
+    element.on("plotly_click", (event) => {
+      const point = event.points[0];
+      const role = point.data.meta && point.data.meta.role;
+      if (role === "change") window.location = point.customdata[0];
+      else if (role === "value") window.location = runs.url.replace("{id}", point.customdata[3]);
+    });
+    element.dataset.drawn = "true";
+  }
+
+  const elements = document.querySelectorAll(".chart[data-metric]");
+  const drawOne = (element) => {
+    if (!element.dataset.drawn) draw(element, data.metrics[Number(element.dataset.metric)]);
+  };
+  if ("IntersectionObserver" in window) {
+    const observer = new IntersectionObserver((entries) => {
+      entries.forEach((entry) => {
+        if (entry.isIntersecting) { drawOne(entry.target); observer.unobserve(entry.target); }
+      });
+    }, {rootMargin: "400px"});
+    elements.forEach((element) => observer.observe(element));
+  } else {
+    elements.forEach(drawOne);
+  }
+
+  // Selectors change the URL (shareable), without the no-script form's combined field.
+  const form = document.getElementById("selectors");
+  if (form) {
+    form.addEventListener("change", () => {
+      const option = document.getElementById("dataset-select").selectedOptions[0];
+      const params = new URLSearchParams();
+      params.set("dataset", option.dataset.name);
+      if (option.dataset.version) params.set("dataset_version", option.dataset.version);
+      const slice = document.getElementById("slice-select").value;
+      if (slice && slice !== "overall") params.set("slice", slice);
+      const last = form.elements.last.value;
+      if (last) params.set("last", last);
+      window.location.search = params.toString();
+    });
+    const submit = form.querySelector("button[type=submit]");
+    if (submit) submit.hidden = true;
+  }
+})();
