@@ -1,0 +1,156 @@
+"""seed_demo: a demo project whose history the analysis really judges, seeded once."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from evaluations.models import (
+    BaselinePin,
+    ChangeMark,
+    EvaluationDataset,
+    EvaluationRun,
+    Finding,
+    MetricResult,
+    ModelVersion,
+    RegisteredModel,
+    Series,
+    ThresholdRule,
+)
+
+VERSIONS = 60
+
+
+def seed(*args):
+    out = io.StringIO()
+    call_command("seed_demo", "--versions", str(VERSIONS), *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def seeded(db):
+    return seed()
+
+
+def open_findings(model, metric, slice="overall", dataset_version=None):
+    found = Finding.objects.filter(
+        series__model__name=model,
+        series__metric__name=metric,
+        series__slice=slice,
+        status=Finding.Status.OPEN,
+    )
+    if dataset_version is not None:
+        found = found.filter(series__dataset__version=dataset_version)
+    return sorted(found.values_list("kind", flat=True))
+
+
+def test_seed_demo_stores_months_of_history_for_four_models(seeded):
+    models = ["fraud-classifier", "price-regressor", "ranking-service", "summarizer"]
+    assert sorted(RegisteredModel.objects.values_list("name", flat=True)) == models
+    for name in models:
+        assert ModelVersion.objects.filter(model__name=name).count() == VERSIONS
+    # fraud-classifier runs on both holdout versions (the newer one for the latest 40)
+    assert EvaluationRun.objects.count() == 4 * VERSIONS + 40
+    datasets = set(EvaluationDataset.objects.values_list("name", "version"))
+    assert {("holdout", "2026-06"), ("holdout", "2026-09")} <= datasets
+    # 5 metrics x 3 slices x 2 holdouts; 3 x 2; 4 x 2; ndcg x 2 + 3 latencies
+    assert Series.objects.count() == 30 + 6 + 8 + 5
+    assert MetricResult.objects.count() == VERSIONS * (15 + 6 + 8 + 5) + 40 * 15
+    assert not Series.objects.filter(dirty=True).exists()
+    assert not Series.objects.filter(analysed_at__isnull=True).exists()
+    span = EvaluationRun.objects.order_by("recorded_at")
+    assert (span.last().recorded_at - span.first().recorded_at).days > 60
+    assert "open findings" in seeded
+
+
+def test_results_carry_sample_sizes_and_intervals_where_they_make_sense(seeded):
+    recall = MetricResult.objects.filter(
+        series__metric__name="recall", series__slice="country=DE"
+    ).first()
+    assert recall.n is not None
+    bleu = MetricResult.objects.filter(series__metric__name="bleu").first()
+    assert bleu.ci_low < bleu.value < bleu.ci_high
+    assert not MetricResult.objects.filter(series__metric__name="f1", n__isnull=False).exists()
+
+
+def test_the_planted_drift_and_step_open_findings_and_the_noisy_series_none(seeded):
+    assert open_findings("fraud-classifier", "recall", dataset_version="2026-06") == ["drift"]
+    assert open_findings("fraud-classifier", "recall", dataset_version="2026-09") == ["drift"]
+    assert open_findings("price-regressor", "mae") == ["step"]
+    assert open_findings("price-regressor", "rmse") == ["step"]
+    assert open_findings("summarizer", "bleu") == []
+    assert open_findings("summarizer", "bleu", slice="length=long") == []
+    # the latencies rose at a version marked as an intended change: nothing to report
+    assert open_findings("ranking-service", "latency_p95_ms") == []
+    assert Finding.objects.count() == 4
+
+
+def test_baselines_rules_and_the_intended_change_are_set(seeded):
+    pin = BaselinePin.objects.get(model__name="fraud-classifier")
+    assert (pin.dataset_name, pin.run.dataset.version) == ("holdout", "2026-09")
+    assert BaselinePin.objects.filter(model__name="price-regressor").exists()
+    assert ThresholdRule.objects.filter(
+        model__name="ranking-service", metric="latency_p95_ms", max=60.0
+    ).exists()
+    assert ThresholdRule.objects.count() == 7
+    assert ChangeMark.objects.get().model.name == "ranking-service"
+
+
+def test_seeding_again_changes_nothing(seeded):
+    counts = (EvaluationRun.objects.count(), MetricResult.objects.count(), Finding.objects.count())
+
+    out = seed()
+
+    assert "already has models: nothing seeded" in out
+    assert counts == (
+        EvaluationRun.objects.count(),
+        MetricResult.objects.count(),
+        Finding.objects.count(),
+    )
+    assert BaselinePin.objects.count() == 2
+
+
+def test_the_same_seed_gives_the_same_values(db):
+    seed("--project", "demo-a")
+    seed("--project", "demo-b")
+
+    def values(project):
+        return list(
+            MetricResult.objects.filter(run__project__name=project)
+            .order_by(
+                "series__model__name",
+                "series__metric__name",
+                "series__slice",
+                "series__dataset__version",
+                "recorded_at",
+            )
+            .values_list("value", flat=True)
+        )
+
+    assert values("demo-a") == values("demo-b")
+
+
+def test_too_few_versions_for_the_planted_changes_is_refused(db):
+    with pytest.raises(CommandError, match="at least 40"):
+        call_command("seed_demo", "--versions", "20", stdout=io.StringIO())
+    assert not RegisteredModel.objects.exists()
+
+
+def test_no_progress_bar_when_stdout_is_not_a_terminal(seeded):
+    assert "\r" not in seeded
+    assert seeded.count("\n") == 1
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_sees_a_progress_bar(db):
+    out = Terminal()
+    call_command("seed_demo", "--versions", "40", stdout=out, stderr=io.StringIO())
+
+    lines = out.getvalue().split("\r")
+    assert len(lines) > 5
+    assert "analysing series" in lines[-1]
+    assert "100%" in lines[-1]
