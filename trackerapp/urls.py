@@ -31,6 +31,11 @@ urlpatterns = [
         views.project_settings,
         name="project-settings",
     ),
+    path(
+        "projects/<slug:project_name>/settings/tokens/",
+        views.project_tokens,
+        name="project-tokens",
+    ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -62,8 +62,17 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", help_text="Empty for tokens made by a command.",
+    )  # fmt: skip
+    # Recorded at most once a minute (see evaluations/api/authentication.py).
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
 
     objects = ApiTokenQuerySet.as_manager()
 

@@ -4,6 +4,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from evaluations.models import ApiToken, Membership, Project, token_digest
 
@@ -14,13 +15,33 @@ def ensure_project(*, name) -> tuple[Project, bool]:
     return Project.objects.get_or_create(name=name)
 
 
-def create_token(*, project, name="") -> tuple[ApiToken, str]:
+def create_token(*, project, name="", created_by=None) -> tuple[ApiToken, str]:
     """A new token for ``project``; the secret is returned once and only its digest kept."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        project=project, name=name, prefix=secret[:10], digest=token_digest(secret)
-    )
+        project=project, name=name, prefix=secret[:10], digest=token_digest(secret),
+        created_by=created_by,
+    )  # fmt: skip
     return token, secret
+
+
+@transaction.atomic
+def revoke_token(*, project, token_id, by) -> ApiToken:
+    """Revoke ``project``'s token ``token_id`` (``ApiToken.DoesNotExist`` if it has no such
+    token): the API refuses it from the next request on. Revoking twice keeps the first
+    revocation's time and author."""
+    token = ApiToken.objects.select_for_update().get(project=project, pk=token_id)
+    if token.revoked_at is None:
+        token.revoked_at, token.revoked_by = timezone.now(), by
+        token.save(update_fields=["revoked_at", "revoked_by"])
+    return token
+
+
+def may_manage_tokens(*, project, user) -> bool:
+    """Owners create and revoke a project's tokens; every member may see the list."""
+    return Membership.objects.filter(
+        project=project, user=user, role=Membership.Role.OWNER
+    ).exists()
 
 
 @transaction.atomic

@@ -38,3 +38,11 @@ def _short(value):
 def signed_percent(value):
     """0.0123 -> "+1.23%"; None -> ""."""
     return "" if value is None else f"{value * 100:+.2f}%"
+
+
+@register.filter
+def p_value(value):
+    """A p-value as people read it: "<0.0001" rather than "0.0000"."""
+    if value is None:
+        return ""
+    return "<0.0001" if value < 0.0001 else f"{value:.4f}"

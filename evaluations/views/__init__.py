@@ -3,7 +3,15 @@
 from .alerts import unsubscribe
 from .findings import finding_page
 from .health import healthz
-from .projects import home, project_settings
+from .projects import home, project_settings, project_tokens
 from .runs import run_page
 
-__all__ = ["finding_page", "healthz", "home", "project_settings", "run_page", "unsubscribe"]
+__all__ = [
+    "finding_page",
+    "healthz",
+    "home",
+    "project_settings",
+    "project_tokens",
+    "run_page",
+    "unsubscribe",
+]

@@ -1,12 +1,17 @@
-"""Project pages: the overview and the project's settings."""
+"""Project pages: the overview, the project's settings and its API tokens."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 
 from evaluations import selectors
-from evaluations.forms import SubscriptionForm
+from evaluations.forms import SubscriptionForm, TokenForm
 from evaluations.models import AlertSubscription, Project
 from evaluations.services import alerts
+from evaluations.services import projects as project_services
 from evaluations.views.access import member_project
 
 
@@ -39,3 +44,51 @@ def project_settings(request, project_name):
         request, "evaluations/project_settings.html",
         {"project": project, "form": form, "subscriptions": subscriptions},
     )  # fmt: skip
+
+
+@never_cache  # the answer to a creation carries the new secret: no cache may keep it
+@login_required
+def project_tokens(request, project_name):
+    """The project's API tokens: every member sees them (never their secrets); owners create
+    them (the secret is shown once, in the answer to the creation) and revoke them, after a
+    confirmation."""
+    project = member_project(request, name=project_name)
+    may_manage = project_services.may_manage_tokens(project=project, user=request.user)
+    context = {"project": project, "may_manage": may_manage, "form": TokenForm()}
+    if request.method == "POST":
+        if not may_manage:
+            raise PermissionDenied("Only the project's owners manage its tokens.")
+        if "revoke" in request.POST:
+            return _revoke_token(request, project, context)
+        context["form"] = form = TokenForm(request.POST)
+        if form.is_valid():
+            context["new_token"], context["new_secret"] = project_services.create_token(
+                project=project, name=form.cleaned_data["name"], created_by=request.user
+            )
+            context["form"] = TokenForm()
+    return _render_tokens(request, context)
+
+
+def _revoke_token(request, project, context):
+    token = project.tokens.filter(pk=_int_or_404(request.POST["revoke"])).first()
+    if token is None:
+        raise Http404("Not found.")
+    if request.POST.get("confirm") != "yes":
+        context["confirm"] = token
+        return _render_tokens(request, context)
+    project_services.revoke_token(project=project, token_id=token.pk, by=request.user)
+    messages.success(request, f"Token {token.name or token.prefix} revoked: the API refuses it.")
+    return redirect("project-tokens", project_name=project.name)
+
+
+def _render_tokens(request, context):
+    tokens = context["project"].tokens.select_related("created_by", "revoked_by")
+    context["tokens"] = tokens.order_by("-created_at", "-pk")
+    return render(request, "evaluations/project_tokens.html", context)
+
+
+def _int_or_404(value):
+    try:
+        return int(value)
+    except ValueError:
+        raise Http404("Not found.") from None
