@@ -25,7 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"
-BENCH_DB = "trackerapp_bench"
+# BENCH_DATABASE names another scratch database, so that two benchmarks can run side by side.
+BENCH_DB = os.environ.get("BENCH_DATABASE") or "trackerapp_bench"
+if not BENCH_DB.replace("_", "").isalnum():
+    raise SystemExit(f"BENCH_DATABASE must be a plain name, not {BENCH_DB!r}.")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14
 BINDING_TABLES = ("binding", "binding_permanent")
