@@ -66,7 +66,7 @@ class RunListCreateApi(generics.ListAPIView):
         run = outcome.run
         run.gate_result = gate.judge_run(run=run)
         return Response(
-            s.RunCreatedSerializer(run).data,
+            s.run_created_data(run),
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )
 

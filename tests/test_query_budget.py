@@ -1,0 +1,120 @@
+"""The hot paths kept cheap: the queries of a CI post gated against a baseline and of a series
+read with nothing cached (each budget is today's count: a change that adds a query fails here
+and says why in the budget it raises), and the post's answer, built without the serializer,
+still the serializer's shape."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from rest_framework.renderers import JSONRenderer
+
+from evaluations.api.serializers import RunCreatedSerializer, RunInputSerializer, run_created_data
+from evaluations.models import Series
+from evaluations.services import gate, ingest
+
+# The benchmark's single post (benchmarks/api.py): 20 results, 12 metrics over 5 slices.
+METRICS = [
+    *[{"name": name, "value": 0.9, "n": 10000} for name in (
+        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc_roc")],
+    *[{"name": name, "value": 40.0} for name in (
+        "auc_pr", "log_loss", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+        "throughput_rps")],
+    *[{"name": name, "value": 0.9, "slice": slice_, "n": 3000} for name, slice_ in (
+        ("accuracy", "mobile"), ("accuracy", "desktop"), ("f1", "mobile"), ("f1", "desktop"),
+        ("precision", "new_users"), ("recall", "new_users"), ("auc_roc", "eu"),
+        ("auc_roc", "us"))],
+]  # fmt: skip
+RULES = (
+    {"metric": "accuracy", "max_drop": 0.01, "significance": 0.05, "budget": 0.03},
+    {"metric": "f1", "max_drop_pct": 2},
+    {"metric": "latency_p95_ms", "max": 120},
+)
+
+
+def body(version):
+    return {
+        "model": "bench-single",
+        "version": version,
+        "commit": "0" * 40,
+        "branch": "main",
+        "dataset": {"name": "holdout", "version": "2024-06", "size": 10_000},
+        "metadata": {"runner": "tests"},
+        "metrics": METRICS,
+    }
+
+
+@pytest.fixture
+def gated(api):
+    """bench-single with a pinned baseline and the benchmark's three rules."""
+    for version in ("1.0", "1.1"):
+        assert api.post("/api/v1/runs/", body(version), format="json").status_code == 201
+    baseline = {"dataset": "holdout", "version": "1.0"}
+    response = api.put("/api/v1/models/bench-single/baseline/", baseline, format="json")
+    assert response.status_code == 200, response.json()
+    for rule in RULES:
+        response = api.post("/api/v1/models/bench-single/thresholds/", rule, format="json")
+        assert response.status_code == 201, response.json()
+    return api
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # rows are remembered once committed
+def test_a_gated_post_of_twenty_metrics_costs_twelve_queries(gated, django_assert_max_num_queries):
+    # In a burst of posts (CI posting a version's datasets and slices) the series are still
+    # due for analysis: the post queues no job, as in the benchmark.
+    Series.objects.update(dirty=True)
+    # Token; BEGIN, version, run, results, series flags, COMMIT; the gate's pins, baseline
+    # values, rules and intended-change marks; the series' open threshold breaches.
+    with django_assert_max_num_queries(12):
+        response = gated.post("/api/v1/runs/", body("1.2"), format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["gate"]["status"] == "passed"
+    assert len(response.json()["metrics"]) == 20
+
+
+@pytest.mark.postgres
+def test_a_series_read_with_nothing_cached_costs_eight_queries(api, django_assert_max_num_queries):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    runs = [
+        {"model": "fraud-detector", "version": f"1.{i}", "dataset": "holdout",
+         "finished_at": (start + timedelta(hours=i)).isoformat(),
+         "metrics": [{"name": "accuracy", "value": 0.9, "n": 1000}]}
+        for i in range(300)
+    ]  # fmt: skip
+    assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
+    # Token, model, series, points, version labels, findings, marks, alert precision.
+    with django_assert_max_num_queries(8):
+        response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy")
+
+    assert response.status_code == 200
+    assert len(response.json()["points"]) == 300
+
+
+def test_the_answer_to_a_post_is_the_run_created_serializers_shape(gated, project):
+    payload = {
+        **body("1.2"),
+        "external_id": "ci-7",
+        "seed": 7,
+        "started_at": "2026-11-20T09:00:00+02:00",
+        "finished_at": "2026-11-20T10:00:00.250000Z",
+        "ci_url": "https://ci.example.com/7",
+        "metrics": [
+            {"name": "accuracy", "value": 1, "n": 10000, "ci_low": 0.8, "ci_high": 1},
+            {"name": "f1", "value": 0.5},  # fails its max_drop_pct rule
+            {"name": "latency_p95_ms", "value": 130.5, "slice": "eu"},  # above its max
+        ],
+    }
+    serializer = RunInputSerializer(data=payload)
+    serializer.is_valid(raise_exception=True)
+    fresh = ingest.ingest_run(project=project, payload=serializer.validated_data).run
+    replayed = ingest.ingest_run(project=project, payload=serializer.validated_data).run
+
+    for run in (fresh, replayed):
+        run.gate_result = gate.evaluate_gate(run=run)
+        assert run_created_data(run) == RunCreatedSerializer(run).data
+    assert {c["status"] for c in run_created_data(fresh)["gate"]["checks"]} >= {"failed", "passed"}
+    answer = gated.post("/api/v1/runs/", payload, format="json")
+    assert answer.status_code == 200
+    assert answer.json() == json.loads(JSONRenderer().render(RunCreatedSerializer(replayed).data))
