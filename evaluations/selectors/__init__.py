@@ -4,9 +4,11 @@ from .analysis import AnalysisInput, analysis_inputs
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
+    RuleRow,
     compare_versions,
     current_pin,
     gate_results,
+    gate_rule_rows,
     latest_run_of,
     pin_at,
     pin_rows,
@@ -28,6 +30,7 @@ __all__ = [
     "AmbiguousDataset",
     "AnalysisInput",
     "PinRow",
+    "RuleRow",
     "analysis_inputs",
     "compare_versions",
     "current_pin",
@@ -36,6 +39,7 @@ __all__ = [
     "findings_for",
     "findings_of_series",
     "gate_results",
+    "gate_rule_rows",
     "get_finding",
     "get_model",
     "get_run",

@@ -74,33 +74,35 @@ def evaluate_payload(*, project, payload) -> gate.Verdict:
     )
 
 
-# Pins read at once per evaluation: the current one and those budgets count from.
+# Pins read at once when a budget counts from an earlier baseline than the current one.
 PIN_WINDOW = 200
 
 
 class _GateInputs:
     """The stored baseline and rules of a model on a dataset, read with few queries: the
-    pins in one, each pinned run's results once (a budget usually counts from the current
-    baseline), the rules in one, the intended-change marks once if a budget needs them."""
+    current pin, its run's results, the rules (each saying whether a mark was made since its
+    budget started). Earlier pins, other runs' results and the marks are read only when a
+    budget counts from them."""
 
     def __init__(self, *, model, dataset_name):
         self.model, self.dataset_name = model, dataset_name
-        self.pins = selectors.pin_rows(model=model, dataset_name=dataset_name, limit=PIN_WINDOW)
+        current = selectors.pin_rows(model=model, dataset_name=dataset_name, limit=1)
+        self.pin = current[0] if current else None
+        self._pins = None  # the latest PIN_WINDOW, once a budget needs an earlier pin
         self._results = {}
         self._marks = None
 
     def baseline(self) -> gate.Baseline | None:
-        if not self.pins:
+        if self.pin is None:
             return None
-        pin = self.pins[0]
         return gate.Baseline(
-            version=pin.version,
-            dataset_version=pin.dataset_version,
-            results={r.key: r for r in self.results(pin.run_id)},
+            version=self.pin.version,
+            dataset_version=self.pin.dataset_version,
+            results={r.key: r for r in self.results(self.pin.run_id)},
         )
 
     def rules(self) -> list[gate.Rule]:
-        rules = selectors.rules_for(model=self.model, dataset_name=self.dataset_name)
+        rules = selectors.gate_rule_rows(model=self.model, dataset_name=self.dataset_name)
         return [self._rule(rule) for rule in rules]
 
     def results(self, run_id):
@@ -110,31 +112,38 @@ class _GateInputs:
 
     def _pin_at(self, moment):
         """The baseline as it was at ``moment``; the earliest one if none was pinned yet."""
-        for pin in self.pins:  # newest first
+        if self.pin is None or self.pin.pinned_at <= moment:
+            return self.pin
+        if self._pins is None:
+            self._pins = selectors.pin_rows(
+                model=self.model, dataset_name=self.dataset_name, limit=PIN_WINDOW
+            )
+        for pin in self._pins:  # newest first
             if pin.pinned_at <= moment:
                 return pin
-        if len(self.pins) == PIN_WINDOW:  # a budget older than the window: read its pin
+        if len(self._pins) == PIN_WINDOW:  # a budget older than the window: read its pin
             pin = selectors.pin_at(model=self.model, dataset_name=self.dataset_name, moment=moment)
             return selectors.PinRow(
                 pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version
             )
-        return self.pins[-1] if self.pins else None
+        return self._pins[-1]
 
     def _budget_anchor(self, rule):
         """(version, run id) the budget counts from: the latest intended-change mark made
         since the budget was set (a new segment starts there), else the baseline pinned then."""
-        if self._marks is None:
-            self._marks = list(selectors.marks_for(model=self.model))  # newest first
-        for mark in self._marks:
-            if mark.created_at < rule.budget_since:
-                break
-            run = selectors.latest_run_of(
-                model=self.model,
-                version_label=mark.model_version.label,
-                dataset_name=self.dataset_name,
-            )
-            if run is not None:
-                return f"{mark.model_version.label} (marked: {mark.note})", run.pk
+        if rule.marked_since_budget:
+            if self._marks is None:
+                self._marks = list(selectors.marks_for(model=self.model))  # newest first
+            for mark in self._marks:
+                if mark.created_at < rule.budget_since:
+                    break
+                run = selectors.latest_run_of(
+                    model=self.model,
+                    version_label=mark.model_version.label,
+                    dataset_name=self.dataset_name,
+                )
+                if run is not None:
+                    return f"{mark.model_version.label} (marked: {mark.note})", run.pk
         pin = self._pin_at(rule.budget_since)
         return (pin.version, pin.run_id) if pin is not None else (None, None)
 
