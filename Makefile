@@ -49,6 +49,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.api
 	$(BIN)/python -m benchmarks.sweep
+	$(BIN)/python -m benchmarks.pages
 	$(BIN)/python -m benchmarks.detection
 
 clean:

@@ -18,7 +18,7 @@ class PlotlyFinder(BaseFinder):
 
     def find(self, path, find_all=False, **kwargs):
         if path != PLOTLY_JS:
-            return [] if find_all else None
+            return []  # as Django's own finders answer: not None, which would read as a match
         found = self.storage.path("plotly.min.js")
         return [found] if find_all else found
 

@@ -249,3 +249,11 @@ def test_the_finding_page_charts_the_window_of_the_change(member, history):
     assert versions[-1] == "1.49"
     assert versions.index(finding.start_version.label) == 20  # 20 runs of context before it
     assert metric["series"][0]["findings"][0]["id"] == finding.pk
+
+
+def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_is():
+    from django.contrib.staticfiles import finders
+
+    assert finders.find("vendor/plotly.min.js").endswith("plotly/package_data/plotly.min.js")
+    assert finders.find("vendor/nope.js") is None
+    assert finders.find("css/app.css").endswith("static/css/app.css")

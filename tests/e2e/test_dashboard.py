@@ -1,0 +1,143 @@
+"""The dashboards in a real browser: overview, a model's Plotly charts with baseline and drift
+markers, the dataset selector, comparing two versions and pinning a baseline."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from evaluations.models import BaselinePin
+from tests.e2e.conftest import shot
+from tests.test_dashboard_pages import drifting_history
+
+pytestmark = pytest.mark.browser
+
+MODEL = "/projects/acme/models/fraud-detector/"
+
+
+@pytest.fixture
+def history(api):
+    """50 versions on holdout@v1 with a planted accuracy drift (analysed in-process as they
+    are stored), 12 later ones on holdout@v2, a baseline and a threshold rule."""
+    for runs in (
+        drifting_history(),
+        drifting_history(count=12, dataset={"name": "holdout", "version": "v2"}, start=60),
+    ):
+        response = api.post("/api/v1/runs/batch/", {"runs": runs}, format="json")
+        assert response.status_code == 201, response.json()
+    api.put(
+        "/api/v1/models/fraud-detector/baseline/",
+        {"dataset": "holdout", "version": "1.10", "dataset_version": "v1"},
+        format="json",
+    )
+    rule = {"metric": "accuracy", "min": 0.9, "max_drop": 0.01}
+    assert (
+        api.post("/api/v1/models/fraud-detector/thresholds/", rule, format="json").status_code
+        == 201
+    )
+
+
+def drawn_traces(page, metric_index=0):
+    """The names of the traces Plotly drew in a chart, once it has drawn it."""
+    chart = page.locator(f'.chart[data-metric="{metric_index}"]')
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn", "true")
+    expect(chart.locator(".scatterlayer .trace").first).to_be_attached()
+    return chart.evaluate("element => element.data.map(trace => trace.name)")
+
+
+def test_overview_to_model_page_with_baseline_thresholds_and_drift_markers(member_page, history):
+    page = member_page
+    page.goto("/")
+
+    expect(page).to_have_url(re.compile(r"/projects/acme/$"))
+    row = page.get_by_role("row", name=re.compile("fraud-detector"))
+    # The latest run is on holdout@v2, whose accuracy is above the rule's floor of 0.9.
+    expect(row.locator(".badge.gate-passed")).to_be_visible()
+    expect(page.get_by_role("link", name="Drift").first).to_be_visible()
+    expect(row.locator("svg.sparkline")).to_be_visible()
+    shot(page, "overview")
+
+    row.get_by_role("link", name="fraud-detector").click()
+    page.wait_for_load_state()  # the page's scripts wire the selectors
+    expect(page.get_by_role("heading", name=re.compile("fraud-detector"))).to_contain_text(
+        "holdout@v2"
+    )
+    page.get_by_label("Dataset").select_option(label="holdout@v1")
+
+    expect(page).to_have_url(re.compile(r"dataset=holdout&dataset_version=v1"))
+    expect(page.get_by_role("heading", name=re.compile("fraud-detector"))).to_contain_text(
+        "holdout@v1"
+    )
+    names = drawn_traces(page, 0)  # accuracy
+    assert names[0] == "accuracy"
+    assert "baseline 1.10" in names
+    assert "detected change" in names
+    assert "fitted trend" in names
+    assert any(name.startswith("threshold min 0.9") for name in names)
+    assert any(name.startswith("threshold max drop") for name in names)
+    points = page.locator('.chart[data-metric="0"] .scatterlayer .trace').first.locator(".point")
+    expect(points).to_have_count(50)
+    latency = drawn_traces(page, 1)
+    assert latency[0] == "latency_p95_ms"
+    expect(page.locator('.chart[data-metric="1"] .errorbar').first).to_be_attached()
+    shot(page, "model-page")
+    # The page fits a 1280-px laptop screen: no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
+def test_every_slice_of_a_metric_together(member_page, history):
+    page = member_page
+    page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
+    page.wait_for_load_state()
+
+    page.get_by_label("Slice").select_option(label="every slice together")
+
+    expect(page).to_have_url(re.compile(r"slice=\*"))
+    names = drawn_traces(page, 1)  # f1 (accuracy, f1, latency by name)
+    assert [name for name in names if name.startswith("country")] == ["country=DE", "country=US"]
+    assert "baseline 1.10 (country=US)" in names
+    shot(page, "model-page-slices")
+
+
+def test_compare_two_versions_and_pin_a_baseline(member_page, history):
+    page = member_page
+    page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
+
+    page.get_by_role("link", name="Compare two versions").click()
+    page.get_by_label("Version A").select_option("1.20")
+    page.get_by_label("Version B").select_option("1.49")
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.get_by_role("heading", name="1.20 → 1.49")).to_be_visible()
+    accuracy = page.get_by_role("row", name=re.compile(r"^accuracy overall"))
+    expect(accuracy.locator(".badge")).to_have_text("▼ worse")
+    expect(accuracy).to_contain_text("significant")
+    shot(page, "compare")
+
+    page.get_by_role("link", name="Pin 1.49 as baseline…").click()
+    expect(page.get_by_role("heading")).to_contain_text("Pin fraud-detector 1.49")
+    page.get_by_label("Why").fill("accepted the new tokenizer")
+    page.get_by_role("button", name="Yes, pin 1.49").click()
+
+    expect(page.get_by_role("status")).to_contain_text("1.49 is now the baseline on holdout")
+    pin = BaselinePin.objects.order_by("-pinned_at", "-id").first()
+    assert (pin.model_version.label, pin.pinned_by, pin.note) == (
+        "1.49", "ana", "accepted the new tokenizer"
+    )  # fmt: skip
+    page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
+    assert "baseline 1.49" in drawn_traces(page, 0)
+
+
+def test_the_finding_page_charts_the_change(member_page, history):
+    page = member_page
+    page.goto("/projects/acme/")
+
+    page.get_by_role("link", name="Drift").first.click()
+
+    expect(page.get_by_role("heading", name=re.compile("Drift"))).to_be_visible()
+    names = drawn_traces(page, 0)
+    assert {"accuracy", "detected change", "fitted trend"} <= set(names)
+    page.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("heading", name=re.compile("acknowledged"))).to_be_visible()
+    shot(page, "finding")
