@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from evaluations.models import BaselinePin
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import PASSWORD, shot
 from tests.test_dashboard_pages import drifting_history
 
 pytestmark = pytest.mark.browser
@@ -141,3 +141,33 @@ def test_the_finding_page_charts_the_change(member_page, history):
     page.get_by_role("button", name="Acknowledge").click()
     expect(page.get_by_role("heading", name=re.compile("acknowledged"))).to_be_visible()
     shot(page, "finding")
+
+
+def test_the_tables_work_without_javascript(browser, live_server, log_in_as, history):
+    log_in_as("ana")  # makes the member; this test browses in a context without scripts
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    try:
+        page.goto("/login/")
+        page.get_by_label("Username").fill("ana")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(MODEL)
+
+        # The selectors still work: the form's submit button is there without the script.
+        page.get_by_label("Dataset").select_option(label="holdout@v1")
+        page.get_by_role("button", name="Show").click()
+        expect(page.get_by_role("heading", name=re.compile("fraud-detector"))).to_contain_text(
+            "holdout@v1"
+        )
+        latest = page.get_by_role("row", name=re.compile(r"^accuracy overall 1\.49"))
+        expect(latest.get_by_role("link", name="drift")).to_be_visible()
+        page.goto(MODEL + "compare/?dataset=holdout&dataset_version=v1&a=1.20&b=1.49")
+        expect(page.get_by_role("row", name=re.compile(r"^accuracy overall"))).to_contain_text(
+            "worse"
+        )
+        shot(page, "model-page-without-javascript")
+    finally:
+        context.close()
