@@ -5,7 +5,9 @@ starts gunicorn with 3 workers on a free local port and measures, over several r
 warm-up (medians across rounds, never a single run):
 
 - single post: ``POST /api/v1/runs/``, one run of 20 metrics per post, 4 concurrent clients;
-  p50/p95 latency and throughput. Target: p95 < 50 ms.
+  p50/p95 latency and throughput. Target: p95 < 50 ms. Also the server's CPU time per post
+  (gunicorn's workers, the database's sessions), which a busy shared machine sways far less
+  than latency.
 - bulk: 100,000 metric results (5,000 runs x 20 metrics) through ``POST /api/v1/runs/batch/``
   in batches of 500 runs, 2 concurrent clients, each round into a new model. Target: < 30 s.
 - series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client;
@@ -37,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg2
 
-from .stack import BENCH_DB, WORKERS, BenchError, running_stack, sql
+from .stack import BENCH_DB, WORKERS, BenchError, CpuMeter, running_stack, sql
 
 POST_CLIENTS = 4
 BULK_CLIENTS = 2
@@ -146,8 +148,8 @@ class Request:
 class Api:
     """Clients of the server under test; each client is a thread with its own connection."""
 
-    def __init__(self, base_url, token):
-        self.base_url = base_url
+    def __init__(self, base_url, token, meter):
+        self.base_url, self.meter = base_url, meter
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def send(self, per_client, check=None):
@@ -271,16 +273,28 @@ def single_post(api, sizes):
                 encode({"dataset": "holdout", "version": "warmup-0"})),
         *[Request("POST", f"/api/v1/models/{model}/thresholds/", encode(rule)) for rule in RULES],
     ]])  # fmt: skip
-    rounds = []
+    rounds, cpu = [], []
     for index in range(1, sizes.rounds + 1):
+        before = api.meter.read()
         latencies, seconds = api.send(posts(f"round{index}", sizes.posts_per_round))
+        spent = CpuMeter.spent(before, api.meter.read())
         print_latency_round(index, sizes.rounds, len(latencies), "posts", latencies, seconds)
         rounds.append((p50(latencies), p95(latencies), len(latencies) / seconds))
-    return [
+        if spent is not None:
+            cpu.append({part: value / len(latencies) for part, value in spent.items()})
+            print(f"    server CPU per post: {ms(cpu[-1]['app']):.1f} ms gunicorn, "
+                  f"{ms(cpu[-1]['db']):.1f} ms PostgreSQL")  # fmt: skip
+    figures = [
         Figure("single post", "p50 latency", ms(p50([r[0] for r in rounds])), "ms"),
         Figure("single post", "p95 latency", ms(p50([r[1] for r in rounds])), "ms", 50),
         Figure("single post", "throughput", p50([r[2] for r in rounds]), "posts/s"),
     ]
+    if cpu:
+        figures += [
+            Figure("single post", "gunicorn CPU per post", ms(p50([c["app"] for c in cpu])), "ms"),
+            Figure("single post", "PostgreSQL CPU per post", ms(p50([c["db"] for c in cpu])), "ms"),
+        ]  # fmt: skip
+    return figures
 
 
 def batches(model, tag, runs, batch_runs, metrics=METRICS, start=None):
@@ -389,9 +403,9 @@ SCENARIOS = {"single": single_post, "bulk": bulk, "series": series_read}
 
 def measure(names, sizes):
     figures = []
-    with running_stack() as (base_url, token):
-        print(f"gunicorn ({WORKERS} workers) at {base_url}, database {BENCH_DB}\n")
-        api = Api(base_url, token)
+    with running_stack() as stack:
+        print(f"gunicorn ({WORKERS} workers) at {stack.base_url}, database {BENCH_DB}\n")
+        api = Api(stack.base_url, stack.token, CpuMeter(stack.gunicorn_pid))
         for name in names:
             print(f"[load average {load_average()}]")
             figures += SCENARIOS[name](api, sizes)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,16 +42,23 @@ class BenchError(Exception):
     """The benchmark could not measure: a failed command, a non-2xx answer, a wrong body."""
 
 
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    token: str
+    gunicorn_pid: int
+
+
 @contextmanager
 def running_stack():
-    """The whole stack, migrated, with a project token; yields (base URL, token)."""
+    """The whole stack, migrated, with a project token."""
     queue = f"bench-{secrets.token_hex(4)}"
     env = server_env(queue)
     with database(), broker_queue(queue):
         manage("migrate", "--noinput", env=env)
         token = manage("create_token", "bench", env=env).strip().splitlines()[-1]
-        with celery_worker(env), gunicorn(env) as base_url:
-            yield base_url, token
+        with celery_worker(env), gunicorn(env) as (base_url, pid):
+            yield Stack(base_url, token, pid)
 
 
 def server_env(queue):
@@ -145,7 +153,7 @@ def free_port():
 
 @contextmanager
 def gunicorn(env):
-    """A running gunicorn; yields its base URL once /healthz answers 200."""
+    """A running gunicorn; yields its base URL and pid once /healthz answers 200."""
     port = free_port()
     with tempfile.TemporaryFile() as log:
         # A session of its own: Ctrl-C reaches only us, and we stop the server in order.
@@ -161,7 +169,7 @@ def gunicorn(env):
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_until_healthy(base_url, process, log)
-            yield base_url
+            yield base_url, process.pid
         except BenchError:
             print(f"gunicorn's log ends with:\n{tail(log, 6000)}", file=sys.stderr)
             raise
@@ -187,6 +195,64 @@ def celery_worker(env):
         finally:
             stop(process)
             print(f"Stopped the Celery worker (pid {process.pid}).")
+
+
+class CpuMeter:
+    """CPU time the server spends, read from /proc (Linux): gunicorn's workers, and the
+    PostgreSQL sessions on the scratch database (the workers' and the Celery worker's). On a
+    shared machine this varies far less than latency does."""
+
+    def __init__(self, gunicorn_pid):
+        self.gunicorn_pid = gunicorn_pid
+
+    def read(self):
+        """{"app": {pid: seconds}, "db": {pid: seconds}}, or None without /proc."""
+        try:
+            children = Path(f"/proc/{self.gunicorn_pid}/task/{self.gunicorn_pid}/children")
+            workers = [int(pid) for pid in children.read_text().split()]
+        except OSError:
+            return None
+        backends = [
+            pid for (pid,) in query(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [BENCH_DB],
+            )
+        ]  # fmt: skip
+        return {"app": _cpu_seconds(workers), "db": _cpu_seconds(backends)}
+
+    @staticmethod
+    def spent(before, after):
+        """Seconds spent between two readings, by part; a process that ended in between is
+        missed, one that started is counted whole."""
+        if before is None or after is None:
+            return None
+        return {
+            part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
+            for part in after
+        }
+
+
+def _cpu_seconds(pids):
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            # Fields after the command (which may hold spaces): utime and stime are 14 and 15.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+def query(statement, params=(), dbname="postgres"):
+    connection = psycopg2.connect(PG_DSN, dbname=dbname)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+    finally:
+        connection.close()
 
 
 def wait_until_healthy(base_url, process, log):
