@@ -4,12 +4,21 @@ and says why in the budget it raises), and the post's answer, built without the 
 still the serializer's shape."""
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 
-from evaluations.api.serializers import RunCreatedSerializer, RunInputSerializer, run_created_data
+from evaluations.api.answers import run_created_data
+from evaluations.api.parsers import NonFinite
+from evaluations.api.serializers import (
+    MetricsField,
+    RunCreatedSerializer,
+    RunInputSerializer,
+    _plain_metric,
+)
 from evaluations.models import Series
 from evaluations.services import gate, ingest
 
@@ -119,3 +128,55 @@ def test_the_answer_to_a_post_is_the_run_created_serializers_shape(gated, projec
     answer = gated.post("/api/v1/runs/", payload, format="json")
     assert answer.status_code == 200
     assert answer.json() == json.loads(JSONRenderer().render(RunCreatedSerializer(replayed).data))
+
+
+# (plain values, other values) of each key: mostly plain, so that both paths are exercised.
+NAMES = (["accuracy", "a" * 200, "ünï", "country=DE"],
+         ["a" * 201, "", " acc", "acc ", "acc\x00", "tab\tname", "zero\u200bwidth", "\ud800", 5,
+          2.5, None, True])  # fmt: skip
+NUMBERS = ([0.5, 1, 0, -3, 2**53, 1e308, -0.0],
+           [2**53 + 1, float("inf"), NonFinite("NaN"), True, None, "0.5", [], {}])  # fmt: skip
+COUNTS = ([None, 1, 10000, 2**70], [0, -1, 5.0, True, "5"])
+MISSING = object()
+
+
+def pick(rng, pools):
+    plain, other = pools
+    return rng.choice(plain if rng.random() < 0.85 else other)
+
+
+def random_metric(rng):
+    metric = {"name": pick(rng, NAMES), "value": pick(rng, NUMBERS)}
+    for key, pools in (("slice", NAMES), ("n", COUNTS), ("ci_low", NUMBERS), ("ci_high", NUMBERS)):
+        if rng.random() < 0.5:
+            metric[key] = pick(rng, pools)
+    if rng.random() < 0.05:
+        metric[rng.choice(["direction", "unit", "outcomes", "other"])] = "lower_is_better"
+    if rng.random() < 0.05:
+        del metric[rng.choice(["name", "value"])]
+    return metric if rng.random() > 0.02 else rng.choice([[], "accuracy", None])
+
+
+def validated(validate, items):
+    try:
+        return validate(items)
+    except ValidationError as exc:
+        return ("error", exc.detail)
+
+
+def test_plain_metrics_are_validated_as_the_serializer_validates_them():
+    rng = random.Random(7)
+    cases = [[random_metric(rng)] for _ in range(3000)]
+    cases.append([{"name": "accuracy", "value": 0.9, "slice": "eu", "n": 10,
+                   "ci_low": 0.8, "ci_high": 1}])  # fmt: skip
+    plain = 0
+    for items in cases:
+        fast = validated(MetricsField().to_internal_value, items)
+        full = validated(lambda items: MetricsField._validated(items, items), items)
+        assert fast == full, items
+        if isinstance(fast, list):  # the same values, of the same types, in the same order
+            assert [(k, type(v)) for k, v in fast[0].items()] == [
+                (k, type(v)) for k, v in full[0].items()
+            ], items
+        plain += _plain_metric(items[0]) is not None
+    assert plain > 300, plain  # the fast path was taken often enough to count

@@ -12,6 +12,7 @@ from evaluations import selectors
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
 from evaluations.services import findings, gate, ingest
 
+from . import answers
 from . import serializers as s
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer
 
@@ -66,7 +67,7 @@ class RunListCreateApi(generics.ListAPIView):
         run = outcome.run
         run.gate_result = gate.judge_run(run=run)
         return Response(
-            s.run_created_data(run),
+            answers.run_created_data(run),
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
         )
 
