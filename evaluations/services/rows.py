@@ -8,7 +8,7 @@ meanwhile (admin, cascade) fails the insert that refers to it; the caller then f
 and tries again.
 """
 
-from django.db import transaction
+from django.db import connection, transaction
 
 _row_cache = {}
 ROW_CACHE_LIMIT = 100_000
@@ -70,19 +70,58 @@ def _fetch_or_create(model_cls, scope, key_fields, wanted):
 
 
 def _upsert(model_cls, scope, key_fields, wanted):
-    """INSERT ... ON CONFLICT DO UPDATE (of a key column, to itself) RETURNING id: one round
-    trip that yields each row whether we created it or it existed (a row a concurrent post
-    is inserting makes ours wait for that post's commit)."""
-    rows = model_cls.objects.bulk_create(
-        [
-            model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **defaults)
-            for key, defaults in wanted.items()
-        ],
-        update_conflicts=True,
-        unique_fields=[*scope, *key_fields],
-        update_fields=key_fields[-1:],
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING id: one round trip that yields each row
+    whether we created it or it existed (a row a concurrent post is inserting makes ours wait
+    for that post's commit).
+
+    Two details keep concurrent posts from deadlocking. The rows go in key order, so two
+    posts never hold keys the other waits for. And the update sets a column that is in no
+    unique index to itself: setting a key column (Django's ``update_conflicts``) would lock
+    the row FOR UPDATE, which blocks other transactions' foreign-key checks on it until
+    commit, while this locks it FOR NO KEY UPDATE, which does not."""
+    ordered = sorted(wanted.items(), key=lambda item: tuple(map(str, item[0])))
+    objs = [
+        model_cls(**scope, **dict(zip(key_fields, key, strict=True)), **defaults)
+        for key, defaults in ordered
+    ]
+    meta = model_cls._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    conflict = [meta.get_field(name).column for name in [*scope, *key_fields]]
+    unique = {column for columns in _unique_columns(meta) for column in columns}
+    touched = next(field.column for field in fields if field.column not in unique)
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(objs))} "
+        f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) "
+        f"DO UPDATE SET {quote(touched)} = {table}.{quote(touched)} "
+        f"RETURNING {quote(meta.pk.column)}"
     )
-    return {tuple(getattr(row, field) for field in key_fields): row for row in rows}
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        for obj in objs
+        for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    found = {}
+    for obj, pk in zip(objs, ids, strict=True):  # RETURNING follows the VALUES' order
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+        found[tuple(getattr(obj, field) for field in key_fields)] = obj
+    return found
+
+
+def _unique_columns(meta):
+    """The column sets of the table's unique constraints and unique fields."""
+    for constraint in meta.total_unique_constraints:
+        yield [meta.get_field(name).column for name in constraint.fields]
+    for field in meta.concrete_fields:
+        if field.unique:
+            yield [field.column]
 
 
 def _fetch(model_cls, scope, key_fields, keys):
