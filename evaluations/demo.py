@@ -1,0 +1,314 @@
+"""The demo project's models, datasets, slices and metrics, and their generated history:
+the planted drift, step, noise and intended change that ``seed_demo`` stores (see its
+docstring). Pure: numbers and run bodies from a seed, no database."""
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from django.utils import timezone
+
+MIN_VERSIONS = 40  # the newer holdout covers the latest 40 versions
+BATCH = 100  # runs per ingest call
+Z95 = 1.96
+PINNED_BY = "demo"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    level: float  # the overall level once the model matured
+    sd: float  # scatter from version to version
+    higher_is_better: bool = True
+    n_share: float | None = None  # what ``n`` counts, as a share of the slice's rows
+    ci: bool = False  # post a 95% interval
+    tails: float | None = None  # Student-t degrees of freedom: heavy-tailed scatter
+    unit: str | None = None
+    decimals: int = 4
+    per_slice: bool = True
+
+
+@dataclass(frozen=True)
+class Slice:
+    name: str
+    share: float  # of the dataset's rows
+    shift: float = 0.0  # level offset, in sd; negative is worse
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    version: str
+    size: int
+    latest: int | None = None  # evaluated on the latest versions only
+    shift: float = 0.0  # level offset, in sd; negative is worse (a harder set)
+
+
+@dataclass(frozen=True)
+class Planted:
+    shape: str  # "drift" (linear) or "step"
+    versions_ago: int  # where it starts
+    size: float  # how much worse at the latest version, in sd
+
+
+@dataclass(frozen=True)
+class IntendedChange:
+    versions_ago: int
+    note: str
+    changes: dict  # metric name: change in the metric's units
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    name: str
+    first_version: tuple[int, int, int]
+    cadence_days: float
+    datasets: tuple[Dataset, ...]
+    slices: tuple[Slice, ...]
+    metrics: tuple[Metric, ...]
+    planted: dict = field(default_factory=dict)  # (metric, slice): Planted
+    intended: IntendedChange | None = None
+    baseline_versions_ago: int | None = None  # pinned on the latest dataset version
+    rules: tuple[dict, ...] = ()
+
+
+def latency(name, level, sd) -> Metric:
+    """A latency percentile: lower is better, measured over all traffic (no slices)."""
+    return Metric(name, level, sd, higher_is_better=False, unit="ms", decimals=2, per_slice=False)
+
+
+MODELS = (
+    DemoModel(
+        name="fraud-classifier",
+        first_version=(2, 3, 0),
+        cadence_days=2.5,
+        datasets=(
+            Dataset("holdout", "2026-06", 400_000),
+            Dataset("holdout", "2026-09", 520_000, latest=MIN_VERSIONS, shift=-1.5),
+        ),
+        slices=(
+            Slice("overall", 1.0),
+            Slice("country=DE", 0.22, -2.0),
+            Slice("country=US", 0.41, 1.0),
+        ),
+        metrics=(
+            Metric("accuracy", 0.9914, 0.0002, n_share=1.0),
+            Metric("precision", 0.874, 0.004, n_share=0.014),
+            Metric("recall", 0.836, 0.004, n_share=0.015),
+            Metric("f1", 0.854, 0.003),
+            Metric("auc_roc", 0.9781, 0.0008, n_share=1.0, ci=True),
+        ),
+        planted={("recall", "overall"): Planted("drift", 20, 7.0)},
+        baseline_versions_ago=30,
+        rules=(
+            {"metric": "auc_roc", "dataset_name": "holdout", "min": 0.965},
+            {
+                "metric": "recall",
+                "dataset_name": "holdout",
+                "slice": "overall",
+                "min": 0.8,
+                "budget": 0.03,
+            },
+            {
+                "metric": "precision",
+                "dataset_name": "holdout",
+                "slice": "overall",
+                "max_drop": 0.02,
+            },
+        ),
+    ),
+    DemoModel(
+        name="price-regressor",
+        first_version=(0, 9, 0),
+        cadence_days=3.0,
+        datasets=(Dataset("listings-test", "2026-05", 48_000),),
+        slices=(Slice("overall", 1.0), Slice("segment=new_listings", 0.15, -6.0)),
+        metrics=(
+            Metric("mae", 14.2, 0.12, higher_is_better=False, n_share=1.0, unit="kEUR", decimals=3),
+            Metric("rmse", 23.8, 0.2, higher_is_better=False, n_share=1.0, unit="kEUR", decimals=3),
+            Metric("r2", 0.874, 0.002, n_share=1.0),
+        ),
+        planted={
+            ("mae", "overall"): Planted("step", 8, 6.0),
+            ("rmse", "overall"): Planted("step", 8, 6.0),
+        },
+        baseline_versions_ago=20,
+        rules=(
+            {"metric": "mae", "dataset_name": "listings-test", "slice": "overall", "max": 15.5},
+            {"metric": "r2", "dataset_name": "listings-test", "slice": "overall", "min": 0.85},
+        ),
+    ),
+    DemoModel(
+        name="summarizer",
+        first_version=(3, 1, 0),
+        cadence_days=2.0,
+        datasets=(Dataset("cnn-dailymail-test", "3.0.0", 11_490),),
+        slices=(Slice("overall", 1.0), Slice("length=long", 0.3, -3.0)),
+        metrics=(
+            Metric("bleu", 17.8, 1.1, ci=True, tails=3.0, decimals=2),
+            Metric("rouge_l", 0.392, 0.0025, n_share=1.0, ci=True),
+            Metric("perplexity", 9.82, 0.06, higher_is_better=False, decimals=3),
+            Metric("bertscore_f1", 0.8743, 0.0012, n_share=1.0),
+        ),
+    ),
+    DemoModel(
+        name="ranking-service",
+        first_version=(5, 12, 0),
+        cadence_days=1.5,
+        datasets=(Dataset("replay-traffic", "2026-08", 200_000),),
+        slices=(Slice("overall", 1.0), Slice("segment=new_users", 0.12, -4.0)),
+        metrics=(
+            Metric("ndcg_at_10", 0.712, 0.003, n_share=1.0),
+            latency("latency_p50_ms", 18.4, 0.35),
+            latency("latency_p95_ms", 41.0, 0.9),
+            latency("latency_p99_ms", 77.5, 2.2),
+        ),
+        intended=IntendedChange(
+            versions_ago=15,
+            note="Larger cross-encoder re-ranker: latency up by design, nDCG@10 up 1.2 points.",
+            changes={
+                "latency_p50_ms": 3.1,
+                "latency_p95_ms": 8.4,
+                "latency_p99_ms": 14.0,
+                "ndcg_at_10": 0.012,
+            },
+        ),
+        rules=(
+            {"metric": "latency_p95_ms", "max": 60.0},
+            {"metric": "latency_p99_ms", "max": 120.0},
+        ),
+    ),
+)
+
+
+def run_bodies(model: DemoModel, history: list[tuple], seed: int) -> list[dict]:
+    """The run bodies CI would have posted for ``model``, oldest first on each dataset."""
+    versions = len(history)
+    bodies = []
+    for position, dataset in enumerate(model.datasets):
+        first = versions - (dataset.latest or versions)
+        series = [
+            (metric, slice_, series_values(model, dataset, slice_, metric, versions, first, seed))
+            for metric in model.metrics
+            for slice_ in model.slices
+            if metric.per_slice or slice_.name == "overall"
+        ]
+        delay = timedelta(minutes=25 * position)  # the datasets are evaluated one by one
+        for index in range(first, versions):
+            label, commit, branch, finished, build = history[index]
+            bodies.append(
+                {
+                    "model": model.name,
+                    "version": label,
+                    "commit": commit,
+                    "branch": branch,
+                    "dataset": {
+                        "name": dataset.name,
+                        "version": dataset.version,
+                        "size": dataset.size,
+                    },
+                    "environment": "offline",
+                    "external_id": f"demo-{model.name}-{label}-{dataset.name}@{dataset.version}",
+                    "seed": 42,
+                    "started_at": (finished + delay - timedelta(minutes=18)).isoformat(),
+                    "finished_at": (finished + delay).isoformat(),
+                    "metadata": {"ci_url": f"https://ci.example.com/{model.name}/builds/{build}"},
+                    "metrics": [
+                        metric_body(dataset, metric, slice_, values[index - first])
+                        for metric, slice_, values in series
+                    ],
+                }
+            )
+    return bodies
+
+
+def version_history(model: DemoModel, versions: int, seed: int) -> list[tuple]:
+    """(label, commit, branch, finished_at, build) of each version, oldest first: mostly patch
+    releases, a minor release now and then, run times spread back from a few hours ago."""
+    rng = np.random.default_rng([seed, zlib.crc32(model.name.encode())])
+    major, minor, patch = model.first_version
+    gaps = model.cadence_days * rng.uniform(0.5, 1.5, versions)
+    latest = timezone.now().replace(microsecond=0) - timedelta(hours=float(rng.uniform(2, 8)))
+    history, build = [], int(rng.integers(1000, 5000))
+    for index in range(versions):
+        if index:
+            roll = rng.random()
+            if roll < 0.015:
+                major, minor, patch = major + 1, 0, 0
+            elif roll < 0.2:
+                minor, patch = minor + 1, 0
+            else:
+                patch += 1
+        branch = "main" if patch == 0 or rng.random() < 0.75 else f"release/{major}.{minor}"
+        commit = "".join(rng.choice(list("0123456789abcdef"), 40))
+        finished = latest - timedelta(days=float(gaps[index + 1 :].sum()))
+        build += int(rng.integers(3, 40))
+        history.append((f"{major}.{minor}.{patch}", commit, branch, finished, build))
+    return history
+
+
+def series_values(model, dataset, slice_, metric, versions, first, seed) -> np.ndarray:
+    """One series' values from ``first`` to the latest version: the level (lower while the
+    model was young), the planted change, the intended change and the scatter."""
+    index = np.arange(first, versions)
+    sd = effective_sd(metric, dataset, slice_)
+    worse = -1.0 if metric.higher_is_better else 1.0
+    deficit = 3.0 * np.exp(-index / 12.0) - slice_.shift - dataset.shift  # in sd, worse > 0
+    planted = model.planted.get((metric.name, slice_.name))
+    if planted is not None:
+        start = versions - planted.versions_ago
+        if planted.shape == "drift":
+            deficit = deficit + planted.size * np.clip(
+                (index - start + 1) / planted.versions_ago, 0, 1
+            )
+        else:
+            deficit = deficit + planted.size * (index >= start)
+    values = metric.level + worse * sd * deficit
+    if model.intended is not None and metric.name in model.intended.changes:
+        values = values + model.intended.changes[metric.name] * (
+            index >= versions - model.intended.versions_ago
+        )
+    # Counted back from the latest version, so the planted stretch sees the same scatter
+    # whatever --versions is.
+    key = f"{model.name}|{dataset.name}@{dataset.version}|{metric.name}|{slice_.name}"
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    if metric.tails:
+        scatter = rng.standard_t(metric.tails, index.size) * np.sqrt(
+            (metric.tails - 2) / metric.tails
+        )
+    else:
+        scatter = rng.standard_normal(index.size)
+    return values + sd * scatter[::-1]
+
+
+def effective_sd(metric, dataset, slice_) -> float:
+    """The scatter of a metric on a slice: smaller slices of a rate scatter more."""
+    n = sample_size(metric, dataset, slice_)
+    if n is None or not 0 < metric.level < 1:
+        return metric.sd / np.sqrt(slice_.share)
+    return max(metric.sd / np.sqrt(slice_.share), np.sqrt(metric.level * (1 - metric.level) / n))
+
+
+def sample_size(metric, dataset, slice_) -> int | None:
+    if metric.n_share is None:
+        return None
+    return max(1, round(dataset.size * slice_.share * metric.n_share))
+
+
+def metric_body(dataset, metric, slice_, value) -> dict:
+    body = {
+        "name": metric.name,
+        "value": round(float(value), metric.decimals),
+        "slice": slice_.name,
+    }
+    n = sample_size(metric, dataset, slice_)
+    if n is not None:
+        body["n"] = n
+    if metric.ci:
+        half = Z95 * effective_sd(metric, dataset, slice_)
+        body["ci_low"] = round(float(value) - half, metric.decimals)
+        body["ci_high"] = round(float(value) + half, metric.decimals)
+    if metric.unit:
+        body["unit"] = metric.unit
+    return body
