@@ -10,8 +10,10 @@ warm-up (medians across rounds, never a single run):
   than latency.
 - bulk: 100,000 metric results (5,000 runs x 20 metrics) through ``POST /api/v1/runs/batch/``
   in batches of 500 runs, 2 concurrent clients, each round into a new model. Target: < 30 s.
-- series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client;
-  p50/p95 latency. Target: p95 < 30 ms.
+- series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client:
+  repeated (cached), right after a post (its point appended to the cached history) and with
+  nothing cached (after a backfill, the whole history read again); p50/p95 latency. Target:
+  p95 < 30 ms.
 
 A Celery worker consumes the analysis jobs that posts queue, on a Redis queue of this run's
 own, as in production; it shares the machine's cores with the server. The queue, the worker,
@@ -340,8 +342,10 @@ def bulk(api, sizes):
 
 
 def series_read(api, sizes):
-    """Warm reads (repeated: the server answers from its cache) and cold reads (each right
-    after a post that adds a point, so the server reads the series from the database)."""
+    """Three kinds of read of one series: warm (repeated: the server answers from its cache),
+    after a post (the new point appended to the cached history) and uncached (after a point
+    backfilled before the series' start, the cached history no longer holds: the whole series
+    is read from the database, as on a first read or after an hour unread)."""
     points = sizes.series_points
     print(f"Series read: one series of {points:,} points, 1 client")
     model = "bench-series"
@@ -359,35 +363,48 @@ def series_read(api, sizes):
             raise BenchError(f"GET {path} answered {got} points, not {points} or more.")
 
     api.send([[Request("GET", path)] * WARMUP_READS], check)
-    warm, cold = [], []
+    warm = []
     for index in range(1, sizes.rounds + 1):
         latencies, seconds = api.send([[Request("GET", path)] * sizes.reads_per_round], check)
         print_latency_round(index, sizes.rounds, len(latencies), "warm reads", latencies, seconds)
         warm.append((p50(latencies), p95(latencies)))
-    later = start + timedelta(hours=points)
-    for index in range(1, sizes.rounds + 1):
-        began = time.perf_counter()
-        latencies = cold_reads(api, model, path, check, index, sizes.reads_per_round, later)
-        seconds = time.perf_counter() - began
-        print_latency_round(index, sizes.rounds, len(latencies), "cold reads", latencies, seconds)
-        cold.append((p50(latencies), p95(latencies)))
-    return [
+    figures = [
         Figure("series read", "warm p50 latency", ms(p50([r[0] for r in warm])), "ms"),
         Figure("series read", "warm p95 latency", ms(p50([r[1] for r in warm])), "ms", 30),
-        Figure("series read", "cold p50 latency", ms(p50([r[0] for r in cold])), "ms"),
-        Figure("series read", "cold p95 latency", ms(p50([r[1] for r in cold])), "ms", 30),
     ]
+    count = sizes.reads_per_round
+    kinds = (
+        # (name, finished_at of the post before the i-th read of a round)
+        ("after-post", lambda index, i: start + timedelta(hours=points + index * count + i)),
+        ("uncached", lambda index, i: start - timedelta(hours=1 + index * count + i)),
+    )
+    for kind, finished_at in kinds:
+        measured = []
+        for index in range(1, sizes.rounds + 1):
+            times = [finished_at(index, i) for i in range(count)]
+            began = time.perf_counter()
+            latencies = reads_after_posts(api, model, path, check, f"{kind}-{index}", times)
+            seconds = time.perf_counter() - began
+            what = f"{kind} reads"
+            print_latency_round(index, sizes.rounds, len(latencies), what, latencies, seconds)
+            measured.append((p50(latencies), p95(latencies)))
+        figures += [
+            Figure("series read", f"{kind} p50 latency", ms(p50([r[0] for r in measured])), "ms"),
+            Figure(
+                "series read", f"{kind} p95 latency", ms(p50([r[1] for r in measured])), "ms", 30
+            ),
+        ]
+    return figures
 
 
-def cold_reads(api, model, path, check, round_index, count, later):
-    """Post a run that adds a point to the series, then time one read; ``count`` times."""
-    rng = random.Random(f"cold-{round_index}")
+def reads_after_posts(api, model, path, check, tag, times):
+    """For each time: post a run that adds a point there to the series, then time one read."""
+    rng = random.Random(tag)
     latencies = []
     with httpx.Client(base_url=api.base_url, headers=api.headers, timeout=REQUEST_TIMEOUT) as c:
-        for i in range(count):
-            finished_at = later + timedelta(hours=round_index * count + i)
+        for i, finished_at in enumerate(times):
             body = run_body(
-                model=model, version=f"cold-{round_index}-{i}", rng=rng,
+                model=model, version=f"{tag}-{i}", rng=rng,
                 metrics=SERIES_METRICS, finished_at=finished_at,
             )  # fmt: skip
             api.timed(c, Request("POST", RUNS_PATH, encode(body)), None)
