@@ -7,6 +7,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
@@ -20,6 +21,7 @@ from evaluations.api.serializers import (
     _plain_metric,
 )
 from evaluations.models import Series
+from evaluations.selectors import series as series_selectors
 from evaluations.services import gate, ingest
 
 # The benchmark's single post (benchmarks/api.py): 20 results, 12 metrics over 5 slices.
@@ -85,7 +87,7 @@ def test_a_gated_post_of_twenty_metrics_costs_eleven_queries(gated, django_asser
 
 
 @pytest.mark.postgres
-def test_a_series_read_with_nothing_cached_costs_eight_queries(api, django_assert_max_num_queries):
+def test_a_series_read_with_nothing_cached_costs_seven_queries(api, django_assert_max_num_queries):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     runs = [
         {"model": "fraud-detector", "version": f"1.{i}", "dataset": "holdout",
@@ -94,8 +96,9 @@ def test_a_series_read_with_nothing_cached_costs_eight_queries(api, django_asser
         for i in range(300)
     ]  # fmt: skip
     assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
-    # Token, model, series, points, version labels, findings, marks, alert precision.
-    with django_assert_max_num_queries(8):
+    # Token, model, series, the points with their version labels, findings, marks, alert
+    # precision.
+    with django_assert_max_num_queries(7):
         response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy")
 
     assert response.status_code == 200
@@ -180,3 +183,40 @@ def test_plain_metrics_are_validated_as_the_serializer_validates_them():
             ], items
         plain += _plain_metric(items[0]) is not None
     assert plain > 300, plain  # the fast path was taken often enough to count
+
+
+def typed(value):
+    """A parsed JSON value with the type of each number kept (1 and 1.0 differ)."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, value)
+
+
+@pytest.mark.postgres
+def test_a_series_written_by_the_database_reads_as_the_python_path_writes_it(api):
+    values = [1.0, 0.1, 1e-05, 123456789.0, 1e20, 5e-324, -2.5, 1 / 3, 0.0, 41.2]
+    labels = ['v"1', "v\\2", "vé", "v\u2028", "1.0"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    runs = [
+        {"model": "fraud-detector", "version": f"{labels[i % len(labels)]}-{i}",
+         "dataset": "holdout",
+         "finished_at": (start + timedelta(hours=i, microseconds=250_000 * (i % 2))).isoformat(),
+         "metrics": [{"name": "accuracy", "value": value,
+                      **({"n": 10 + i, "ci_low": value - 1, "ci_high": value + 1.0}
+                         if i % 3 else {})}]}
+        for i, value in enumerate(values)
+    ]  # fmt: skip
+    assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
+    series = Series.objects.get()
+
+    for limit in (None, 3):
+        from_sql = series_selectors._points_json_from_sql(series, limit)
+        points = series_selectors.series_points(series=series, limit=limit)
+        assert typed(orjson.loads(from_sql[0])) == typed(orjson.loads(orjson.dumps(
+            points, option=orjson.OPT_UTC_Z)))  # fmt: skip
+        assert from_sql[1:] == (len(points), (points[-1]["at"], points[-1]["run_id"]))
+    body = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy").json()
+    assert [p["value"] for p in body["points"]] == values
+    assert body["points"][1]["at"] == "2026-01-01T01:00:00.250000Z"
