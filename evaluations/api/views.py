@@ -141,6 +141,11 @@ class SeriesApi(APIView):
             raise ValidationError(
                 {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
             ) from None
+        precision = findings.alert_precision(
+            selectors.findings_of_series(series=series, limit=None)
+        )
+        # Most series have no findings: their count says so, without reading the list.
+        found = selectors.findings_of_series(series=series) if precision["total"] else []
         return Response(
             {
                 "model": model.name,
@@ -152,12 +157,8 @@ class SeriesApi(APIView):
                 # Already JSON: the renderer copies it as it is.
                 "points": orjson.Fragment(selectors.series_points_json(series=series, limit=limit)),
                 "trend": series.trend,
-                "findings": FindingSerializer(
-                    selectors.findings_of_series(series=series), many=True
-                ).data,
+                "findings": FindingSerializer(found, many=True).data,
                 "marks": ChangeMarkSerializer(selectors.marks_for(model=model), many=True).data,
-                "alert_precision": findings.alert_precision(
-                    selectors.findings_of_series(series=series, limit=None)
-                ),
+                "alert_precision": precision,
             }
         )
