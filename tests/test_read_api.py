@@ -1,5 +1,6 @@
 """Reading back: models, versions, runs (filtered, paginated) and metric series."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -186,7 +187,9 @@ def test_a_series_read_after_posts_matches_a_fresh_read(api, history):
     from django.core.cache import cache
 
     path = "/api/v1/models/fraud-detector/series/?metric=accuracy&dataset=holdout"
+    latest_two = f"{path}&limit=2"
     api.get(path)
+    api.get(latest_two)
 
     def post(version, finished_at):
         api.post(
@@ -206,8 +209,55 @@ def test_a_series_read_after_posts_matches_a_fresh_read(api, history):
     appended, fresh = read_then_fresh()
     assert appended == fresh
     assert appended[-1]["version"] == "1.5.0"
+    assert [p["version"] for p in api.get(latest_two).json()["points"]][-1] == "1.5.0"
 
     post("0.9.0", "2026-10-01T00:00:00Z")  # a backfill before the others
     backfilled, fresh = read_then_fresh()
     assert backfilled == fresh
     assert backfilled[0]["version"] == "0.9.0"
+
+
+def test_a_cached_series_read_after_appends_backfills_and_ties_reads_as_fresh(api, monkeypatch):
+    from django.core.cache import cache
+
+    from evaluations.models import EvaluationRun
+    from evaluations.selectors import series as series_selectors
+
+    whole_reads = []
+    read_whole = series_selectors._points_json
+    monkeypatch.setattr(series_selectors, "_points_json",
+                        lambda *args: whole_reads.append(args) or read_whole(*args))  # fmt: skip
+
+    rng = random.Random(3)
+    path = "/api/v1/models/m/series/?metric=accuracy"
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    # Labels that look like the point boundary the cached JSON is split at.
+    labels = ['v,{"version":', "v\\", "vé", 'v"}', "v"]
+    times = []
+    for i in range(40):
+        kind = rng.choice(["append", "append", "backfill", "tie"])
+        if kind == "append" or not times:
+            at = start + timedelta(hours=len(times) * 10)
+        elif kind == "backfill":
+            at = start - timedelta(hours=rng.randint(1, 500), microseconds=rng.randint(0, 9))
+        else:  # the same time as an earlier point: the run id orders them
+            at = rng.choice(times)
+        times.append(at)
+        body = {"model": "m", "version": f"{rng.choice(labels)}{i}", "dataset": "holdout",
+                "finished_at": at.isoformat(), "metrics": {"accuracy": rng.random()}}  # fmt: skip
+        assert api.post("/api/v1/runs/", body, format="json").status_code == 201
+        if i == 30:  # a run deleted behind the API's back: the next post's read notices
+            EvaluationRun.objects.filter(pk=rng.choice(list(EvaluationRun.objects.values_list(
+                "pk", flat=True)))).delete()  # fmt: skip
+            continue
+        whole_reads.clear()
+        cached = api.get(path).json()["points"]
+        # A point that comes last is appended to the cached history; after a backfill or a
+        # deletion (at i == 30) the history is read whole.
+        if kind == "append" and i not in (0, 31):
+            assert not whole_reads, i
+        cache.clear()
+        fresh = api.get(path).json()["points"]
+        assert cached == fresh, (i, kind)
+        assert [p["at"] for p in fresh] == sorted(p["at"] for p in fresh)
+    assert len(fresh) == 39

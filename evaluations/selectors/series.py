@@ -1,6 +1,7 @@
 """Reads of metric series: which series, its points, and their cached JSON."""
 
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 from django.core.cache import cache
@@ -9,10 +10,10 @@ from django.db.models import Q
 from django.http import Http404
 
 from evaluations.models import MetricResult, ModelVersion, Series
+from evaluations.points import POINT_FIELDS, encode_point
 
 # Bounds how long a read may miss a change made behind the API's back (admin deletions).
 SERIES_CACHE_SECONDS = 3600
-POINT_FIELDS = ("version", "value", "n", "ci_low", "ci_high", "run_id", "at")
 
 
 def find_series(*, model, metric, dataset=None, dataset_version=None, slice="overall") -> Series:
@@ -52,38 +53,36 @@ def series_points(*, series, limit=None) -> list[dict]:
 
 
 def series_points_json(*, series, limit=None) -> bytes:
-    """``series_points`` as JSON, cached until a run touches the series again (its
-    ``touched_at`` is part of the key), so a dashboard's repeated reads skip the query. The
-    whole series is also kept with its length and last point, so that the read after a post
-    appends the new points instead of reading the whole history again."""
-    key = f"series-points:{series.pk}:{series.touched_at.timestamp()}:{limit}"
-    payload = cache.get(key)
-    if payload is not None:
-        return payload
-    payload = _whole_series(series) if limit is None else _points_json(series, limit)[0]
-    cache.set(key, payload, timeout=SERIES_CACHE_SECONDS)
-    return payload
+    """``series_points`` as JSON, cached with the series' ``touched_at`` (which every run that
+    adds a point moves), so a dashboard's repeated reads skip the query. One entry per series
+    (and limit) holds the JSON with its length and last point: the read after a post appends
+    the new points to it instead of reading the whole history again."""
+    key = f"series-points:{series.pk}:{limit}"
+    touched = series.touched_at.timestamp()
+    cached = cache.get(key)
+    if cached is not None and cached[0] == touched:
+        return cached[-1]
+    known = Known(*cached[1:]) if cached is not None and limit is None else None
+    fresh = _appended(series, known) if known is not None else None
+    fresh = fresh if fresh is not None else _points_json(series, limit)
+    cache.set(key, (touched, *fresh), timeout=SERIES_CACHE_SECONDS)
+    return fresh.payload
 
 
-def _whole_series(series) -> bytes:
-    latest_key = f"series-points-latest:{series.pk}"
-    known = cache.get(latest_key)
-    payload = _appended(series, *known) if known is not None else None
-    if payload is None:
-        payload, count, last = _points_json(series, None)
-    else:
-        payload, count, last = payload
-    cache.set(latest_key, (count, last, payload), timeout=SERIES_CACHE_SECONDS)
-    return payload
+class Known(NamedTuple):
+    """A series' points as JSON, with what tells which points came after them."""
+
+    count: int
+    last: tuple | None  # (time, run id) of the last point
+    payload: bytes
 
 
-def _points_json(series, limit):
-    """(JSON of the points, their count, (time, run id) of the last one or None)."""
+def _points_json(series, limit) -> Known:
     if connection.vendor == "postgresql":
         return _points_json_from_sql(series, limit)
     points = series_points(series=series, limit=limit)
     last = (points[-1]["at"], points[-1]["run_id"]) if points else None
-    return orjson.dumps(points, option=orjson.OPT_UTC_Z), len(points), last
+    return Known(len(points), last, orjson.dumps(points, option=orjson.OPT_UTC_Z))
 
 
 def _json_number(column):
@@ -112,53 +111,55 @@ _POINT_SQL = f"""
 
 
 def _points_json_from_sql(series, limit):
-    """PostgreSQL writes each point's JSON: at 5,000 points, turning rows into Python objects
-    and writing them out again cost twice the query. The count and the last point come from
-    the same rows, hence the same snapshot."""
+    """The points' JSON as ingestion stored it, in one index scan of the series' rows; a row
+    stored without one has PostgreSQL write it (its version label read then, by id). The
+    count and the last point come from the same rows, hence the same snapshot. The
+    query reads only the series' own rows: a join to the versions here, on tables not yet
+    analysed (a bulk load a minute old), led the planner to a nested loop that read the whole
+    series once per version (0.4 s at 5,000 points)."""
     results, versions = MetricResult._meta.db_table, ModelVersion._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT {_POINT_SQL}
+            SELECT coalesce(r.point, (SELECT {_POINT_SQL} FROM {versions} AS v
+                                      WHERE v.id = r.model_version_id))
             FROM {results} AS r
-            JOIN {versions} AS v ON v.id = r.model_version_id AND v.model_id = %s
             WHERE r.series_id = %s
             ORDER BY r.recorded_at DESC, r.run_id DESC
             LIMIT %s
             """,
-            [series.model_id, series.pk, limit],
+            [series.pk, limit],
         )
         points = [point for (point,) in cursor.fetchall()]
-    points.reverse()
-    payload = ("[" + ",".join(points) + "]").encode()
     if not points:
-        return payload, 0, None
+        return Known(0, None, b"[]")
+    points.reverse()
     last = orjson.loads(points[-1])
-    return payload, len(points), (datetime.fromisoformat(last["at"]), last["run_id"])
+    payload = ("[" + ",".join(points) + "]").encode()
+    return Known(len(points), (datetime.fromisoformat(last["at"]), last["run_id"]), payload)
 
 
-def _appended(series, count, last, payload):
-    """(payload, count, last) with the points recorded after ``last``, or None when the
-    history changed otherwise (a backfill before it, a deletion): then read it whole."""
+def _appended(series, known: Known) -> Known | None:
+    """``known`` with the points recorded after its last one, or None when the history
+    changed otherwise (a backfill before it, a deletion): then it is read whole."""
     results = MetricResult.objects.filter(series=series)
-    newer = (
-        results
-        if last is None
-        else results.filter(Q(recorded_at__gt=last[0]) | Q(recorded_at=last[0], run_id__gt=last[1]))
-    )
+    newer = results
+    if known.last is not None:
+        at, run_id = known.last
+        newer = results.filter(Q(recorded_at__gt=at) | Q(recorded_at=at, run_id__gt=run_id))
     rows = list(
         newer.order_by("recorded_at", "run_id").values_list(
             "model_version__label", "value", "n", "ci_low", "ci_high", "run_id", "recorded_at"
         )
     )
-    if results.count() != count + len(rows):
+    if results.count() != known.count + len(rows):
         return None
     if not rows:
-        return payload, count, last
-    points = [dict(zip(POINT_FIELDS, row, strict=True)) for row in rows]
-    added = orjson.dumps(points, option=orjson.OPT_UTC_Z)
-    joined = added if payload == b"[]" else payload[:-1] + b"," + added[1:]
-    return joined, count + len(rows), (rows[-1][-1], rows[-1][-2])
+        return known
+    added = [encode_point(*row) for row in rows]
+    old = known.payload[1:-1]
+    joined = b"[" + b",".join([old, *added] if old else added) + b"]"
+    return Known(known.count + len(rows), (rows[-1][-1], rows[-1][-2]), joined)
 
 
 class AmbiguousDataset(Exception):

@@ -26,6 +26,7 @@ from evaluations.models import (
     RegisteredModel,
     Series,
 )
+from evaluations.points import encode_point
 from evaluations.services import rows
 from evaluations.tasks import queue_analysis
 from trackerclient import metric_catalog
@@ -191,6 +192,15 @@ def _create_runs(project, payloads, digests):
                 ci_high=m.get("ci_high"),
                 outcomes=m.get("outcomes"),
                 recorded_at=run.recorded_at,
+                point=encode_point(
+                    run.model_version.label,
+                    m["value"],
+                    m.get("n"),
+                    m.get("ci_low"),
+                    m.get("ci_high"),
+                    run.pk,
+                    run.recorded_at,
+                ).decode(),
             )
             for run, payload in zip(runs, payloads, strict=True)
             for m in payload["metrics"]
