@@ -11,15 +11,16 @@ warm-up (medians across rounds, never a single run):
 - bulk: 100,000 metric results (5,000 runs x 20 metrics) through ``POST /api/v1/runs/batch/``
   in batches of 500 runs, 2 concurrent clients, each round into a new model. Target: < 30 s.
 - series read: ``GET /api/v1/models/<name>/series/`` of one 5,000-point series, one client:
-  repeated (cached), right after a post (its point appended to the cached history) and with
-  nothing cached (after a backfill, the whole history read again); p50/p95 latency. Target:
-  p95 < 30 ms.
+  repeated (cached), right after a post (its point appended to the cached history), right
+  after a backfill (a point before the others: the whole history read again, while the worker
+  analyses the series) and cold (the cache emptied first: the whole history read from the
+  database); p50/p95 latency. Target: p95 < 30 ms.
 
 A Celery worker consumes the analysis jobs that posts queue, on a Redis queue of this run's
 own, as in production; it shares the machine's cores with the server. The queue, the worker,
 the server and the database are removed at the end, also on Ctrl-C (``benchmarks/stack.py``).
 
-    .venv/bin/python -m benchmarks.api [--quick] [--scenario single|bulk|series|all]
+    .venv/bin/python -m benchmarks.api [--quick] [--scenario single,bulk,series|all]
 
 The exit status is 0 when the figures were measured, whether or not they meet their targets
 (they are for humans to read), and 1 on an error such as a non-2xx answer.
@@ -41,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg2
 
-from .stack import BENCH_DB, WORKERS, BenchError, CpuMeter, running_stack, sql
+from .stack import BENCH_DB, WORKERS, BenchError, CpuMeter, query, running_stack, sql
 
 POST_CLIENTS = 4
 BULK_CLIENTS = 2
@@ -50,6 +51,7 @@ LOAD_BATCH_RUNS = 1000
 WARMUP_POSTS = 40
 WARMUP_READS = 5
 REQUEST_TIMEOUT = 120
+SETTLE_SECONDS = 180
 
 RUNS_PATH = "/api/v1/runs/"
 BATCH_PATH = "/api/v1/runs/batch/"
@@ -150,8 +152,8 @@ class Request:
 class Api:
     """Clients of the server under test; each client is a thread with its own connection."""
 
-    def __init__(self, base_url, token, meter):
-        self.base_url, self.meter = base_url, meter
+    def __init__(self, base_url, token, meter, clear_cache):
+        self.base_url, self.meter, self.clear_cache = base_url, meter, clear_cache
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def send(self, per_client, check=None):
@@ -342,10 +344,11 @@ def bulk(api, sizes):
 
 
 def series_read(api, sizes):
-    """Three kinds of read of one series: warm (repeated: the server answers from its cache),
-    after a post (the new point appended to the cached history) and uncached (after a point
-    backfilled before the series' start, the cached history no longer holds: the whole series
-    is read from the database, as on a first read or after an hour unread)."""
+    """Four kinds of read of one series: warm (repeated: the server answers from its cache),
+    after a post (the new point appended to the cached history), after a backfill (a point
+    posted before the series' start: the cached history no longer holds and the whole series
+    is read again, while the worker analyses it) and cold (the cache emptied before each read,
+    as on a first read or one after an hour unread)."""
     points = sizes.series_points
     print(f"Series read: one series of {points:,} points, 1 client")
     model = "bench-series"
@@ -363,30 +366,33 @@ def series_read(api, sizes):
             raise BenchError(f"GET {path} answered {got} points, not {points} or more.")
 
     api.send([[Request("GET", path)] * WARMUP_READS], check)
-    warm = []
-    for index in range(1, sizes.rounds + 1):
-        latencies, seconds = api.send([[Request("GET", path)] * sizes.reads_per_round], check)
-        print_latency_round(index, sizes.rounds, len(latencies), "warm reads", latencies, seconds)
-        warm.append((p50(latencies), p95(latencies)))
-    figures = [
-        Figure("series read", "warm p50 latency", ms(p50([r[0] for r in warm])), "ms"),
-        Figure("series read", "warm p95 latency", ms(p50([r[1] for r in warm])), "ms", 30),
-    ]
     count = sizes.reads_per_round
     kinds = (
-        # (name, finished_at of the post before the i-th read of a round)
-        ("after-post", lambda index, i: start + timedelta(hours=points + index * count + i)),
-        ("uncached", lambda index, i: start - timedelta(hours=1 + index * count + i)),
-    )
-    for kind, finished_at in kinds:
+        ("warm", lambda index: api.send([[Request("GET", path)] * count], check)),
+        (
+            "after-post",
+            lambda index: reads_after_posts(
+                api, model, path, check, f"after-post-{index}",
+                [start + timedelta(hours=points + index * count + i) for i in range(count)],
+            ),
+        ),
+        (
+            "after-backfill",
+            lambda index: reads_after_posts(
+                api, model, path, check, f"after-backfill-{index}",
+                [start - timedelta(hours=1 + index * count + i) for i in range(count)],
+            ),
+        ),
+        ("cold", lambda index: cold_reads(api, path, check, count)),
+    )  # fmt: skip
+    figures = []
+    for kind, read in kinds:
         measured = []
         for index in range(1, sizes.rounds + 1):
-            times = [finished_at(index, i) for i in range(count)]
-            began = time.perf_counter()
-            latencies = reads_after_posts(api, model, path, check, f"{kind}-{index}", times)
-            seconds = time.perf_counter() - began
-            what = f"{kind} reads"
-            print_latency_round(index, sizes.rounds, len(latencies), what, latencies, seconds)
+            latencies, seconds = read(index)
+            print_latency_round(
+                index, sizes.rounds, len(latencies), f"{kind} reads", latencies, seconds
+            )
             measured.append((p50(latencies), p95(latencies)))
         figures += [
             Figure("series read", f"{kind} p50 latency", ms(p50([r[0] for r in measured])), "ms"),
@@ -401,6 +407,7 @@ def reads_after_posts(api, model, path, check, tag, times):
     """For each time: post a run that adds a point there to the series, then time one read."""
     rng = random.Random(tag)
     latencies = []
+    began = time.perf_counter()
     with httpx.Client(base_url=api.base_url, headers=api.headers, timeout=REQUEST_TIMEOUT) as c:
         for i, finished_at in enumerate(times):
             body = run_body(
@@ -409,7 +416,18 @@ def reads_after_posts(api, model, path, check, tag, times):
             )  # fmt: skip
             api.timed(c, Request("POST", RUNS_PATH, encode(body)), None)
             latencies.append(api.timed(c, Request("GET", path), check))
-    return latencies
+    return latencies, time.perf_counter() - began
+
+
+def cold_reads(api, path, check, count):
+    """Time ``count`` reads, each after the server's cache was emptied."""
+    latencies = []
+    began = time.perf_counter()
+    with httpx.Client(base_url=api.base_url, headers=api.headers, timeout=REQUEST_TIMEOUT) as c:
+        for _ in range(count):
+            api.clear_cache()
+            latencies.append(api.timed(c, Request("GET", path), check))
+    return latencies, time.perf_counter() - began
 
 
 SCENARIOS = {"single": single_post, "bulk": bulk, "series": series_read}
@@ -422,12 +440,30 @@ def measure(names, sizes):
     figures = []
     with running_stack() as stack:
         print(f"gunicorn ({WORKERS} workers) at {stack.base_url}, database {BENCH_DB}\n")
-        api = Api(stack.base_url, stack.token, CpuMeter(stack.gunicorn_pid))
+        api = Api(stack.base_url, stack.token, CpuMeter(stack.gunicorn_pid), stack.clear_cache)
         for name in names:
+            settle()
             print(f"[load average {load_average()}]")
             figures += SCENARIOS[name](api, sizes)
             print()
     return figures
+
+
+def settle(limit=SETTLE_SECONDS):
+    """Wait until the worker has analysed every series the last scenario touched (the bulk
+    load leaves it a few seconds of work), so that each scenario starts on a quiet machine."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit:
+        ((pending,),) = query(
+            "SELECT count(*) FROM evaluations_series WHERE dirty", dbname=BENCH_DB
+        )
+        if not pending:
+            waited = time.perf_counter() - began
+            if waited >= 1:
+                print(f"[waited {waited:.0f} s for the worker to analyse the series]")
+            return
+        time.sleep(0.5)
+    print(f"[the worker still had {pending} series to analyse after {limit} s; going on]")
 
 
 def load_average():
@@ -452,8 +488,17 @@ def print_summary(figures, quick, load_before):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--scenario",
+        default="all",
+        help=f"'all' or some of {', '.join(SCENARIOS)}, comma-separated",
+    )
+    args = parser.parse_args(argv)
+    args.names = list(SCENARIOS) if args.scenario == "all" else args.scenario.split(",")
+    unknown = set(args.names) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario {', '.join(sorted(unknown))}")
+    return args
 
 
 def interrupt(signum, frame):
@@ -466,7 +511,7 @@ def main(argv=None):
     # the GIL up to the switch interval (5 ms by default), which would count as server time.
     sys.setswitchinterval(0.0002)
     signal.signal(signal.SIGTERM, interrupt)
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    names = args.names
     started, load_before = time.monotonic(), load_average()
     try:
         figures = measure(names, QUICK if args.quick else FULL)

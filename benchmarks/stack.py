@@ -1,5 +1,6 @@
 """The production stack, started for a benchmark and removed after it: a scratch PostgreSQL
-database, a Celery queue of its own on Redis, a Celery worker consuming it (so that posts
+database, a Celery queue of its own on Redis and cache entries under a key prefix of its own
+there, a Celery worker consuming it (so that posts
 queue analysis jobs as in production, where series are analysed and clean again between
 posts), and gunicorn serving the app.
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import psycopg2
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,6 +49,11 @@ class Stack:
     base_url: str
     token: str
     gunicorn_pid: int
+    cache_prefix: str
+
+    def clear_cache(self):
+        """Delete the server's cache entries (their keys start with its prefix)."""
+        return delete_cache_keys(self.cache_prefix)
 
 
 @contextmanager
@@ -54,11 +61,11 @@ def running_stack():
     """The whole stack, migrated, with a project token."""
     queue = f"bench-{secrets.token_hex(4)}"
     env = server_env(queue)
-    with database(), broker_queue(queue):
+    with database(), broker_queue(queue), cache_keys(queue):
         manage("migrate", "--noinput", env=env)
         token = manage("create_token", "bench", env=env).strip().splitlines()[-1]
         with celery_worker(env), gunicorn(env) as (base_url, pid):
-            yield Stack(base_url, token, pid)
+            yield Stack(base_url, token, pid, cache_prefix=queue)
 
 
 def server_env(queue):
@@ -71,6 +78,9 @@ def server_env(queue):
         "SECURE_SSL_REDIRECT": "0",
         "CELERY_BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        # As deployed (docker-compose.yml): gunicorn's workers share one cache in Redis.
+        "CACHE_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
+        "CACHE_KEY_PREFIX": queue,
         "LOG_LEVEL": "WARNING",
     }
 
@@ -129,6 +139,26 @@ def broker_queue(queue):
             print(f"Deleted Redis queue {queue} ({pending} analysis jobs left unconsumed).")
         except OSError as exc:
             print(f"warning: could not delete Redis queue {queue}: {exc}", file=sys.stderr)
+
+
+@contextmanager
+def cache_keys(prefix):
+    """The run's cache entries, deleted at the end."""
+    try:
+        yield
+    finally:
+        try:
+            print(f"Deleted {delete_cache_keys(prefix)} cache entries.")
+        except redis.RedisError as exc:
+            print(f"warning: could not delete the cache entries: {exc}", file=sys.stderr)
+
+
+def delete_cache_keys(prefix):
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
 
 
 def manage(*args, env):

@@ -130,11 +130,13 @@ STORAGES = {
 }
 
 # Series reads are cached; with CACHE_URL (e.g. redis://127.0.0.1:6379/1) the processes
-# share one cache, else each keeps its own in memory.
+# share one cache, else each keeps its own in memory. CACHE_KEY_PREFIX keeps apart two
+# deployments that share one Redis database.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": os.environ["CACHE_URL"],
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", ""),
     }
     if os.environ.get("CACHE_URL")
     else {
