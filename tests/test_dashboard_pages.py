@@ -118,6 +118,7 @@ def test_the_model_page_charts_every_metric_with_baseline_thresholds_and_finding
     limits = {limit["kind"]: limit["value"] for limit in accuracy["thresholds"]}
     assert limits["min"] == 0.9
     assert limits["max_drop"] == pytest.approx(accuracy["baseline"]["value"] - 0.01)
+    assert [limit["rule"] for limit in accuracy["thresholds"]] == ["min 0.9", "max drop 0.01"]
     assert [f["kind"] for f in accuracy["findings"]] == ["drift"]
     assert accuracy["trend"]["slope"] < 0
     assert accuracy["n"][0] == 10000

@@ -229,17 +229,19 @@ def threshold_limits(rules, series, baseline) -> list[dict]:
         if rule.metric != series.metric.name or rule.slice not in ("", series.slice):
             continue
         if rule.min is not None:
-            limits.append({"kind": "min", "value": rule.min})
+            limits.append({"kind": "min", "value": rule.min, "rule": f"min {rule.min:g}"})
         if rule.max is not None:
-            limits.append({"kind": "max", "value": rule.max})
+            limits.append({"kind": "max", "value": rule.max, "rule": f"max {rule.max:g}"})
         if baseline is None:
             continue
         base = baseline["value"]
         if rule.max_drop is not None:
-            limits.append({"kind": "max_drop", "value": _allowed(base, rule.max_drop, direction)})
+            limits.append({"kind": "max_drop", "value": _allowed(base, rule.max_drop, direction),
+                           "rule": f"max drop {rule.max_drop:g}"})  # fmt: skip
         if rule.max_drop_pct is not None:
             margin = abs(base) * rule.max_drop_pct / 100
-            limits.append({"kind": "max_drop_pct", "value": _allowed(base, margin, direction)})
+            limits.append({"kind": "max_drop_pct", "value": _allowed(base, margin, direction),
+                           "rule": f"max drop {rule.max_drop_pct:g}%"})  # fmt: skip
     return limits
 
 
