@@ -98,7 +98,7 @@ def test_a_series_read_with_nothing_cached_costs_six_queries(api, django_assert_
         for i in range(300)
     ]  # fmt: skip
     assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
-    # Token, model, series, the points with their version labels, the findings' count (none:
+    # Token, model, series, the stored points, the findings' count (none:
     # the list is not read), marks.
     with django_assert_max_num_queries(6):
         response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy")
