@@ -511,10 +511,9 @@ def main(argv=None):
     # the GIL up to the switch interval (5 ms by default), which would count as server time.
     sys.setswitchinterval(0.0002)
     signal.signal(signal.SIGTERM, interrupt)
-    names = args.names
     started, load_before = time.monotonic(), load_average()
     try:
-        figures = measure(names, QUICK if args.quick else FULL)
+        figures = measure(args.names, QUICK if args.quick else FULL)
     except (BenchError, httpx.HTTPError, psycopg2.Error) as exc:
         sys.stdout.flush()
         print(f"error: {exc}", file=sys.stderr)

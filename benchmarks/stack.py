@@ -1,8 +1,7 @@
 """The production stack, started for a benchmark and removed after it: a scratch PostgreSQL
-database, a Celery queue of its own on Redis and cache entries under a key prefix of its own
-there, a Celery worker consuming it (so that posts
-queue analysis jobs as in production, where series are analysed and clean again between
-posts), and gunicorn serving the app.
+database, a Celery queue and cache entries of its own on Redis (the entries under a key prefix),
+a Celery worker consuming the queue (so that posts queue analysis jobs as in production, where
+series are analysed and clean again between posts), and gunicorn serving the app.
 
 Everything listens on 127.0.0.1, every wait is bounded, and every part is removed on the way
 out, also on an error or Ctrl-C.

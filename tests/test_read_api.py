@@ -231,7 +231,7 @@ def test_a_cached_series_read_after_appends_backfills_and_ties_reads_as_fresh(ap
     rng = random.Random(3)
     path = "/api/v1/models/m/series/?metric=accuracy"
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    # Labels that look like the point boundary the cached JSON is split at.
+    # Labels that need escaping in JSON, or look like the text between two points.
     labels = ['v,{"version":', "v\\", "vé", 'v"}', "v"]
     times = []
     for i in range(40):

@@ -75,8 +75,8 @@
       return {
         type: "scatter", mode: "lines", fill: "toself", x: [x0, x1, x1, x0, x0],
         y: [limit.value, limit.value, outer, outer, limit.value],
-        // A drop's rule and where it puts the limit: "max drop 0.01 (0.9205)".
-        name: "threshold " + limit.rule + (limit.kind.startsWith("max_drop") ? " (" + Number(limit.value.toPrecision(5)) + ")" : ""),
+        // A drop's rule and where it puts the limit: "max drop 0.01 (0.920471)".
+        name: "threshold " + limit.rule + (limit.kind.startsWith("max_drop") ? " (" + fmt(limit.value) + ")" : ""),
         meta: {role: "threshold"},
         line: {color: BAD, width: 1, dash: "dot"}, fillcolor: "rgba(213,94,0,0.10)",
         hovertemplate: (lowerBound ? "fails below " : "fails above ") + fmt(limit.value) + "<extra></extra>",
