@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from evaluations.services import alerts, series_analysis
@@ -12,10 +13,20 @@ from evaluations.services import alerts, series_analysis
 ANALYSIS_CHUNK = 200
 
 
-@shared_task(ignore_result=True, acks_late=True)
+@shared_task(
+    ignore_result=True,
+    acks_late=True,
+    # The database went away: try again soon; the sweep is the net beyond these retries.
+    autoretry_for=(DatabaseError,),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    max_retries=5,
+)
 def analyse_series(series_ids):
     """Analyse the given series (those one post or one sweep found due)."""
-    series_analysis.analyse_series(series_ids=series_ids)
+    outcome = series_analysis.analyse_series(series_ids=series_ids)
+    if outcome.still_due:  # posts landed while the job ran: their points are judged next
+        queue_analysis(outcome.still_due, countdown=settings.ANALYSIS_DELAY_SECONDS)
 
 
 def queue_analysis(series_ids, *, countdown=0):
@@ -28,13 +39,9 @@ def queue_analysis(series_ids, *, countdown=0):
 
 @shared_task(ignore_result=True)
 def sweep_series():
-    """Re-queue series whose analysis job was lost, or that were not analysed for a while."""
-    now = timezone.now()
-    due = series_analysis.due_series_ids(
-        touched_before=now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS),
-        analysed_before=now - timedelta(seconds=settings.REANALYSE_AFTER_SECONDS),
-    )
-    queue_analysis(due)
+    """Queue series whose analysis is due and whose job was lost or failed, and series not
+    analysed for a while."""
+    queue_analysis(series_analysis.claim_due_series())
 
 
 @shared_task(

@@ -227,18 +227,23 @@ if not DEBUG:
 # the same series is analysed once.
 ANALYSIS_DELAY_SECONDS = env_int("ANALYSIS_DELAY_SECONDS", 5)
 
-# The sweep re-queues series still dirty after SWEEP_GRACE_SECONDS (a job lost with the
-# broker) and series not analysed for REANALYSE_AFTER_SECONDS (baselines, rules, marks move).
-SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 600)
+# Every SWEEP_INTERVAL_SECONDS the sweep re-queues series still due SWEEP_GRACE_SECONDS
+# after their job was queued (a job lost with a worker or the broker, or one that failed;
+# a series that failed waits out its backoff), and series not analysed for
+# REANALYSE_AFTER_SECONDS (baselines, rules, marks move). A job lost at any moment is thus
+# re-run within grace + interval (6 minutes by default); a shorter grace re-queues a long
+# backlog that is merely waiting, which costs work but loses nothing.
+SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 300)
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
 REANALYSE_AFTER_SECONDS = env_int("REANALYSE_AFTER_SECONDS", 24 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-dirty-series": {
         "task": "evaluations.tasks.sweep_series",
-        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 300),
+        "schedule": SWEEP_INTERVAL_SECONDS,
     },
     "sweep-pending-notifications": {
         "task": "evaluations.tasks.sweep_notifications",
-        "schedule": env_int("SWEEP_INTERVAL_SECONDS", 300),
+        "schedule": SWEEP_INTERVAL_SECONDS,
     },
 }
 

@@ -143,10 +143,18 @@ class Series(models.Model):
     """One metric history: a model's results for one metric and slice on one dataset.
 
     Results point here, so a history read is one index range scan. It also carries the
-    analysis bookkeeping: ``dirty`` means "an analysis is due". A run that finds the series
-    clean sets it and queues a job; runs that find it dirty leave the queued job to pick up
-    their results too (a burst of posts is analysed once). The job clears it as it starts,
-    and the beat sweep re-queues a series left dirty too long (a job lost with the broker).
+    analysis bookkeeping, which makes the analysis at-least-once per touched series:
+
+    - ``dirty``: an analysis is due. Every post that touches the series sets it and bumps
+      ``generation``; a post that finds it clean also sets ``due_since`` and ``queued_at`` and
+      queues a job (posts that find it dirty leave that job to pick up their results too).
+    - A job clears ``dirty`` only in the transaction that stores its analysis, and only if
+      ``generation`` is still the one it read: a post that landed meanwhile keeps it due.
+    - A failed analysis keeps it due, counts ``analysis_failures`` with the error and sets
+      ``retry_at`` (an exponential backoff), so a poisoned series never blocks another and
+      is never retried in a hot loop.
+    - The beat sweep re-queues series still due long after ``queued_at`` (a job lost with a
+      worker or the broker); ``queued_at`` does not move with posts, so a busy series is swept.
     """
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="series")
@@ -155,8 +163,15 @@ class Series(models.Model):
     slice = models.CharField(max_length=NAME_MAX_LENGTH, default="overall")
     dirty = models.BooleanField(default=False)
     touched_at = models.DateTimeField(default=timezone.now)
+    generation = models.BigIntegerField(default=0)
+    due_since = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
     analysed_at = models.DateTimeField(null=True, blank=True)
     analysis_count = models.PositiveIntegerField(default=0)
+    analysis_failures = models.PositiveIntegerField(default=0)
+    analysis_error = models.TextField(blank=True, default="")
+    analysis_failed_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
     # The fitted trend of the latest analysis, for charts: {"start_version", "start_value",
     # "end_version", "end_value", "slope"} (slope per version), or None.
     trend = models.JSONField(null=True, blank=True)
@@ -169,7 +184,12 @@ class Series(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["dirty", "touched_at"], name="series_dirty"),
+            models.Index(fields=["dirty", "queued_at"], name="series_due"),
+            models.Index(
+                fields=["analysis_failed_at"],
+                name="series_failing",
+                condition=models.Q(analysis_failures__gt=0),
+            ),
         ]
 
     def __str__(self):

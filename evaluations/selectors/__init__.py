@@ -1,6 +1,6 @@
 """Reads shaped for the API, the pages and the jobs; one place for query tuning."""
 
-from .analysis import AnalysisInput, analysis_inputs
+from .analysis import AnalysisInput, analysis_inputs, failing_analyses
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
@@ -34,6 +34,7 @@ __all__ = [
     "analysis_inputs",
     "compare_versions",
     "current_pin",
+    "failing_analyses",
     "find_model",
     "find_series",
     "findings_for",

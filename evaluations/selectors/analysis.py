@@ -122,3 +122,22 @@ def _attach_limits(inputs, model_ids):
                     item.floor if item.floor is not None else (rule.min if higher else rule.max)
                 )
                 item.budget = item.budget if item.budget is not None else rule.budget
+
+
+def failing_analyses(*, model) -> list[dict]:
+    """The model's series whose latest analysis failed, for its page: what failed, how often
+    since when, and when it is tried again."""
+    return [
+        {
+            "metric": row.metric.name,
+            "dataset": f"{row.dataset.name}@{row.dataset.version}",
+            "slice": row.slice,
+            "failures": row.analysis_failures,
+            "error": row.analysis_error,
+            "failed_at": row.analysis_failed_at,
+            "retry_at": row.retry_at,
+        }
+        for row in Series.objects.filter(model=model, analysis_failures__gt=0)
+        .select_related("metric", "dataset")
+        .order_by("metric__name", "dataset__name", "slice")
+    ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from evaluations import selectors
@@ -218,11 +219,12 @@ def _create_runs(project, payloads, digests):
 
 
 def _mark_dirty(series_ids, now):
-    """Mark the series dirty and return those that were clean: they need a job queued.
+    """Mark the series due and return those that were clean: they need a job queued.
 
-    The rows stay locked until commit, so an analysis job that clears the flag either runs
-    before this (and the flag we set queues a new job) or after the commit (and sees these
-    results). Locking in id order keeps concurrent posts free of deadlocks.
+    Every post bumps ``generation``, so a job that read the series before this post does not
+    mark it analysed; ``due_since`` and ``queued_at`` move only when it was clean, so a busy
+    series whose job was lost is still swept. The rows stay locked until commit; locking in
+    id order keeps concurrent posts free of deadlocks.
     """
     if connection.vendor == "postgresql":
         # One round trip: lock, read the old flags and set the new ones.
@@ -230,13 +232,16 @@ def _mark_dirty(series_ids, now):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {table} AS s SET dirty = true, touched_at = %s
+                UPDATE {table} AS s SET dirty = true, touched_at = %s,
+                    generation = s.generation + 1,
+                    due_since = CASE WHEN old.dirty THEN s.due_since ELSE %s END,
+                    queued_at = CASE WHEN old.dirty THEN s.queued_at ELSE %s END
                 FROM (SELECT id, dirty FROM {table} WHERE id = ANY(%s)
                       ORDER BY id FOR UPDATE) AS old
                 WHERE s.id = old.id
                 RETURNING s.id, old.dirty
                 """,
-                [now, list(series_ids)],
+                [now, now, now, list(series_ids)],
             )
             return sorted(pk for pk, was_dirty in cursor.fetchall() if not was_dirty)
     flags = (
@@ -246,7 +251,10 @@ def _mark_dirty(series_ids, now):
         .values_list("pk", "dirty")
     )
     was_clean = [pk for pk, dirty in flags if not dirty]
-    Series.objects.filter(pk__in=series_ids).update(dirty=True, touched_at=now)
+    Series.objects.filter(pk__in=was_clean).update(due_since=now, queued_at=now)
+    Series.objects.filter(pk__in=series_ids).update(
+        dirty=True, touched_at=now, generation=F("generation") + 1
+    )
     return was_clean
 
 

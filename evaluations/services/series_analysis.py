@@ -1,11 +1,20 @@
 """The analysis jobs: trend analysis of the series a post touched, findings stored.
 
-Storing a run marks each series it touched dirty and queues a job for those that were clean;
-the job clears the mark first, then judges each series with the pure analysis
-(``evaluations.analysis``) and keeps the findings that survive false-discovery-rate control
-across the series of the job (Benjamini-Hochberg, see ``analysis.fdr``).
+Storing a run marks each series it touched due (``Series.dirty``) and queues a job for those
+that were clean. A job judges each series with the pure analysis (``evaluations.analysis``),
+keeps the findings that survive false-discovery-rate control across the series of the job
+(Benjamini-Hochberg, see ``analysis.fdr``), and marks a series analysed only in the transaction
+that stores its analysis, and only if no post touched it since the job read it. So analysis is
+at-least-once per touched series: a job that dies leaves its series due for the sweep, and one
+series that fails (absurd values, a bug) is recorded as failing without failing its neighbours.
 """
 
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -15,58 +24,184 @@ from evaluations.analysis import detect
 from evaluations.models import Finding, Series
 from evaluations.services import alerts, findings
 
+log = logging.getLogger(__name__)
+
 # Points read per series: the analysis judges the latest detect.WINDOW, and a budget's or a
 # baseline's story rarely needs more.
 POINTS = 2 * detect.WINDOW
+# A failed series is retried after 1, 2, 4 ... minutes, at most a day apart.
+RETRY_FIRST_SECONDS = 60
+RETRY_MAX_SECONDS = 24 * 3600
+ERROR_LENGTH = 2000
 
 
-def analyse_series(*, series_ids) -> int:
-    """Analyse the given series and store what is found; returns how many were analysed.
-    Safe to run twice: the same evidence updates the same findings."""
-    with transaction.atomic():
-        # Clearing the flags first waits for any post still writing to these series (it
-        # holds their row locks; both lock in id order) and lets a post arriving later
-        # queue a job of its own.
-        locked = list(
-            Series.objects.select_for_update()
-            .filter(pk__in=series_ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        Series.objects.filter(pk__in=locked).update(
-            dirty=False, analysed_at=timezone.now(), analysis_count=F("analysis_count") + 1
-        )
-    inputs = selectors.analysis_inputs(series_ids=locked, points=POINTS)
-    analyses = [_analyse(item) for item in inputs]
+@dataclass
+class JobOutcome:
+    """What one job did: series analysed and marked clean, series still due because a post
+    touched them meanwhile (to queue again), and series whose analysis failed."""
+
+    analysed: list[int] = field(default_factory=list)
+    still_due: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+def analyse_series(*, series_ids) -> JobOutcome:
+    """Analyse the given series and store what is found. Safe to run twice: the same evidence
+    updates the same findings."""
+    outcome = JobOutcome()
+    # Read before the points: a post committed after this bumps the generation, and the
+    # series then stays due for the points this job did not see.
+    generations = dict(Series.objects.filter(pk__in=series_ids).values_list("pk", "generation"))
+    inputs = selectors.analysis_inputs(series_ids=list(generations), points=POINTS)
+    analyses, errors = [], {}
+    for item in inputs:
+        try:
+            analyses.append(_checked(_analyse(item)))
+        except Exception as exc:  # one series' failure must not fail its neighbours
+            analyses.append(None)
+            errors[item.series.pk] = exc
     surviving = {}
-    for discovery in detect.control_fdr(analyses):
+    judged = [a if a is not None else _SKIPPED for a in analyses]
+    for discovery in detect.control_fdr(judged):
         surviving.setdefault(discovery.series, []).append(discovery.finding)
     active = set(
-        Finding.objects.filter(series_id__in=locked, status__in=Finding.ACTIVE).values_list(
+        Finding.objects.filter(series_id__in=generations, status__in=Finding.ACTIVE).values_list(
             "series_id", flat=True
         )
     )
-    _store_trends(inputs, analyses)
-    for index, item in enumerate(inputs):
-        found = surviving.get(index, [])
-        if found or item.series.pk in active:
+    quiet = []
+    for index, (item, analysis) in enumerate(zip(inputs, analyses, strict=True)):
+        pk = item.series.pk
+        if analysis is None:
+            _record_failure(pk, errors[pk], outcome)
+        elif surviving.get(index) or pk in active:
+            _store_one(item, analysis, surviving.get(index, []), generations[pk], outcome)
+        else:
+            quiet.append((item, analysis))
+    _store_quiet(quiet, generations, outcome)
+    return outcome
+
+
+def _store_one(item, analysis, found, generation, outcome):
+    """Findings, trend and the analysed mark of one series, in one transaction."""
+    pk = item.series.pk
+    try:
+        with transaction.atomic():
             recorded = findings.record_findings(
                 series=item.series, detected=[_detected(item, f) for f in found]
             )
             alerts.notify(
                 opened=recorded.opened, updated=recorded.updated, resolved=recorded.resolved
             )
-    return len(inputs)
+            _save_trends([(item, analysis)])
+            still_due = _mark_analysed({pk: generation})
+    except Exception as exc:
+        _record_failure(pk, exc, outcome)
+        return
+    (outcome.still_due if still_due else outcome.analysed).append(pk)
 
 
-def _store_trends(inputs, analyses):
+def _store_quiet(quiet, generations, outcome):
+    """Series with no finding to record (most of them): trends and marks in one transaction;
+    if that fails, one by one, so that a bad series fails alone."""
+    if not quiet:
+        return
+    marks = {item.series.pk: generations[item.series.pk] for item, _ in quiet}
+    try:
+        with transaction.atomic():
+            _save_trends(quiet)
+            still_due = _mark_analysed(marks)
+    except Exception:
+        for item, analysis in quiet:
+            _store_one(item, analysis, [], generations[item.series.pk], outcome)
+        return
+    outcome.still_due += still_due
+    outcome.analysed += [pk for pk in marks if pk not in set(still_due)]
+
+
+def _mark_analysed(generations) -> list[int]:
+    """Mark the series analysed now, and clear the due flag (and any failure) where the
+    generation is still the one the job read; returns those a post touched meanwhile, still
+    due (marked queued: the job's task queues them again). In the caller's transaction."""
+    now = timezone.now()
+    ids = sorted(generations)
+    # Locked in id order first, as posts lock them: the updates below cannot deadlock.
+    list(Series.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    Series.objects.filter(pk__in=ids).update(
+        analysed_at=now, analysis_count=F("analysis_count") + 1
+    )
+    unchanged = Q(pk__in=[])
+    for pk, generation in generations.items():
+        unchanged |= Q(pk=pk, generation=generation)
+    Series.objects.filter(unchanged).update(
+        dirty=False,
+        due_since=None,
+        analysis_failures=0,
+        analysis_error="",
+        analysis_failed_at=None,
+        retry_at=None,
+    )
+    still_due = list(Series.objects.filter(pk__in=ids, dirty=True).values_list("pk", flat=True))
+    Series.objects.filter(pk__in=still_due).update(queued_at=now)
+    return still_due
+
+
+def _record_failure(pk, exc, outcome):
+    """The series stays due; it is retried after a backoff that doubles with each failure."""
+    log.exception("analysis of series %s failed", pk, exc_info=exc)
+    outcome.failed.append(pk)
+    now = timezone.now()
+    with transaction.atomic():
+        series = Series.objects.select_for_update().filter(pk=pk).first()
+        if series is None:
+            return
+        series.analysis_failures += 1
+        series.analysis_error = f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
+        series.analysis_failed_at = now
+        delay = min(RETRY_FIRST_SECONDS * 2 ** min(series.analysis_failures - 1, 20),
+                    RETRY_MAX_SECONDS)  # fmt: skip
+        series.retry_at = now + timedelta(seconds=delay)
+        series.dirty = True
+        series.due_since = series.due_since or now
+        series.save(
+            update_fields=[
+                "analysis_failures", "analysis_error", "analysis_failed_at", "retry_at",
+                "dirty", "due_since",
+            ]
+        )  # fmt: skip
+
+
+def _save_trends(pairs):
     changed = []
-    for item, analysis in zip(inputs, analyses, strict=True):
+    for item, analysis in pairs:
         trend = _trend(item, analysis.trend)
         if trend != item.series.trend:
             item.series.trend = trend
             changed.append(item.series)
     Series.objects.bulk_update(changed, ["trend"])
+
+
+class _Skipped:
+    """Stands in for a failed series in false-discovery-rate control: not tested."""
+
+    analysed = False
+    findings = ()
+
+
+_SKIPPED = _Skipped()
+
+
+def _checked(analysis):
+    """Refuse an analysis whose numbers are not finite: it could not be stored or drawn."""
+    numbers = [analysis.p_value]
+    if analysis.trend is not None:
+        numbers += [analysis.trend.slope, analysis.trend.intercept]
+    for finding in analysis.findings:
+        numbers += [finding.magnitude, finding.level_before, finding.level_after]
+        numbers += [x for x in (finding.slope, finding.relative_magnitude) if x is not None]
+    if not np.all(np.isfinite(numbers)):
+        raise ValueError("the analysis gave non-finite numbers (values too large to analyse)")
+    return analysis
 
 
 def _trend(item, trend):
@@ -120,16 +255,39 @@ def _detected(item, finding) -> findings.Detected:
     )
 
 
-def due_series_ids(*, touched_before, analysed_before, limit=100_000) -> list[int]:
-    """Series due a sweep: touched before ``touched_before`` and still dirty (their job was
-    lost), or not analysed since ``analysed_before`` (new evidence aside, baselines, rules
-    and marks change too)."""
-    return list(
-        Series.objects.filter(
-            Q(dirty=True, touched_at__lt=touched_before)
-            | Q(analysed_at__isnull=True, touched_at__lt=touched_before)
-            | Q(analysed_at__lt=analysed_before)
+def claim_due_series(*, limit=100_000) -> list[int]:
+    """Series the sweep should queue, oldest due first, marked queued now: due and not queued
+    within the grace (their job was lost, or failed), past any failure's backoff; or not
+    analysed for a while (baselines, rules and marks change too)."""
+    now = timezone.now()
+    grace = now - timedelta(seconds=settings.SWEEP_GRACE_SECONDS)
+    stale = now - timedelta(seconds=settings.REANALYSE_AFTER_SECONDS)
+    backoff_over = Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    lost = Q(dirty=True) & (Q(queued_at__isnull=True) | Q(queued_at__lt=grace))
+    idle = Q(dirty=False) & (Q(analysed_at__lt=stale) | Q(analysed_at__isnull=True))
+    with transaction.atomic():
+        ids = list(
+            Series.objects.filter((lost | idle) & backoff_over)
+            .order_by(F("due_since").asc(nulls_last=True), "pk")
+            .values_list("pk", flat=True)[:limit]
         )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+        Series.objects.filter(pk__in=ids).update(queued_at=now)
+    return ids
+
+
+def mark_queued(*, series_ids):
+    """Record that a job for these series was just queued (the sweep waits for it)."""
+    Series.objects.filter(pk__in=series_ids).update(queued_at=timezone.now())
+
+
+def analysis_health() -> dict:
+    """How far behind the analysis is: series due, the oldest due's age, series failing."""
+    now = timezone.now()
+    due = Series.objects.filter(dirty=True)
+    oldest = due.order_by("due_since").values_list("due_since", flat=True).first()
+    failing = Series.objects.filter(analysis_failures__gt=0)
+    return {
+        "due": due.count(),
+        "oldest_due_seconds": round((now - oldest).total_seconds()) if oldest else 0,
+        "failing": failing.count(),
+    }

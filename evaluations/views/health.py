@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from evaluations.services import series_analysis
 from trackerapp.celery import app as celery_app
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ def healthz(request):
         "database": database,
         "broker": broker,
     }
+    if healthy:
+        # How far behind the analysis is; a series failing its analysis is counted here and
+        # named on its model's page.
+        body["analysis"] = series_analysis.analysis_health()
     return JsonResponse(body, status=200 if healthy else 503)
 
 

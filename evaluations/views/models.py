@@ -27,7 +27,13 @@ def model_page(request, project_name, model_name):
         )
     choices = charts.dataset_choices(model=model)
     dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    context = {
+        "project": project,
+        "model": model,
+        "query": query,
+        "datasets": choices,
+        "failing": selectors.failing_analyses(model=model),
+    }
     if dataset is None:
         return render(request, "evaluations/model.html", context)
     slice_name = query.cleaned_data["slice"] or "overall"
@@ -67,7 +73,13 @@ def compare_page(request, project_name, model_name):
         )
     choices = charts.dataset_choices(model=model)
     dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    context = {
+        "project": project,
+        "model": model,
+        "query": query,
+        "datasets": choices,
+        "failing": selectors.failing_analyses(model=model),
+    }
     if dataset is None:
         return render(request, "evaluations/compare.html", context)
     versions = charts.versions_on(model=model, dataset=dataset)
