@@ -53,6 +53,9 @@ from .trend import Onset, mann_kendall, onset_scan, theil_sen
 __all__ = ["Discovery", "Finding", "SeriesAnalysis", "Trend", "analyse", "control_fdr"]
 
 MIN_POINTS = 8
+# Beyond this magnitude squares and differences of values overflow a float: such a series is
+# refused (a ValueError the job records as a failing analysis) rather than judged on inf/NaN.
+MAX_MAGNITUDE = 1e150
 WINDOW = 100
 ALPHA = 0.02
 STEP_MIN_BEFORE = 5
@@ -60,6 +63,15 @@ STEP_MIN_AFTER = 3
 DRIFT_MIN_AFTER = 6
 REFERENCE = 30
 RECENT = 5  # the latest points: the current level, which must still be down
+
+
+def _check_magnitudes(values, *limits):
+    numbers = [abs(v) for v in [*values, *limits] if v is not None]
+    if numbers and max(numbers) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"values as large as {max(numbers):.3g} cannot be analysed (at most "
+            f"{MAX_MAGNITUDE:.0e} in magnitude: beyond it, differences and squares overflow)"
+        )
 
 
 def analyse(
@@ -83,6 +95,7 @@ def analyse(
     """
     if budget is not None and (baseline is None or budget < 0):
         raise ValueError("budget needs a baseline and must not be negative")
+    _check_magnitudes(values, baseline, floor)
     if len(values) < MIN_POINTS:
         return _not_analysed(len(values), f"too short: {len(values)} points, {MIN_POINTS} needed")
     series = prepare(

@@ -201,3 +201,10 @@ def test_a_stretch_of_larger_noise_is_no_finding(seed):
     values[60:] = 0.9 + 3 * (values[60:] - 0.9)  # the last 20 versions scatter three times more
 
     assert analyse(values, direction="higher_is_better").findings == ()
+
+
+def test_values_beyond_the_float_range_of_the_statistics_are_refused_with_a_reason():
+    values = [1e308 if i % 2 else -1e308 for i in range(30)]
+
+    with pytest.raises(ValueError, match="cannot be analysed"):
+        analyse(values, direction="higher_is_better")
