@@ -1,6 +1,6 @@
 """Celery tasks: thin wrappers that take ids and call services."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -22,18 +22,23 @@ ANALYSIS_CHUNK = 200
     retry_backoff_max=120,
     max_retries=5,
 )
-def analyse_series(series_ids):
-    """Analyse the given series (those one post or one sweep found due)."""
-    outcome = series_analysis.analyse_series(series_ids=series_ids)
+def analyse_series(series_ids, queued_at=None):
+    """Analyse the given series (those one post or one sweep found due) unless another job
+    has analysed them since this one was queued (an ISO 8601 time)."""
+    outcome = series_analysis.analyse_series(
+        series_ids=series_ids,
+        queued_at=datetime.fromisoformat(queued_at) if queued_at else None,
+    )
     if outcome.still_due:  # posts landed while the job ran: their points are judged next
         queue_analysis(outcome.still_due, countdown=settings.ANALYSIS_DELAY_SECONDS)
 
 
 def queue_analysis(series_ids, *, countdown=0):
     """Queue the analysis of these series, in jobs of ANALYSIS_CHUNK."""
+    queued_at = timezone.now().isoformat()
     for start in range(0, len(series_ids), ANALYSIS_CHUNK):
         analyse_series.apply_async(
-            args=[series_ids[start : start + ANALYSIS_CHUNK]], countdown=countdown
+            args=[series_ids[start : start + ANALYSIS_CHUNK], queued_at], countdown=countdown
         )
 
 

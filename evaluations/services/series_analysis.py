@@ -45,13 +45,19 @@ class JobOutcome:
     failed: list[int] = field(default_factory=list)
 
 
-def analyse_series(*, series_ids) -> JobOutcome:
+def analyse_series(*, series_ids, queued_at=None) -> JobOutcome:
     """Analyse the given series and store what is found. Safe to run twice: the same evidence
-    updates the same findings."""
+    updates the same findings. A job queued at ``queued_at`` skips the series another job has
+    analysed since (the sweep may queue a series again while its first job still waits)."""
     outcome = JobOutcome()
+    wanted = Series.objects.filter(pk__in=series_ids)
+    if queued_at is not None:
+        wanted = wanted.exclude(dirty=False, analysed_at__gte=queued_at)
     # Read before the points: a post committed after this bumps the generation, and the
     # series then stays due for the points this job did not see.
-    generations = dict(Series.objects.filter(pk__in=series_ids).values_list("pk", "generation"))
+    generations = dict(wanted.values_list("pk", "generation"))
+    if not generations:
+        return outcome
     inputs = selectors.analysis_inputs(series_ids=list(generations), points=POINTS)
     analyses, errors = [], {}
     for item in inputs:
