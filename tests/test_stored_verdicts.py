@@ -106,6 +106,19 @@ def test_a_shown_run_costs_no_gate_queries_once_judged(api, member, failed_post,
     assert len(judged_again.captured_queries) == len(judged.captured_queries)
 
 
+def test_a_check_with_an_infinite_figure_is_stored_and_shown(api, member):
+    assert api.post("/api/v1/runs/", run("1.0", 0.93), format="json").status_code == 201
+    pin(api, "1.0")
+    add_rule(api, metric="accuracy", budget=0)  # any erosion uses it infinitely
+
+    response = api.post("/api/v1/runs/", run("1.1", 0.92), format="json")
+
+    assert response.status_code == 201, response.content
+    (check,) = [c for c in response.json()["gate"]["checks"] if c["rule"] == "budget"]
+    assert (check["status"], check["budget_used"]) == ("failed", None)
+    assert "gate-failed" in member.get(f"/runs/{response.json()['id']}/").content.decode()
+
+
 def encode(bits):
     return base64.b64encode(np.packbits(bits).tobytes()).decode()
 

@@ -1,6 +1,8 @@
 """The regression gate a run's answer carries: the stored baseline and rules handed to the
 gate engine that the CI client also runs offline (``trackerclient.gate``)."""
 
+import math
+
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition
 from evaluations.services import alerts, findings
@@ -76,7 +78,9 @@ def _check_data(check):
 
 
 def _float(value):
-    return None if value is None else float(value)
+    """A finite float, else None (as the JSON renderer answers it): a budget of 0 that is
+    eroded at all is used infinitely, and JSON, so the stored verdict, has no infinity."""
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _candidate(run) -> list[gate.Result]:
