@@ -51,6 +51,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.sweep
 	$(BIN)/python -m benchmarks.pages
 	$(BIN)/python -m benchmarks.detection
+	$(BIN)/python -m benchmarks.mcnemar
+	$(BIN)/python -m benchmarks.outcomes
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -32,7 +32,9 @@ BENCH_DB = os.environ.get("BENCH_DATABASE") or "trackerapp_bench"
 if not BENCH_DB.replace("_", "").isalnum():
     raise SystemExit(f"BENCH_DATABASE must be a plain name, not {BENCH_DB!r}.")
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# BENCH_REDIS_DB likewise: the queue and cache entries are this run's own, the db number too.
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB") or 14)
 BINDING_TABLES = ("binding", "binding_permanent")
 
 WORKERS = 3

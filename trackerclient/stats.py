@@ -6,7 +6,8 @@ candidate is *worse* than the baseline, never merely different.
 
 - Two-proportion z-test (pooled variance) for rate metrics with sample sizes.
 - Wilson score interval for a proportion.
-- McNemar's exact test on discordant pairs, for per-example outcomes on the same examples.
+- McNemar's exact test on discordant pairs, for per-example outcomes on the same examples
+  (the binomial tail exact in integers for small counts, in log space beyond).
 - Benjamini-Hochberg step-up procedure for the false discovery rate across many checks.
 """
 
@@ -99,13 +100,97 @@ def wilson_interval(rate: float, n: int, *, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+# Up to this many trials the tail is summed exactly in integers (under half a millisecond);
+# beyond, in floating point from the log-probability at the boundary.
+EXACT_MAX_TRIALS = 1000
+# The outward sum stops once a term adds less than this share of it (each later term is
+# smaller still, and they shrink geometrically).
+_NEGLIGIBLE = 1e-17
+_LN_2PI = math.log(2 * math.pi)
+
+
 def binomial_tail(k: int, n: int) -> float:
-    """P(X >= k) for X ~ Binomial(n, 1/2), exactly (integer arithmetic)."""
+    """P(X >= k) for X ~ Binomial(n, 1/2): exact up to ``EXACT_MAX_TRIALS`` trials, beyond that
+    within 1e-12 relative (tails below ~1e-308 underflow to 0)."""
     if k <= 0:
         return 1.0
     if k > n:
         return 0.0
-    return sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n
+    if n <= EXACT_MAX_TRIALS:
+        return _exact_tail(k, n)
+    if 2 * k <= n:
+        # Below the mean the tail is over one half: its complement, an upper tail by
+        # symmetry (p = 1/2), is summed instead, so the sum always runs outward from the mean.
+        return 1.0 - _upper_tail(n - k + 1, n)
+    return _upper_tail(k, n)
+
+
+def _exact_tail(k, n):
+    """Exactly, by integers: each coefficient from the previous one (C(n, i+1) = C(n, i) *
+    (n - i) / (i + 1), always an integer), then one correctly rounded division."""
+    coefficient, total = math.comb(n, k), 0
+    for i in range(k, n + 1):
+        total += coefficient
+        coefficient = coefficient * (n - i) // (i + 1)
+    return total / 2**n
+
+
+def _upper_tail(k, n):
+    """P(X >= k) for k above the mean: pmf(k) in log space times the sum of the ratios
+    pmf(j) / pmf(k), each term the previous one times (n - j) / (j + 1). The terms fall
+    faster than geometrically, so a few thousand suffice at n = 10^6 (4.4 sqrt(n) near the
+    mean, a handful in a far tail)."""
+    term, total = 1.0, 1.0
+    for j in range(k, n):
+        term *= (n - j) / (j + 1)
+        total += term
+        if term < _NEGLIGIBLE * total:
+            break
+    return math.exp(_log_half_binomial_pmf(k, n) + math.log(total))
+
+
+def _log_half_binomial_pmf(x, n):
+    """log P(X = x) for X ~ Binomial(n, 1/2), by Loader's saddle-point expansion ("Fast and
+    accurate computation of binomial probabilities", 2000, as in R's dbinom): Stirling-series
+    remainders and deviance terms, each accurate to a few ulps, instead of differences of
+    lgamma values that lose ~n * 1e-16 to cancellation."""
+    if x == n:
+        return -n * math.log(2.0)
+    half = n / 2
+    lc = _stirlerr(n) - _stirlerr(x) - _stirlerr(n - x) - _bd0(x, half) - _bd0(n - x, half)
+    lf = _LN_2PI + math.log(x) + math.log1p(-x / n)
+    return lc - 0.5 * lf
+
+
+def _stirlerr(n):
+    """log(n!) - log(sqrt(2 pi n) (n/e)^n), the error of Stirling's formula."""
+    if n <= 15:
+        return math.lgamma(n + 1.0) - (n + 0.5) * math.log(n) + n - 0.5 * _LN_2PI
+    s0, s1, s2, s3, s4 = 1 / 12, 1 / 360, 1 / 1260, 1 / 1680, 1 / 1188
+    nn = float(n) * n
+    if n > 500:
+        return (s0 - s1 / nn) / n
+    if n > 80:
+        return (s0 - (s1 - s2 / nn) / nn) / n
+    if n > 35:
+        return (s0 - (s1 - (s2 - s3 / nn) / nn) / nn) / n
+    return (s0 - (s1 - (s2 - (s3 - s4 / nn) / nn) / nn) / nn) / n
+
+
+def _bd0(x, mean):
+    """The deviance term x log(x / mean) + mean - x, by its series near the mean, where the
+    direct formula would cancel."""
+    if abs(x - mean) >= 0.1 * (x + mean):
+        return x * math.log(x / mean) + mean - x
+    v = (x - mean) / (x + mean)
+    total, power, v2 = (x - mean) * v, 2 * x * v, v * v
+    for j in range(1, 1000):
+        power *= v2
+        updated = total + power / (2 * j + 1)
+        if updated == total:
+            break
+        total = updated
+    return total
 
 
 def mcnemar_worse_pvalue(broken: int, fixed: int) -> float:

@@ -11,7 +11,7 @@ _TIME = serializers.DateTimeField()
 
 def run_created_data(run) -> dict:
     """``RunCreatedSerializer(run).data`` for a stored run with ``result_list`` and
-    ``gate_result``."""
+    ``gate_result`` (the verdict as ``services.gate.verdict_data`` shapes it)."""
     version, dataset = run.model_version, run.dataset
     return {
         "id": run.pk,
@@ -31,10 +31,7 @@ def run_created_data(run) -> dict:
         "ci_url": run.ci_url,
         "metadata": run.metadata,
         "metrics": [_result_data(result) for result in run.result_list],
-        "gate": {
-            "status": run.gate_result.status,
-            "checks": [_check_data(check) for check in run.gate_result.checks],
-        },
+        "gate": run.gate_result,
     }
 
 
@@ -50,25 +47,6 @@ def _result_data(result):
         "direction": metric.direction,
         "kind": metric.kind,
         "unit": metric.unit,
-    }
-
-
-def _check_data(check):
-    return {
-        "metric": check.metric,
-        "slice": check.slice,
-        "rule": check.rule,
-        "status": check.status,
-        "passed": bool(check.passed),
-        "message": check.message,
-        "value": _float(check.value),
-        "baseline": _float(check.baseline),
-        "limit": _float(check.limit),
-        "delta": _float(check.delta),
-        "p_value": _float(check.p_value),
-        "q_value": _float(check.q_value),
-        "method": check.method,
-        "budget_used": _float(check.budget_used),
     }
 
 

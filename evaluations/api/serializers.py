@@ -10,7 +10,13 @@ from rest_framework import serializers
 from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, MetricDefinition
 from trackerclient import stats
 
-from .fields import NameField, StrictFloatField, StrictIntegerField, find_non_finite
+from .fields import (
+    NameField,
+    OutcomesField,
+    StrictFloatField,
+    StrictIntegerField,
+    find_non_finite,
+)
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionSerializer
 
 MAX_METRICS_PER_RUN = 10_000
@@ -57,7 +63,7 @@ class MetricInputSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
     kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
     unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
-    outcomes = serializers.CharField(
+    outcomes = OutcomesField(
         required=False,
         allow_null=True,
         max_length=MAX_OUTCOMES_CHARS,

@@ -116,6 +116,10 @@ class EvaluationRun(models.Model):
     # SHA-256 of the normalised body: a replay with the same external_id must match it.
     payload_digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
+    # The regression gate's verdict as the post answered it ({"status", "checks"}), so that
+    # pages show it without judging again. NULL until judged: batch-posted runs and runs
+    # stored before verdicts were kept are judged once, when first shown.
+    gate_verdict = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

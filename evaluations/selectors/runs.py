@@ -7,9 +7,13 @@ from evaluations.models import EvaluationRun, MetricResult, ModelVersion, Regist
 
 
 def runs_for(*, project):
-    """A project's runs, newest first, with everything a run's answer shows."""
-    results = MetricResult.objects.select_related("series__metric").order_by(
-        "series__metric__name", "series__slice"
+    """A project's runs, newest first, with everything a run's answer shows. Not the
+    per-example outcomes: 125 kB per million examples, which only the gate reads (with
+    selectors.gate_results, once per run)."""
+    results = (
+        MetricResult.objects.select_related("series__metric")
+        .defer("outcomes")
+        .order_by("series__metric__name", "series__slice")
     )
     return (
         EvaluationRun.objects.filter(project=project)

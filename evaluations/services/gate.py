@@ -1,15 +1,95 @@
 """The regression gate a run's answer carries: the stored baseline and rules handed to the
 gate engine that the CI client also runs offline (``trackerclient.gate``)."""
 
+import math
+
 from evaluations import selectors
-from evaluations.models import MetricDefinition
+from evaluations.models import EvaluationRun, MetricDefinition
 from evaluations.services import alerts, findings
 from trackerclient import gate, metric_catalog, stats
 
 
 def evaluate_gate(*, run) -> gate.Verdict:
-    """The verdict on a stored run (with ``result_list``, as selectors.runs_for reads it)."""
-    candidate = [
+    """The verdict on a stored run (with ``result_list``, as ingest stored it or
+    selectors.runs_for read it)."""
+    model = run.model_version.model
+    return _evaluate(
+        model=model,
+        candidate=_candidate(run),
+        dataset_name=run.dataset.name,
+        dataset_version=run.dataset.version,
+        version_label=run.model_version.label,
+    )
+
+
+def judge_run(*, run) -> dict:
+    """The verdict a post answers (``verdict_data``), judged once per run: the first time its
+    threshold breaches become findings (and alerts) and the verdict is stored with the run;
+    a replay answers the stored verdict."""
+    if run.gate_verdict is not None:
+        return run.gate_verdict
+    verdict = evaluate_gate(run=run)
+    recorded = findings.record_gate_breaches(run=run, verdict=verdict)
+    alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
+    return _store_verdict(run, verdict)
+
+
+def run_verdict(*, run) -> dict:
+    """The verdict a page shows for a stored run: the one its post answered. A run never
+    judged (posted in a batch, or stored before verdicts were kept) is judged now against the
+    current baseline and rules, and the verdict stored, so that it too is judged only once.
+    This opens no findings: a breach is a finding only when its run is the latest."""
+    if run.gate_verdict is not None:
+        return run.gate_verdict
+    return _store_verdict(run, evaluate_gate(run=run))
+
+
+def verdict_data(verdict: gate.Verdict) -> dict:
+    """A verdict as the API answers it (GateSerializer's shape) and as runs store it."""
+    return {"status": verdict.status, "checks": [_check_data(c) for c in verdict.checks]}
+
+
+def _store_verdict(run, verdict):
+    run.gate_verdict = verdict_data(verdict)
+    # Only if still unjudged: two requests judging the same run at once store one verdict.
+    EvaluationRun.objects.filter(pk=run.pk, gate_verdict__isnull=True).update(
+        gate_verdict=run.gate_verdict
+    )
+    return run.gate_verdict
+
+
+def _check_data(check):
+    return {
+        "metric": check.metric,
+        "slice": check.slice,
+        "rule": check.rule,
+        "status": check.status,
+        "passed": bool(check.passed),
+        "message": check.message,
+        "value": _float(check.value),
+        "baseline": _float(check.baseline),
+        "limit": _float(check.limit),
+        "delta": _float(check.delta),
+        "p_value": _float(check.p_value),
+        "q_value": _float(check.q_value),
+        "method": check.method,
+        "budget_used": _float(check.budget_used),
+    }
+
+
+def _float(value):
+    """A finite float, else None (as the JSON renderer answers it): a budget of 0 that is
+    eroded at all is used infinitely, and JSON, so the stored verdict, has no infinity."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _candidate(run) -> list[gate.Result]:
+    """The run's results as the gate takes them: from memory when ingest has just stored
+    them, else read again with their outcomes, which the run selectors leave out."""
+    results = run.result_list
+    if results and "outcomes" in results[0].get_deferred_fields():
+        return selectors.gate_results(run_id=run.pk)
+    return [
         gate.Result(
             metric=result.series.metric.name,
             value=result.value,
@@ -20,24 +100,8 @@ def evaluate_gate(*, run) -> gate.Verdict:
             ci_high=result.ci_high,
             outcomes=_bits(result.outcomes),
         )
-        for result in run.result_list
+        for result in results
     ]
-    model = run.model_version.model
-    return _evaluate(
-        model=model,
-        candidate=candidate,
-        dataset_name=run.dataset.name,
-        dataset_version=run.dataset.version,
-        version_label=run.model_version.label,
-    )
-
-
-def judge_run(*, run) -> gate.Verdict:
-    """The verdict on a stored run; its threshold breaches become findings (and alerts)."""
-    verdict = evaluate_gate(run=run)
-    recorded = findings.record_gate_breaches(run=run, verdict=verdict)
-    alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
-    return verdict
 
 
 def evaluate_payload(*, project, payload) -> gate.Verdict:

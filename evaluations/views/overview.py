@@ -23,7 +23,7 @@ def project_page(request, project_name):
     summaries = overview.project_overview(project=project)
     for summary in summaries:
         run = summary.latest_run
-        summary.gate = gate.evaluate_gate(run=run) if run is not None else None
+        summary.gate = gate.run_verdict(run=run) if run is not None else None
     context = {
         "project": project,
         "summaries": summaries,

@@ -12,5 +12,5 @@ from evaluations.views.access import member_project
 def run_page(request, run_id):
     project = member_project(request, runs__pk=run_id)
     run = selectors.get_run(project=project, run_id=run_id)
-    context = {"run": run, "project": project, "verdict": gate.evaluate_gate(run=run)}
+    context = {"run": run, "project": project, "verdict": gate.run_verdict(run=run)}
     return render(request, "evaluations/run.html", context)

@@ -112,3 +112,61 @@ def test_outcomes_of_the_wrong_length_are_refused():
         stats.decode_outcomes(packed, 97)
     with pytest.raises(ValueError, match="base64"):
         stats.decode_outcomes("not base64!", 100)
+
+
+def exact_tails(n):
+    """P(X >= k) for every k in 0..n, X ~ Binomial(n, 1/2), summed in integers."""
+    coefficients = [math.comb(n, 0)]
+    for i in range(n):
+        coefficients.append(coefficients[-1] * (n - i) // (i + 1))
+    tails, running = [0] * (n + 2), 0
+    for k in range(n, -1, -1):
+        running += coefficients[k]
+        tails[k] = running
+    return [tail / 2**n for tail in tails]
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 999, 1000, 1001, 1024, 1777, 2500, 4999, 5000])
+def test_binomial_tail_matches_the_exact_integer_sum(n):
+    tails = exact_tails(n)
+    ks = sorted({*range(0, n + 2, max(1, n // 150)), *range(n // 2 - 40, n // 2 + 40),
+                 *range(n - 5, n + 2), 1, 2})  # fmt: skip
+
+    for k in (k for k in ks if 0 <= k <= n + 1):
+        expected, got = tails[k], stats.binomial_tail(k, n)
+        if expected >= 1e-300:
+            assert got == pytest.approx(expected, rel=1e-9, abs=0), (k, n)
+        else:  # far in the tail: 0, or as small as the exact value
+            assert got <= 1e-300, (k, n, got, expected)
+
+
+@pytest.mark.parametrize("n", [10_000, 40_000, 100_000, 1_000_000, 10_000_000, 12_345_677])
+def test_binomial_tail_matches_scipy_at_large_counts_down_to_1e_300(n):
+    sigma = math.sqrt(n) / 2
+    smallest = 1.0
+    for offset in (-30, -5, -1, -0.2, 0, 0.5, 1, 2, 3, 5, 8, 13, 21, 30, 34, 36):
+        k = round(n / 2 + offset * sigma)
+        expected = scipy_stats.binom.sf(k - 1, n, 0.5)
+
+        assert stats.binomial_tail(k, n) == pytest.approx(expected, rel=1e-9, abs=0), (k, n)
+        smallest = min(smallest, expected)
+    assert smallest < 1e-250  # the grid reached the far tail
+
+
+@pytest.mark.parametrize("n", [10_000, 1_000_000, 10_000_000])
+def test_binomial_tail_underflows_to_zero_beyond_the_smallest_float(n):
+    k = round(n / 2 + 40 * math.sqrt(n) / 2)  # tail about 1e-350
+
+    assert scipy_stats.binom.sf(k - 1, n, 0.5) == 0.0
+    assert stats.binomial_tail(k, n) == 0.0
+    assert stats.binomial_tail(n, n) == 0.0
+    assert stats.binomial_tail(1, n) == 1.0
+    assert stats.binomial_tail(n + 1, n) == 0.0
+
+
+@pytest.mark.parametrize(("broken", "fixed"), [(20_400, 19_600), (21_000, 19_000), (19_900, 20_100),
+                                               (600_000, 400_000), (500_010, 499_990)])  # fmt: skip
+def test_mcnemar_matches_scipy_binomial_test_at_large_counts(broken, fixed):
+    expected = scipy_stats.binomtest(broken, broken + fixed, 0.5, alternative="greater").pvalue
+
+    assert stats.mcnemar_worse_pvalue(broken, fixed) == pytest.approx(expected, rel=1e-9)
