@@ -20,7 +20,7 @@ def store_outcomes_compressed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("evaluations", "0009_stored_series_points"),
+        ("evaluations", "0010_series_analysis_state"),
     ]
 
     operations = [
