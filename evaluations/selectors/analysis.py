@@ -33,12 +33,14 @@ class AnalysisInput:
     budget: float | None = None
 
 
-def analysis_inputs(*, series_ids, points) -> list[AnalysisInput]:
+def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[AnalysisInput]:
     """The latest ``points`` points of each series and what they are judged against, in a
-    fixed number of queries however many series there are."""
-    series_rows = list(
-        Series.objects.filter(pk__in=series_ids).select_related("metric", "dataset", "model")
-    )
+    fixed number of queries however many series there are; without the series analysed and
+    clean since ``skip_analysed_since``, if given."""
+    wanted = Series.objects.filter(pk__in=series_ids)
+    if skip_analysed_since is not None:
+        wanted = wanted.exclude(dirty=False, analysed_at__gte=skip_analysed_since)
+    series_rows = list(wanted.select_related("metric", "dataset", "model"))
     if not series_rows:
         return []
     inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}

@@ -50,15 +50,12 @@ def analyse_series(*, series_ids, queued_at=None) -> JobOutcome:
     updates the same findings. A job queued at ``queued_at`` skips the series another job has
     analysed since (the sweep may queue a series again while its first job still waits)."""
     outcome = JobOutcome()
-    wanted = Series.objects.filter(pk__in=series_ids)
-    if queued_at is not None:
-        wanted = wanted.exclude(dirty=False, analysed_at__gte=queued_at)
-    # Read before the points: a post committed after this bumps the generation, and the
-    # series then stays due for the points this job did not see.
-    generations = dict(wanted.values_list("pk", "generation"))
-    if not generations:
-        return outcome
-    inputs = selectors.analysis_inputs(series_ids=list(generations), points=POINTS)
+    # Each series' generation is read with it, before its points: a post committed after
+    # that bumps the generation, and the series then stays due for the points not seen.
+    inputs = selectors.analysis_inputs(
+        series_ids=series_ids, points=POINTS, skip_analysed_since=queued_at
+    )
+    generations = {item.series.pk: item.series.generation for item in inputs}
     analyses, errors = [], {}
     for item in inputs:
         try:
