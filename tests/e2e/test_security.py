@@ -62,6 +62,7 @@ def test_every_page_works_under_the_policy(watched, history):  # noqa: F811
     page = watched
     run = EvaluationRun.objects.get(model_version__label="1.49", dataset__version="v1")
     finding = Finding.objects.filter(kind="drift").first()
+    assert finding is not None, "the planted drift was found"
     pages = {
         "overview": ("/projects/acme/", 0),
         "model": (MODEL + "?dataset=holdout&dataset_version=v1", 2),
