@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 import orjson
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,12 +59,16 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "evaluations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files are answered above this line, so they carry neither header below.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "trackerapp.middleware.PrivatePagesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -167,6 +172,26 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Datetimes are written like DRF writes them (UTC with a Z); error lists keyed by index.
     "ORJSON_RENDERER_OPTIONS": (orjson.OPT_UTC_Z, orjson.OPT_NON_STR_KEYS),
+}
+
+# Content-Security-Policy on every answer (django-csp): the pages load scripts, styles and
+# images from this origin only, and may not be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        # plotly.js (4.1) writes its own rules (the hover layer's pointer-events among them)
+        # into a <style> element it creates and sets some style attributes: without
+        # 'unsafe-inline' hovering and the mode bar break, and it ships no stylesheet to load
+        # instead (plotly/plotly.js#7543). Inline styles cannot run code, and scripts stay
+        # strictly 'self'.
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+    },
 }
 
 SPECTACULAR_SETTINGS = {

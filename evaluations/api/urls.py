@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import alert_views, baseline_views, finding_views, views
 
@@ -38,5 +38,11 @@ urlpatterns = [
     ),
     path("notifications/", alert_views.NotificationListApi.as_view(), name="api-notifications"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", template_name="evaluations/api_docs.html"
+        ),
+        name="api-docs",
+    ),
 ]

@@ -5,7 +5,16 @@
   "use strict";
   const data = JSON.parse(document.getElementById("chart-data").textContent);
   const runs = data.runs;
-  const x = runs.version;
+
+  // Plotly reads a subset of HTML in every text it draws (<a href>, <b>, <br> ...) and decodes
+  // &lt; &gt; &amp;: labels come from CI, so each one reaches Plotly with < > & written as
+  // entities and shows literally. The payload keeps the raw labels (the tables below the
+  // charts show them through Django's escaping); only what is handed to Plotly goes through here.
+  function plain(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  const x = runs.version.map(plain); // the category axis: ticks, hover
   // Okabe-Ito: distinguishable with every common colour-vision deficiency.
   const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
   const BAD = "#D55E00";
@@ -23,13 +32,13 @@
 
   function valueTrace(metric, series, colour, named) {
     const custom = series.value.map((v, i) => [
-      runs.commit[i] || "—", runs.at[i], series.n && series.n[i] !== null ? series.n[i] : "—",
+      plain(runs.commit[i] || "—"), runs.at[i], series.n && series.n[i] !== null ? series.n[i] : "—",
       runs.run_id[i],
     ]);
     const trace = {
       type: "scatter",
       mode: series.value.length > MANY ? "lines" : "lines+markers",
-      name: named ? series.slice : metric.name,
+      name: plain(named ? series.slice : metric.name),
       meta: {role: "value", slice: series.slice},
       x: x,
       y: series.value,
@@ -38,7 +47,7 @@
       line: {color: colour, width: 1.8},
       marker: {size: 5, color: colour},
       hovertemplate:
-        "<b>%{x}</b> " + (named ? series.slice + " " : "") + "%{y}" +
+        "<b>%{x}</b> " + (named ? plain(series.slice) + " " : "") + "%{y}" +
         "<br>commit %{customdata[0]}<br>run at %{customdata[1]} UTC<br>n = %{customdata[2]}" +
         "<br><i>click to open run %{customdata[3]}</i><extra></extra>",
     };
@@ -56,10 +65,10 @@
     const b = series.baseline;
     return {
       type: "scatter", mode: "lines", x: [x[0], x[x.length - 1]], y: [b.value, b.value],
-      name: "baseline " + b.version + (named ? " (" + series.slice + ")" : ""),
+      name: plain("baseline " + b.version + (named ? " (" + series.slice + ")" : "")),
       meta: {role: "baseline"},
       line: {color: colour, width: 1.5, dash: "dash"},
-      hovertemplate: "baseline " + b.version + ": " + fmt(b.value) + "<extra></extra>",
+      hovertemplate: plain("baseline " + b.version + ": " + fmt(b.value)) + "<extra></extra>",
     };
   }
 
@@ -89,7 +98,8 @@
     const active = series.findings.some((f) => f.kind === "drift" && (f.status === "open" || f.status === "acknowledged"));
     if (!t || !active || indexOf(t.start_version) < 0 || indexOf(t.end_version) < 0) return null;
     return {
-      type: "scatter", mode: "lines", x: [t.start_version, t.end_version], y: [t.start_value, t.end_value],
+      type: "scatter", mode: "lines", x: [x[indexOf(t.start_version)], x[indexOf(t.end_version)]],
+      y: [t.start_value, t.end_value],
       name: "fitted trend", meta: {role: "trend"},
       line: {color: BAD, width: 2.5, dash: "dashdot"},
       hovertemplate: "fitted trend: " + fmt(t.slope) + " per version<extra></extra>",
@@ -104,8 +114,8 @@
     return {
       type: "scatter", mode: "markers", name: "detected change", meta: {role: "change"},
       x: points.map((p) => x[p.i]), y: points.map((p) => series.value[p.i]),
-      customdata: points.map((p) => [p.f.url, p.f.kind, p.f.status]),
-      text: points.map((p) => p.f.message),
+      customdata: points.map((p) => [p.f.url, plain(p.f.kind), plain(p.f.status)]),
+      text: points.map((p) => plain(p.f.message)),
       marker: {symbol: "triangle-down", size: 13, color: BAD, line: {color: "#000", width: 1}},
       hovertemplate: "<b>%{customdata[1]}</b> (%{customdata[2]})<br>%{text}<br><i>click to open the finding</i><extra></extra>",
     };
@@ -114,11 +124,12 @@
   function markShapes() {
     const shapes = [], annotations = [];
     data.marks.forEach((mark) => {
-      if (indexOf(mark.version) < 0) return;
-      shapes.push({type: "line", xref: "x", yref: "paper", x0: mark.version, x1: mark.version, y0: 0, y1: 1,
+      const i = indexOf(mark.version);
+      if (i < 0) return;
+      shapes.push({type: "line", xref: "x", yref: "paper", x0: x[i], x1: x[i], y0: 0, y1: 1,
         line: {color: "#59636e", width: 1, dash: "dot"}});
-      annotations.push({xref: "x", yref: "paper", x: mark.version, y: 1, yanchor: "bottom", showarrow: false,
-        text: "intended change", hovertext: mark.note, font: {size: 11, color: "#59636e"}});
+      annotations.push({xref: "x", yref: "paper", x: x[i], y: 1, yanchor: "bottom", showarrow: false,
+        text: "intended change", hovertext: plain(mark.note), font: {size: 11, color: "#59636e"}});
     });
     return {shapes: shapes, annotations: annotations};
   }
@@ -155,7 +166,7 @@
       margin: {l: 60, r: 20, t: 12 + 20 * legendRows, b: 60},
       font: {family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2328"},
       xaxis: {type: "category", nticks: 12, tickangle: -30, automargin: true},
-      yaxis: {title: {text: metric.unit || metric.name}, automargin: true, zeroline: false},
+      yaxis: {title: {text: plain(metric.unit || metric.name)}, automargin: true, zeroline: false},
       legend: {orientation: "h", yanchor: "bottom", y: 1.02, x: 0},
       hovermode: "closest", shapes: marks.shapes, annotations: marks.annotations,
       plot_bgcolor: "#fff", paper_bgcolor: "#fff",
