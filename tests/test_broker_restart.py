@@ -11,6 +11,7 @@ stay due in the database, and the beat sweep queues them again.
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,7 +27,7 @@ from django.db import connection
 
 from evaluations.models import Series
 from evaluations.services import projects
-from tests.conftest import ROOT, wait_until
+from tests.conftest import IN_CI, ROOT, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -51,11 +52,12 @@ class RedisServer:
         self.process = None
 
     def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        )  # fmt: skip
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.log_path.parent)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         assert wait_until(self.answers, timeout=10), self.log_path.read_text()
 
     def kill(self):
@@ -94,10 +96,11 @@ class Stack:
 
     def spawn(self, name, args, **env):
         log_path = self.tmp_path / f"{name}.log"
-        process = subprocess.Popen(
-            args, cwd=ROOT, env={**self.env, **env}, start_new_session=True,
-            stdout=open(log_path, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        )  # fmt: skip
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env={**self.env, **env}, start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         process.log_path = log_path
         self.processes.append(process)
         return process
@@ -141,9 +144,11 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path):
+    if not shutil.which("redis-server"):
+        (pytest.fail if IN_CI else pytest.skip)("needs redis-server on PATH, to restart one")
     stack = Stack(tmp_path)
-    stack.redis.start()
     try:
+        stack.redis.start()
         yield stack
     finally:
         stack.stop()
