@@ -104,7 +104,7 @@ class Supervisor:
 
 def describe(status):
     if status < 0:
-        return f"killed by {signal.Signals(-status).name}"
+        return f"killed by signal {-status}: {signal.strsignal(-status)}"
     return f"status {status}"
 
 
