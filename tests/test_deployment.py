@@ -50,6 +50,21 @@ def test_compose_commands_are_the_projects_scripts_and_documented():
     assert "celery -A trackerapp beat" in (ROOT / "scripts/beat").read_text()
 
 
+def test_compose_restarts_the_processes_and_the_scripts_supervise_worker_and_beat():
+    services = compose()["services"]
+
+    for name in ("web", "worker", "beat"):
+        assert services[name]["restart"] == "unless-stopped"
+    assert services["worker"]["stop_grace_period"] == "30s"
+    for name in ("worker", "beat"):
+        script = (ROOT / "scripts" / name).read_text()
+        assert re.search(
+            rf'^exec python "\$\(dirname "\$0"\)/supervise.py" \\\n\s+celery -A trackerapp {name} ',
+            script, re.M,
+        ), script  # fmt: skip
+    assert "exec gunicorn" in (ROOT / "scripts/web").read_text()  # gunicorn keeps its own workers
+
+
 def test_dockerfile_installs_requirements_and_runs_the_web_script():
     dockerfile = (ROOT / "Dockerfile").read_text()
 

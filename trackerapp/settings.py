@@ -220,6 +220,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker or beat waits out a broker outage of any length (Celery's default gives up after
+# 100 tries, about 45 minutes, and exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Reconnects where Celery 5.7.0's own consumer exits (README: "Keeping the worker and beat alive").
+CELERY_WORKER_CONSUMER = "trackerapp.consumer:Consumer"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A post must not hang on a dead broker: the series stays dirty and is swept later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
