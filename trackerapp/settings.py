@@ -228,7 +228,17 @@ CELERY_WORKER_CONSUMER = "trackerapp.consumer:Consumer"
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A post must not hang on a dead broker: the series stays dirty and is swept later.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+# Jobs are acknowledged when done (late acks), so a message a dead worker held is delivered
+# again once the visibility timeout passes. It is set longer than any countdown a task gets
+# (an alert held back by the rate limit waits up to an hour), so that a held task is never
+# delivered twice while it waits; the analysis does not wait for it: the sweep re-queues a
+# dead job's series within its grace.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT_SECONDS", 2 * 3600),
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
