@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from evaluations.models import NAME_MAX_LENGTH
 
-from .parsers import NonFinite
+from .parsers import NonFinite, nested_deeper
 
 
 def reject_control_characters(value):
@@ -95,7 +95,7 @@ class MetadataField(serializers.DictField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if _depth_over(value, METADATA_MAX_DEPTH):
+        if nested_deeper(value, METADATA_MAX_DEPTH):
             self.fail("too_deep")
         problem = json_value_problem(value)
         if problem:
@@ -103,18 +103,6 @@ class MetadataField(serializers.DictField):
         if len(orjson.dumps(value)) > METADATA_MAX_BYTES:
             self.fail("too_big")
         return value
-
-
-def _depth_over(value, limit):
-    """Whether containers nest deeper than ``limit`` (iteratively: no recursion to exhaust)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
 
 
 def json_value_problem(value, path=""):

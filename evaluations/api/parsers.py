@@ -52,12 +52,12 @@ class StrictJSONParser(JSONParser):
             raise ParseError(f"Malformed JSON: {exc}") from None
         except RecursionError:
             raise too_deep from None
-        if _nested_deeper(data, MAX_DEPTH):
+        if nested_deeper(data, MAX_DEPTH):
             raise too_deep
         return data
 
 
-def _nested_deeper(data, limit):
+def nested_deeper(data, limit):
     """Whether containers nest deeper than ``limit``; a walk over containers only, without
     recursion."""
     level, depth = [data] if isinstance(data, dict | list) else [], 0
