@@ -52,7 +52,8 @@ class StrictJSONParser(JSONParser):
             raise ParseError(f"Malformed JSON: {exc}") from None
         except RecursionError:
             raise too_deep from None
-        if nested_deeper(data, MAX_DEPTH):
+        # Fewer brackets than levels cannot nest too deep: most bodies skip the walk.
+        if text.count("[") + text.count("{") > MAX_DEPTH and nested_deeper(data, MAX_DEPTH):
             raise too_deep
         return data
 
