@@ -356,3 +356,28 @@ def test_a_subscription_named_with_nul_is_a_form_error(member, project):
     assert response.status_code == 200
     assert "Null characters are not allowed" in response.content.decode()
     assert not AlertSubscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("environment", "environment"), ("metrics.2.direction", "metrics.2.direction"),
+     ("metrics.0.kind", "metrics.0.kind")],
+)  # fmt: skip
+def test_a_lone_surrogate_in_a_choice_is_quoted_escaped(api, run_body, path, field):
+    text = json.dumps(body_with(run_body, path, "X-choice")).replace("X-choice", "bad\\ud800")
+
+    response = raw_post(api, text)
+
+    assert response.status_code == 400
+    assert '"bad\\ud800" is not a valid choice.' in error_at(response, field)
+    assert nothing_written()
+
+
+def test_a_lone_surrogate_in_a_subscription_kind_is_quoted_escaped(api):
+    text = '{"name": "s", "emails": ["ana@example.com"], "kinds": ["drift\\udfff"]}'
+
+    response = api.generic("POST", "/api/v1/subscriptions/", text, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "drift\\udfff" in error_at(response, "kinds.0")
+    assert not AlertSubscription.objects.exists()

@@ -26,6 +26,17 @@ class NameField(serializers.CharField):
         self.validators.append(reject_control_characters)
 
 
+class ChoiceField(serializers.ChoiceField):
+    """DRF's ChoiceField, whose error quotes the input with lone surrogates escaped (DRF's own
+    quotes it as it came, which the answer cannot then be written with)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("invalid_choice", input=printable(str(data)))
+
+
 class StrictFloatField(serializers.FloatField):
     """A finite JSON number. Strings, booleans, NaN and ±Infinity are refused."""
 

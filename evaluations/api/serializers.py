@@ -10,7 +10,14 @@ from rest_framework import serializers
 from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, MetricDefinition
 from trackerclient import stats
 
-from .fields import MetadataField, NameField, StrictFloatField, StrictIntegerField, printable
+from .fields import (
+    ChoiceField,
+    MetadataField,
+    NameField,
+    StrictFloatField,
+    StrictIntegerField,
+    printable,
+)
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionSerializer
 
 MAX_METRICS_PER_RUN = 10_000
@@ -58,8 +65,8 @@ class MetricInputSerializer(serializers.Serializer):
     n = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_COUNT)
     ci_low = StrictFloatField(required=False, allow_null=True)
     ci_high = StrictFloatField(required=False, allow_null=True)
-    direction = serializers.ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
-    kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
+    direction = ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
+    kind = ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
     unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
     outcomes = serializers.CharField(
         required=False,
@@ -208,7 +215,7 @@ class RunInputSerializer(serializers.Serializer):
     commit = NameField(required=False, allow_blank=True, default="")
     branch = NameField(required=False, allow_blank=True, default="")
     dataset = DatasetField()
-    environment = serializers.ChoiceField(
+    environment = ChoiceField(
         choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
     )
     external_id = NameField(required=False, allow_null=True, default=None)
