@@ -381,3 +381,20 @@ def test_a_lone_surrogate_in_a_subscription_kind_is_quoted_escaped(api):
     assert response.status_code == 400
     assert "drift\\udfff" in error_at(response, "kinds.0")
     assert not AlertSubscription.objects.exists()
+
+
+def test_a_triage_note_with_nul_on_the_finding_page_answers_400(member, post_run, run_body):
+    from evaluations.models import Finding, Series
+    from evaluations.services import findings
+    from tests.test_findings_api import detected
+
+    post_run(run_body)
+    series = Series.objects.get(metric__name="accuracy")
+    (finding,) = findings.record_findings(series=series, detected=[detected()]).opened
+
+    response = member.post(
+        f"/findings/{finding.pk}/", {"action": "acknowledge", "note": "seen\u0000"}
+    )
+
+    assert response.status_code == 400
+    assert Finding.objects.get().status == "open"
