@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from evaluations.models import AlertSubscription, ChangeMark, ThresholdRule
+from evaluations.models import AlertSubscription, ChangeMark, Finding, Series, ThresholdRule
+from evaluations.services import findings, projects
+from tests.test_findings_api import detected
 from tests.test_ingest_validation import body_with, nothing_written, raw_post
 
 pytestmark = pytest.mark.postgres
@@ -332,8 +334,6 @@ def test_a_model_name_with_nul_in_the_path_is_not_found(api, stored, path):
 
 @pytest.fixture
 def member(client, project):
-    from evaluations.services import projects
-
     client.force_login(projects.ensure_member(project=project, username="ana"))
     return client
 
@@ -384,10 +384,6 @@ def test_a_lone_surrogate_in_a_subscription_kind_is_quoted_escaped(api):
 
 
 def test_a_triage_note_with_nul_on_the_finding_page_answers_400(member, post_run, run_body):
-    from evaluations.models import Finding, Series
-    from evaluations.services import findings
-    from tests.test_findings_api import detected
-
     post_run(run_body)
     series = Series.objects.get(metric__name="accuracy")
     (finding,) = findings.record_findings(series=series, detected=[detected()]).opened
