@@ -1,5 +1,6 @@
 """Bad input: a 4xx JSON answer that names the field, and nothing written."""
 
+import base64
 import json
 
 import pytest
@@ -183,6 +184,10 @@ def test_body_over_5_mb_answers_413(api, run_body):
 
 
 def test_body_just_under_the_limit_is_accepted(api, run_body):
-    run_body["metadata"] = {"blob": "x" * (4 * 1024 * 1024)}
+    # 24 million outcomes: 4 MB of base64, the largest field a body holds.
+    run_body["metrics"][0].update(
+        n=24_000_000, outcomes=base64.b64encode(bytes(3_000_000)).decode()
+    )
 
+    assert len(json.dumps(run_body)) > 4_000_000
     assert raw_post(api, json.dumps(run_body)).status_code == 201

@@ -21,6 +21,7 @@ from evaluations.api.serializers import (
     RunCreatedSerializer,
     RunInputSerializer,
     _plain_metric,
+    _reject_duplicates,
 )
 from evaluations.models import MetricResult, Series
 from evaluations.selectors import series as series_selectors
@@ -177,8 +178,9 @@ NAMES = (["accuracy", "a" * 200, "ünï", "country=DE"],
          ["a" * 201, "", " acc", "acc ", "acc\x00", "tab\tname", "zero\u200bwidth", "\ud800", 5,
           2.5, None, True])  # fmt: skip
 NUMBERS = ([0.5, 1, 0, -3, 2**53, 1e308, -0.0],
-           [2**53 + 1, float("inf"), NonFinite("NaN"), True, None, "0.5", [], {}])  # fmt: skip
-COUNTS = ([None, 1, 10000, 2**70], [0, -1, 5.0, True, "5"])
+           [2**53 + 1, 10**400, -(10**400), float("inf"), NonFinite("NaN"), True, None, "0.5",
+            [], {}])  # fmt: skip
+COUNTS = ([None, 1, 10000, 10**12], [0, -1, 5.0, True, "5", 10**12 + 1, 2**63 - 1, 2**63, 2**70])
 MISSING = object()
 
 
@@ -222,6 +224,25 @@ def test_plain_metrics_are_validated_as_the_serializer_validates_them():
             ], items
         plain += _plain_metric(items[0]) is not None
     assert plain > 300, plain  # the fast path was taken often enough to count
+
+
+def _fully_validated(data, items):
+    metrics = MetricsField._validated(data, items)
+    _reject_duplicates(metrics)
+    return metrics
+
+
+def test_shorthand_metrics_are_validated_as_the_serializer_validates_them():
+    rng = random.Random(11)
+    names = [name for name in NAMES[0] + NAMES[1] if isinstance(name, str)]
+    for _ in range(2000):
+        data = {rng.choice(names): pick(rng, NUMBERS) for _ in range(rng.randint(1, 3))}
+        items = [{"name": name, "value": value} for name, value in data.items()]
+        fast = validated(MetricsField().to_internal_value, data)
+        full = validated(lambda items, data=data: _fully_validated(data, items), items)
+        assert fast == full, data
+        if isinstance(fast, tuple):  # an error the API's renderer can write (as UTF-8)
+            assert JSONRenderer().render(fast[1]), data
 
 
 def typed(value):

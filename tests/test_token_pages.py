@@ -133,8 +133,9 @@ def test_owner_cannot_revoke_another_projects_token(client, owner, db):
     assert client_for(secret).get("/api/v1/models/").status_code == 200
 
 
-def test_revoke_with_a_malformed_id_answers_404(client, owner):
-    assert client.post(PATH, {"revoke": "x", "confirm": "yes"}).status_code == 404
+def test_revoke_with_a_malformed_id_answers_400(client, owner):
+    for malformed in ("x", "", "-1", str(2**63)):
+        assert client.post(PATH, {"revoke": malformed, "confirm": "yes"}).status_code == 400
 
 
 def test_token_list_costs_a_fixed_number_of_queries(

@@ -43,3 +43,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("evaluations.api.urls")),
 ]
+
+handler500 = "trackerapp.errors.server_error"

@@ -5,7 +5,7 @@ from rest_framework import generics, serializers
 
 from evaluations.models import AlertSubscription, Finding, Notification
 
-from .fields import NameField
+from .fields import ChoiceField, NameField
 
 
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -16,7 +16,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         help_text="Model names; empty: every model",
     )  # fmt: skip
     kinds = serializers.ListField(
-        child=serializers.ChoiceField(choices=Finding.Kind.choices), required=False, default=list,
+        child=ChoiceField(choices=Finding.Kind.choices), required=False, default=list,
         help_text="Finding kinds; empty: every kind",
     )  # fmt: skip
 

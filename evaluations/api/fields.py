@@ -1,15 +1,17 @@
-"""Strict input fields: CI posts numbers as numbers and names as printable text."""
+"""Strict input fields: CI posts numbers as numbers, names as printable text, and metadata
+as JSON that PostgreSQL stores and the API can answer again."""
 
 import math
 import unicodedata
 
+import orjson
 from django.core import validators
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from evaluations.models import NAME_MAX_LENGTH
 
-from .parsers import NonFinite
+from .parsers import NonFinite, nested_deeper
 
 
 def reject_control_characters(value):
@@ -50,6 +52,17 @@ class OutcomesField(serializers.CharField):
         return value
 
 
+class ChoiceField(serializers.ChoiceField):
+    """DRF's ChoiceField, whose error quotes the input with lone surrogates escaped (DRF's own
+    quotes it as it came, which the answer cannot then be written with)."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("invalid_choice", input=printable(str(data)))
+
+
 class StrictFloatField(serializers.FloatField):
     """A finite JSON number. Strings, booleans, NaN and ±Infinity are refused."""
 
@@ -63,7 +76,10 @@ class StrictFloatField(serializers.FloatField):
             self.fail("non_finite", literal=data.literal)
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             self.fail("invalid", kind=_json_kind(data))
-        value = float(data)
+        try:
+            value = float(data)
+        except OverflowError:  # an integer literal beyond the float range, e.g. 10**400
+            self.fail("non_finite", literal=f"an integer of {len(str(abs(data)))} digits")
         if not math.isfinite(value):
             self.fail("non_finite", literal=repr(data))
         return super().to_internal_value(value)
@@ -98,18 +114,82 @@ def _json_kind(data):
     return f"{data!r}"
 
 
-def find_non_finite(value, path=""):
-    """The path of the first NaN/Infinity inside a JSON document, or None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path or "(root)"
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = find_non_finite(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
+# Metadata is stored as jsonb and answered again by orjson: both refuse NUL characters and
+# lone surrogates, orjson refuses integers beyond 64 bits and nesting beyond 254 levels.
+METADATA_MAX_DEPTH = 32
+METADATA_MAX_BYTES = 64 * 1024
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+class MetadataField(serializers.DictField):
+    """A JSON object of provenance, at most 32 levels deep and 64 kB as JSON, whose text holds
+    no NUL character or lone surrogate and whose integers fit in 64 bits."""
+
+    default_error_messages = {
+        "too_deep": f"Must not nest deeper than {METADATA_MAX_DEPTH} levels.",
+        "too_big": f"Must be at most {METADATA_MAX_BYTES} bytes as JSON.",
+    }
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if nested_deeper(value, METADATA_MAX_DEPTH):
+            self.fail("too_deep")
+        problem = json_value_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        if len(orjson.dumps(value)) > METADATA_MAX_BYTES:
+            self.fail("too_big")
+        return value
+
+
+def json_value_problem(value, path=""):
+    """``"path: message"`` for the first value PostgreSQL or the answer could not hold
+    (NaN/Infinity, NUL, lone surrogates, integers beyond 64 bits); None when all is well."""
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        problem = _scalar_problem(item)
+        if problem:
+            return f"{where or '(root)'}: {problem}"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{where}.{printable(key)}" if where else printable(key)
+                problem = _text_problem(key)
+                if problem:
+                    return f"{child_path}: the key {problem}"
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{where}.{index}", child) for index, child in enumerate(item))
     return None
+
+
+def _scalar_problem(item):
+    if isinstance(item, float) and not math.isfinite(item):
+        return "NaN and Infinity are not valid JSON numbers."
+    if isinstance(item, int) and not isinstance(item, bool) and not _INT64[0] <= item <= _INT64[1]:
+        return "Integers must fit in 64 bits (-2**63 to 2**63-1)."
+    if isinstance(item, str):
+        return _text_problem(item)
+    return None
+
+
+def _text_problem(text):
+    if "\x00" in text:
+        return "must not contain NUL (\\u0000) characters."
+    if _has_surrogate(text):
+        return "must not contain lone surrogates (\\ud800-\\udfff)."
+    return None
+
+
+def _has_surrogate(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def printable(text):
+    """``text`` with NUL characters and lone surrogates escaped, for an error message that
+    names it (a surrogate cannot be written as UTF-8)."""
+    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")

@@ -31,6 +31,10 @@ class TriageInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
+class PrecisionQuerySerializer(serializers.Serializer):
+    model = NameField(required=False, allow_blank=True, help_text="Only this model's findings")
+
+
 class PrecisionSerializer(serializers.Serializer):
     total = serializers.IntegerField(help_text="Findings so far")
     judged = serializers.IntegerField(help_text="Findings a person marked real or false alarm")

@@ -59,12 +59,14 @@ class FindingTriageApi(APIView):
 
 
 class PrecisionApi(APIView):
-    @extend_schema(responses=s.PrecisionSerializer)
+    @extend_schema(parameters=[s.PrecisionQuerySerializer], responses=s.PrecisionSerializer)
     def get(self, request):
         """Alert precision of the project's findings (``?model=`` narrows it to one model)."""
+        query = s.PrecisionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         scope = selectors.findings_for(project=request.auth.project)
-        if request.query_params.get("model"):
-            scope = scope.filter(series__model__name=request.query_params["model"])
+        if query.validated_data.get("model"):
+            scope = scope.filter(series__model__name=query.validated_data["model"])
         return Response(s.PrecisionSerializer(findings.alert_precision(scope)).data)
 
 

@@ -11,23 +11,29 @@ from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, MetricDefinition
 from trackerclient import stats
 
 from .fields import (
+    ChoiceField,
+    MetadataField,
     NameField,
     OutcomesField,
     StrictFloatField,
     StrictIntegerField,
-    find_non_finite,
+    printable,
 )
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionSerializer
 
 MAX_METRICS_PER_RUN = 10_000
 MAX_RUNS_PER_BATCH = 1_000
 MAX_OUTCOMES_CHARS = 4 * 1024 * 1024  # base64 of 25 million outcomes, within the body limit
+# Sample and dataset sizes: a trillion examples is beyond any evaluation set, and well within
+# the bigint columns and the float arithmetic of the gate's statistics.
+MAX_COUNT = 10**12
+MAX_SERIES_LIMIT = 1_000_000  # far beyond any history; keeps LIMIT within a bigint
 
 
 class DatasetInputSerializer(serializers.Serializer):
     name = NameField()
     version = NameField(required=False, default="", allow_blank=True)
-    size = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    size = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_COUNT)
 
 
 @extend_schema_field(
@@ -57,11 +63,11 @@ class MetricInputSerializer(serializers.Serializer):
     name = NameField()
     value = StrictFloatField()
     slice = NameField(required=False, default="overall")
-    n = StrictIntegerField(required=False, allow_null=True, min_value=1)
+    n = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_COUNT)
     ci_low = StrictFloatField(required=False, allow_null=True)
     ci_high = StrictFloatField(required=False, allow_null=True)
-    direction = serializers.ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
-    kind = serializers.ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
+    direction = ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
+    kind = ChoiceField(choices=MetricDefinition.Kind.choices, required=False)
     unit = serializers.CharField(required=False, max_length=32, allow_blank=True)
     outcomes = OutcomesField(
         required=False,
@@ -127,10 +133,11 @@ class MetricsField(serializers.Field):
         serializer = MetricInputSerializer(data=items, many=True)
         if not serializer.is_valid():
             # Errors are keyed by position: {"metrics": {"2": {"value": [...]}}}; for the
-            # shorthand object form, by metric name instead.
+            # shorthand object form, by metric name instead (lone surrogates escaped, or the
+            # answer could not be written).
             errors = _errors_by_index(serializer.errors)
             if isinstance(data, dict):
-                errors = {items[index]["name"]: err for index, err in errors.items()}
+                errors = {printable(items[index]["name"]): err for index, err in errors.items()}
             raise serializers.ValidationError(errors)
         return [dict(item) for item in serializer.validated_data]
 
@@ -153,7 +160,7 @@ def _plain_metric(item):
     metric = {"name": name, "value": float(value), "slice": slice_}
     if "n" in item:
         n = item["n"]
-        if not (n is None or (type(n) is int and n >= 1)):
+        if not (n is None or (type(n) is int and 1 <= n <= MAX_COUNT)):
             return None
         metric["n"] = n
     for bound in ("ci_low", "ci_high"):
@@ -209,7 +216,7 @@ class RunInputSerializer(serializers.Serializer):
     commit = NameField(required=False, allow_blank=True, default="")
     branch = NameField(required=False, allow_blank=True, default="")
     dataset = DatasetField()
-    environment = serializers.ChoiceField(
+    environment = ChoiceField(
         choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
     )
     external_id = NameField(required=False, allow_null=True, default=None)
@@ -219,20 +226,12 @@ class RunInputSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     finished_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     ci_url = serializers.URLField(required=False, allow_blank=True, max_length=2000, default="")
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = MetadataField(required=False, default=dict)
     metrics = MetricsField()
 
     def validate_model(self, value):
         if "/" in value:
             raise serializers.ValidationError("Must not contain '/'.")
-        return value
-
-    def validate_metadata(self, value):
-        path = find_non_finite(value)
-        if path:
-            raise serializers.ValidationError(
-                f"{path}: NaN and Infinity are not valid JSON numbers."
-            )
         return value
 
     def validate(self, attrs):
@@ -400,7 +399,10 @@ class SeriesQuerySerializer(serializers.Serializer):
     )
     slice = NameField(required=False, default="overall")
     limit = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only the latest N points."
+        required=False,
+        min_value=1,
+        max_value=MAX_SERIES_LIMIT,
+        help_text="Only the latest N points.",
     )
 
 

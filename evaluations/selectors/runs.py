@@ -44,6 +44,8 @@ def models_for(*, project):
 
 
 def find_model(*, project, name) -> RegisteredModel | None:
+    if "\x00" in name:  # from a URL; no name holds one, and PostgreSQL would refuse the query
+        return None
     return RegisteredModel.objects.filter(project=project, name=name).first()
 
 

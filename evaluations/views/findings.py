@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
 from django.shortcuts import redirect, render
 
 from evaluations import selectors
@@ -16,6 +17,8 @@ def finding_page(request, finding_id):
     project = member_project(request, models__series__findings__pk=finding_id)
     finding = selectors.get_finding(project=project, finding_id=finding_id)
     if request.method == "POST" and request.POST.get("action") in findings.TRANSITIONS:
+        if "\x00" in request.POST.get("note", ""):
+            raise BadRequest("A note must not contain NUL characters.")  # PostgreSQL's text
         try:
             findings.triage(
                 finding=finding, action=request.POST["action"], by=request.user.get_username(),

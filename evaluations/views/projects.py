@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -28,7 +28,8 @@ def project_settings(request, project_name):
     form = SubscriptionForm()
     if request.method == "POST":
         if "delete" in request.POST:
-            AlertSubscription.objects.filter(project=project, pk=request.POST["delete"]).delete()
+            subscription_id = _posted_id(request.POST["delete"])
+            AlertSubscription.objects.filter(project=project, pk=subscription_id).delete()
             return redirect("project-settings", project_name=project.name)
         form = SubscriptionForm(request.POST)
         if form.is_valid():
@@ -70,7 +71,7 @@ def project_tokens(request, project_name):
 
 
 def _revoke_token(request, project, context):
-    token = project.tokens.filter(pk=_int_or_404(request.POST["revoke"])).first()
+    token = project.tokens.filter(pk=_posted_id(request.POST["revoke"])).first()
     if token is None:
         raise Http404("Not found.")
     if request.POST.get("confirm") != "yes":
@@ -87,8 +88,13 @@ def _render_tokens(request, context):
     return render(request, "evaluations/project_tokens.html", context)
 
 
-def _int_or_404(value):
+def _posted_id(value):
+    """A row id from a form's button; anything but a positive bigint is a malformed request
+    (a 400 page), never an error of the database."""
     try:
-        return int(value)
+        row_id = int(value)
     except ValueError:
-        raise Http404("Not found.") from None
+        raise BadRequest("Not a row id.") from None
+    if not 0 < row_id < 2**63:
+        raise BadRequest("Not a row id.")
+    return row_id

@@ -42,6 +42,33 @@ def test_a_post_retried_after_a_503_stores_one_run(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_503_with_retry_after_is_waited_out_and_the_run_stored_once(
+    live_server, fake_tracker, write_json, run_body, capsys
+):
+    project, _ = projects.ensure_project(name="acme")
+    secret = projects.create_token(project=project)[1]
+    # What the tracker answers while its database is down.
+    unavailable = Canned(
+        503,
+        {"detail": "The database is unavailable; try again shortly."},
+        headers={"Retry-After": "1"},
+    )
+    proxy = fake_tracker(unavailable, Forward(live_server.url))
+    results = write_json("results.json", run_body)
+
+    # A backoff of a minute would time the test out: Retry-After must win.
+    code = cli.main(["post", results, "--url", proxy.url, "--token", secret, "--backoff", "60"])
+
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "HTTP 503 Service Unavailable" in err
+    assert "The database is unavailable" in err
+    assert "retrying in 1 s (attempt 2 of 5)" in err
+    assert len(proxy.requests) == 2
+    assert EvaluationRun.objects.get().external_id == run_body["external_id"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_retry_after_a_lost_answer_gets_the_stored_run(
     live_server, fake_tracker, results, capsys
 ):
