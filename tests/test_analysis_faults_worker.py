@@ -2,20 +2,25 @@
 broker restarted under posts, a poisoned series beside healthy ones, a busy series whose job
 was lost. Each test ends with every series analysed; the time that takes is printed."""
 
+import os
+import signal
 import threading
 import time
 import uuid
 
-import httpx
 import numpy as np
 import pytest
 
 from evaluations.models import Finding, Series
 from evaluations.services import projects
 from tests.conftest import client_for, wait_until
-from tests.processes import celery_worker, gunicorn, redis_server, service_env, wait_for_port
+from tests.processes import running_stack
 from tests.test_analysis_faults import poisoned, runs_of, stepped
 from trackerapp.celery import app as celery_app
+
+# A fast sweep, so that the tests end soon: every second, for jobs queued 3 s ago.
+FAST_SWEEP = {"SWEEP_INTERVAL_SECONDS": "1", "SWEEP_GRACE_SECONDS": "3",
+              "ANALYSIS_DELAY_SECONDS": "0"}  # fmt: skip
 
 pytestmark = [pytest.mark.worker, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -30,11 +35,11 @@ def own_queue():
 
 
 @pytest.fixture
-def processes():
-    started = []
-    yield started.append
-    for process in reversed(started):
-        process.stop()
+def shared_broker_stack(tmp_path, settings, own_queue):
+    """Workers on the tests' broker, taking the jobs of this test's posts."""
+    env = {**FAST_SWEEP, "CELERY_TASK_DEFAULT_QUEUE": own_queue}
+    with running_stack(tmp_path, settings.CELERY_BROKER_URL, **env) as stack:
+        yield stack
 
 
 def backlog(metrics=100, slices=20, points=20):
@@ -51,9 +56,7 @@ def backlog(metrics=100, slices=20, points=20):
     return runs
 
 
-def test_a_worker_killed_mid_backlog_leaves_no_series_unanalysed(
-    tmp_path, settings, own_queue, processes
-):
+def test_a_worker_killed_mid_backlog_leaves_no_series_unanalysed(settings, shared_broker_stack):
     settings.ANALYSIS_DELAY_SECONDS = 0
     project, _ = projects.ensure_project(name="acme")
     client = client_for(projects.create_token(project=project)[1])
@@ -63,64 +66,57 @@ def test_a_worker_killed_mid_backlog_leaves_no_series_unanalysed(
                                format="json")  # fmt: skip
         assert response.status_code == 201
     assert Series.objects.filter(dirty=True).count() == 2000
-    env = service_env(broker_url=settings.CELERY_BROKER_URL, queue=own_queue)
-    first = celery_worker(tmp_path, env).start()
-    processes(first)
+    first = shared_broker_stack.start_worker(beat=True)
 
-    assert wait_until(lambda: Finding.objects.exists(), timeout=60), first.log()
-    first.kill()  # SIGKILL to the worker and its pool, in the middle of the backlog
+    assert wait_until(lambda: Finding.objects.exists(), timeout=60)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker, its pool and beat, mid-backlog
+    first.wait()
     done_at_kill = Series.objects.filter(dirty=False).count()
     assert done_at_kill < 2000, "the backlog was over before the kill"
     # What was marked analysed was analysed: each such series has its step's finding.
     assert Series.objects.filter(dirty=False, findings__isnull=True).count() == 0
 
     started = time.monotonic()
-    processes(celery_worker(tmp_path, env).start())
+    shared_broker_stack.start_worker(beat=True)
     assert wait_until(lambda: not Series.objects.filter(dirty=True).exists(), timeout=180)
     elapsed = time.monotonic() - started
     assert Finding.objects.filter(kind="step").count() == 2000
     print(f"\nkilled with {done_at_kill}/2000 analysed; the rest {elapsed:.1f} s after restart")
 
 
-def test_a_broker_restart_under_posts_loses_no_analysis(tmp_path, settings, processes):
-    broker = redis_server(tmp_path).start()
-    processes(broker)
-    assert wait_for_port(broker.port)
-    project, _ = projects.ensure_project(name="acme")
-    secret = projects.create_token(project=project)[1]
-    env = service_env(broker_url=broker.url, queue="analysis")
-    web, worker = gunicorn(tmp_path, env).start(), celery_worker(tmp_path, env).start()
-    processes(web)
-    processes(worker)
-    assert wait_for_port(web.port), web.log()
-    answers, posted = [], threading.Event()
+def test_a_broker_restart_under_posts_loses_no_analysis(tmp_path):
+    with running_stack(tmp_path, **FAST_SWEEP) as stack:
+        client = stack.start_web(workers=2)
+        worker = stack.start_worker(beat=True)
+        _posts_through_a_broker_restart(stack, client, worker)
+
+
+def _posts_through_a_broker_restart(stack, client, worker):
+    answers = []
 
     def post_for(seconds):
-        headers = {"Authorization": f"Bearer {secret}"}
         rng = np.random.default_rng(1)
-        with httpx.Client(base_url=web.url, headers=headers, timeout=30) as http:
-            deadline, i = time.monotonic() + seconds, 0
-            while time.monotonic() < deadline:
-                (run,) = runs_of({f"m{k}": [0.9 + rng.normal(0, 0.004)] for k in range(5)},
-                                 start=i)  # fmt: skip
-                answers.append(http.post("/api/v1/runs/", json=run).status_code)
-                i += 1
-                time.sleep(0.1)
-        posted.set()
+        deadline, i = time.monotonic() + seconds, 0
+        while time.monotonic() < deadline:
+            (run,) = runs_of({f"m{k}": [0.9 + rng.normal(0, 0.004)] for k in range(5)},
+                             start=i)  # fmt: skip
+            answers.append(client.post("/api/v1/runs/", json=run).status_code)
+            i += 1
+            time.sleep(0.1)
 
     poster = threading.Thread(target=post_for, args=(12,))
     poster.start()
     time.sleep(3)
-    broker.kill()  # the broker dies with what it held (it keeps nothing on disk)
+    stack.redis.kill()  # the broker dies with what it held (it keeps nothing on disk)
     time.sleep(3)
-    broker.start()
+    stack.redis.start()
     restarted = time.monotonic()
     poster.join()
 
     assert set(answers) == {201}, answers
     assert wait_until(lambda: not Series.objects.filter(dirty=True).exists(), timeout=120)
     elapsed = time.monotonic() - restarted
-    assert worker.alive(), worker.log()
+    assert worker.poll() is None, worker.log_path.read_text()[-4000:]
     last = Series.objects.order_by("-touched_at").values_list("touched_at", flat=True)[0]
     assert not Series.objects.filter(analysed_at__lt=last).exists()
     print(f"\n{len(answers)} posts; every series analysed {elapsed:.1f} s after the broker restart")
@@ -144,16 +140,12 @@ def test_a_poisoned_series_beside_healthy_ones_on_the_worker(celery_worker_proce
 
 
 def test_a_busy_series_whose_job_was_lost_is_analysed_while_posts_keep_coming(
-    tmp_path, settings, own_queue, processes
+    settings, own_queue, shared_broker_stack
 ):
     settings.ANALYSIS_DELAY_SECONDS = 0
     project, _ = projects.ensure_project(name="acme")
     client = client_for(projects.create_token(project=project)[1])
-    processes(
-        celery_worker(
-            tmp_path, service_env(broker_url=settings.CELERY_BROKER_URL, queue=own_queue)
-        ).start()
-    )
+    shared_broker_stack.start_worker(beat=True)
     celery_app.conf.task_default_queue = f"{own_queue}-lost"  # where nobody takes the job
     runs = runs_of({"accuracy": stepped()})
     assert client.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201

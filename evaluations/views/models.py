@@ -73,13 +73,7 @@ def compare_page(request, project_name, model_name):
         )
     choices = charts.dataset_choices(model=model)
     dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {
-        "project": project,
-        "model": model,
-        "query": query,
-        "datasets": choices,
-        "failing": selectors.failing_analyses(model=model),
-    }
+    context = {"project": project, "model": model, "query": query, "datasets": choices}
     if dataset is None:
         return render(request, "evaluations/compare.html", context)
     versions = charts.versions_on(model=model, dataset=dataset)
