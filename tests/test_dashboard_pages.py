@@ -258,3 +258,14 @@ def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_is():
     assert finders.find("vendor/plotly.min.js").endswith("plotly/package_data/plotly.min.js")
     assert finders.find("vendor/nope.js") is None
     assert finders.find("css/app.css").endswith("static/css/app.css")
+
+
+def test_a_sparkline_of_values_near_the_float_limits_draws_finite_points():
+    from evaluations.templatetags.charts import sparkline
+
+    svg = sparkline([1e308, -1e308, 1e308], label="score")
+
+    points = svg.split('points="')[1].split('"')[0].split()
+    assert [tuple(map(float, p.split(","))) for p in points] == [
+        (2.0, 2.0), (60.0, 26.0), (118.0, 2.0),
+    ]  # fmt: skip

@@ -14,11 +14,12 @@ def sparkline(values, label=""):
     points = [v for v in values if v is not None]
     if len(points) < 2:
         return ""
-    low, high = min(points), max(points)
+    # Halves, so that values near the float's limits (±1e308) do not overflow the span.
+    low, high = min(points) / 2, max(points) / 2
     span = (high - low) or 1.0
     step = (WIDTH - 2 * PAD) / (len(points) - 1)
     coords = " ".join(
-        f"{PAD + i * step:.1f},{PAD + (HEIGHT - 2 * PAD) * (1 - (v - low) / span):.1f}"
+        f"{PAD + i * step:.1f},{PAD + (HEIGHT - 2 * PAD) * (1 - (v / 2 - low) / span):.1f}"
         for i, v in enumerate(points)
     )
     title = f"{label}: {_short(points[0])} to {_short(points[-1])} over the last {len(points)} runs"
