@@ -1,5 +1,6 @@
-"""Every link an alert e-mail carries is followed, as its reader would: each answers a page
-(or the login redirect when logged out), and the chart link opens the finding's chart."""
+"""Every link that leaves the server is followed, as its reader would: each link of an alert
+e-mail answers a page (or the login redirect when logged out), the chart link opens the
+finding's chart, and the ``url`` of the API's answers opens the run's page."""
 
 import re
 from html.parser import HTMLParser
@@ -101,3 +102,19 @@ def test_each_link_of_a_digest_opens_its_page_and_logged_out_ones_ask_to_log_in(
             assert answer.status_code == 200  # the reader may not have an account
         else:
             assert answer.status_code == 302 and answer["Location"].startswith("/login/?next=")
+
+
+def test_the_url_in_the_api_answers_opens_the_runs_page(api, member, run_body):
+    single = api.post("/api/v1/runs/", run_body, format="json").json()
+    batch = api.post("/api/v1/runs/batch/", {"runs": [{**run_body, "external_id": "b"}]},
+                     format="json").json()  # fmt: skip
+    listed = api.get("/api/v1/runs/").json()["results"]
+
+    urls = [single["url"], batch["runs"][0]["url"], *(run["url"] for run in listed)]
+    assert len(urls) == 4 and all(url.startswith(settings.SITE_URL + "/runs/") for url in urls)
+    for url in urls:
+        page = member.get(url.removeprefix(settings.SITE_URL))
+        assert page.status_code == 200 and page.context["run"].pk in (
+            single["id"],
+            batch["runs"][0]["id"],
+        )
