@@ -5,11 +5,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from evaluations import links
+
 HELD = "held back by the rate limit"
 
 
 def build(name, *, to, context, headers=None) -> EmailMultiAlternatives:
-    context = {**context, "site_url": settings.SITE_URL}
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
@@ -33,7 +34,8 @@ def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url)
             "points": points,
             "baseline": limits.baseline,
             "threshold": limits.floor,
-            "finding_url": f"{settings.SITE_URL}/findings/{finding.pk}/",
+            "finding_url": links.finding_url(finding),
+            "chart_url": links.model_chart_url(finding.series),
             "unsubscribe_url": unsubscribe_url,
         },
         headers={
@@ -57,8 +59,7 @@ def digest(*, to, items, first, unsubscribe_url):
         to=to,
         context={
             "items": [
-                {"notification": n, "finding": f, "url": f"{settings.SITE_URL}/findings/{f.pk}/"}
-                for n, f in items
+                {"notification": n, "finding": f, "url": links.finding_url(f)} for n, f in items
             ],
             "subscription": first.subscription,
             "unsubscribe_url": unsubscribe_url,

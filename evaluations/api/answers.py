@@ -4,7 +4,7 @@ serializer's per-field machinery costs more CPU than storing the run."""
 
 from rest_framework import serializers
 
-from .serializers import run_page_url
+from evaluations import links
 
 _TIME = serializers.DateTimeField()
 
@@ -15,7 +15,7 @@ def run_created_data(run) -> dict:
     version, dataset = run.model_version, run.dataset
     return {
         "id": run.pk,
-        "url": run_page_url(run),
+        "url": links.run_url(run),
         "model": version.model.name,
         "version": version.label,
         "commit": run.commit,

@@ -2,11 +2,10 @@
 
 import math
 
-from django.conf import settings
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from evaluations import links
 from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, MetricDefinition
 from trackerclient import stats
 
@@ -346,8 +345,7 @@ class RunSerializer(serializers.Serializer):
         return run_page_url(run)
 
 
-def run_page_url(run):
-    return settings.SITE_URL + reverse("run-page", args=[run.pk])
+run_page_url = links.run_url
 
 
 class RunCreatedSerializer(RunSerializer):

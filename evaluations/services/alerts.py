@@ -12,10 +12,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from evaluations import emails, selectors
+from evaluations import emails, links, selectors
 from evaluations.models import AlertSubscription, Notification
 
 log = logging.getLogger(__name__)
@@ -173,7 +172,7 @@ def _message(batch):
     items = []
     for notification in batch:
         finding = notification.findings.select_related(
-            "series__model", "series__metric", "series__dataset", "start_version"
+            "series__model__project", "series__metric", "series__dataset", "start_version"
         ).first()
         items.append((notification, finding))
     url = unsubscribe_url(first.subscription, first.recipient)
@@ -240,7 +239,7 @@ def mark_failed(*, notification_id, error):
 
 def unsubscribe_url(subscription, address) -> str:
     token = signing.dumps({"s": subscription.pk, "a": address}, salt=UNSUBSCRIBE_SALT)
-    return settings.SITE_URL + reverse("unsubscribe", args=[token])
+    return links.unsubscribe_url(token)
 
 
 def unsubscribe(*, token) -> tuple[AlertSubscription, str] | None:
