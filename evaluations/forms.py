@@ -50,6 +50,23 @@ class TokenForm(forms.Form):
         label="Token name",
         help_text="Where it will be used, e.g. github-actions.",
     )
+    scope = forms.ChoiceField(
+        choices=[
+            ("ingest", "ingest: post runs and read (what a CI job needs)"),
+            ("admin", "admin: also rules, baselines, marks, triage and alert subscriptions"),
+        ],
+        initial="ingest",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=3650, label="Expires in (days)",
+        help_text="Empty: never expires.",
+    )  # fmt: skip
+
+    def clean_scope(self):
+        # Nothing chosen is the safe default, as with create_token.
+        return self.cleaned_data["scope"] or "ingest"
 
 
 class DatasetQueryForm(forms.Form):

@@ -1,6 +1,7 @@
 """Projects, their members and their API tokens."""
 
 import secrets
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -15,12 +16,18 @@ def ensure_project(*, name) -> tuple[Project, bool]:
     return Project.objects.get_or_create(name=name)
 
 
-def create_token(*, project, name="", created_by=None) -> tuple[ApiToken, str]:
-    """A new token for ``project``; the secret is returned once and only its digest kept."""
+def create_token(
+    *, project, name="", created_by=None, scope=ApiToken.Scope.INGEST, expires_in_days=None
+) -> tuple[ApiToken, str]:
+    """A new token for ``project``; the secret is returned once and only its digest kept.
+    ``ingest`` is the default scope: the narrower secret is the one to hand to CI."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = None
+    if expires_in_days is not None:
+        expires_at = timezone.now() + timedelta(days=expires_in_days)
     token = ApiToken.objects.create(
         project=project, name=name, prefix=secret[:10], digest=token_digest(secret),
-        created_by=created_by,
+        created_by=created_by, scope=scope, expires_at=expires_at,
     )  # fmt: skip
     return token, secret
 

@@ -63,9 +63,11 @@ def project_tokens(request, project_name):
             return _revoke_token(request, project, context)
         context["form"] = form = TokenForm(request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             context["new_token"], context["new_secret"] = project_services.create_token(
-                project=project, name=form.cleaned_data["name"], created_by=request.user
-            )
+                project=project, name=data["name"], created_by=request.user,
+                scope=data["scope"], expires_in_days=data["expires_in_days"],
+            )  # fmt: skip
             context["form"] = TokenForm()
     return _render_tokens(request, context)
 
