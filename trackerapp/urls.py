@@ -36,6 +36,11 @@ urlpatterns = [
         views.project_tokens,
         name="project-tokens",
     ),
+    path(
+        "projects/<slug:project_name>/settings/members/",
+        views.project_members,
+        name="project-members",
+    ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -61,3 +61,71 @@ def ensure_member(*, project, username, password=None, role=Membership.Role.MEMB
         user.save(update_fields=["password"])
     Membership.objects.get_or_create(project=project, user=user, defaults={"role": role})
     return user
+
+
+class MembershipError(Exception):
+    """A refused change to a project's members; ``errors`` is ``{"field": ["message"]}``."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.errors = {field: [message]}
+
+
+@transaction.atomic
+def add_member(*, project, username_or_email, role) -> Membership:
+    """Add an existing user, found by username or (case-insensitively) by e-mail address."""
+    users = get_user_model().objects
+    found = users.filter(username=username_or_email).first()
+    if found is None and "@" in username_or_email:
+        matches = list(users.filter(email__iexact=username_or_email)[:2])
+        found = matches[0] if len(matches) == 1 else None
+    if found is None:
+        raise MembershipError("user", f"No single user is called {username_or_email!r}.")
+    membership, created = Membership.objects.get_or_create(
+        project=project, user=found, defaults={"role": role}
+    )
+    if not created:
+        raise MembershipError("user", f"{found.get_username()} is already a member.")
+    return membership
+
+
+@transaction.atomic
+def set_role(*, project, user_id, role) -> Membership:
+    membership = _locked_membership(project, user_id)
+    if membership.role == Membership.Role.OWNER and role != Membership.Role.OWNER:
+        _keep_an_owner(project, membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, project, user_id) -> Membership:
+    membership = _locked_membership(project, user_id)
+    if membership.role == Membership.Role.OWNER:
+        _keep_an_owner(project, membership)
+    membership.delete()
+    return membership
+
+
+def _locked_membership(project, user_id):
+    # Every owner row is locked too: two owners demoting each other at once must not both win.
+    owners = Membership.objects.select_for_update().filter(
+        project=project, role=Membership.Role.OWNER
+    )
+    list(owners.order_by("pk"))
+    membership = Membership.objects.select_for_update().filter(project=project, user_id=user_id)
+    found = membership.select_related("user").first()
+    if found is None:
+        raise MembershipError("user", "Not a member of this project.")
+    return found
+
+
+def _keep_an_owner(project, membership):
+    others = Membership.objects.filter(project=project, role=Membership.Role.OWNER).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise MembershipError(
+            "role", "The last owner cannot be removed or demoted: make another member owner first."
+        )

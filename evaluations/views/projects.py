@@ -12,7 +12,7 @@ from evaluations.forms import SubscriptionForm, TokenForm
 from evaluations.models import AlertSubscription, Project
 from evaluations.services import alerts
 from evaluations.services import projects as project_services
-from evaluations.views.access import member_project
+from evaluations.views.access import WRITERS, member_project, require_role
 
 
 @login_required
@@ -27,6 +27,7 @@ def project_settings(request, project_name):
     project = member_project(request, name=project_name)
     form = SubscriptionForm()
     if request.method == "POST":
+        require_role(request, project, WRITERS, "change the alert subscriptions")
         if "delete" in request.POST:
             subscription_id = _posted_id(request.POST["delete"])
             AlertSubscription.objects.filter(project=project, pk=subscription_id).delete()
