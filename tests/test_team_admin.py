@@ -1,8 +1,11 @@
 """Team administration without a shell: owners add, re-role and remove members; viewers read
 but change nothing; plain members manage neither members nor tokens; a project keeps an owner."""
 
+import threading
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 
 from evaluations.models import AlertSubscription, BaselinePin, Finding, Membership, ModelVersion
 from evaluations.services import findings
@@ -171,3 +174,32 @@ def test_memberships_are_in_the_django_admin(client, project, owner):
     response = client.get("/admin/evaluations/membership/")
     assert response.status_code == 200
     assert "olga in acme (owner)" in response.content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_demoting_each_other_at_once_leave_one_owner():
+    project, _ = project_services.ensure_project(name="acme")
+    olga = join(project, "olga", Membership.Role.OWNER)
+    otto = join(project, "otto", Membership.Role.OWNER)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def demote(user):
+        try:
+            barrier.wait(timeout=30)
+            project_services.set_role(project=project, user_id=user.pk, role="member")
+            outcomes.append("demoted")
+        except project_services.MembershipError:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=demote, args=(user,)) for user in (olga, otto)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["demoted", "refused"]
+    assert list(roles(project).values()).count("owner") == 1
