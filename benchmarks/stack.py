@@ -64,7 +64,9 @@ def running_stack():
     env = server_env(queue)
     with database(), broker_queue(queue), cache_keys(queue):
         manage("migrate", "--noinput", env=env)
-        token = manage("create_token", "bench", env=env).strip().splitlines()[-1]
+        token = (
+            manage("create_token", "bench", "--scope", "admin", env=env).strip().splitlines()[-1]
+        )
         with celery_worker(env), gunicorn(env) as (base_url, pid):
             yield Stack(base_url, token, pid, cache_prefix=queue)
 

@@ -8,9 +8,24 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at")
 
 
+@admin.register(models.Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Memberships for the rare fix by a superuser; owners manage theirs on the members page
+    (which also keeps the last owner)."""
+
+    list_display = ("project", "user", "role", "created_at")
+    list_filter = ("role", "project")
+    list_select_related = ("project", "user")
+    search_fields = ("user__username", "user__email", "project__name")
+    raw_id_fields = ("user",)
+
+
 @admin.register(models.ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("project", "prefix", "name", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "project", "prefix", "name", "scope", "created_at", "expires_at", "last_used_at",
+        "revoked_at",
+    )  # fmt: skip
     readonly_fields = ("digest", "prefix")
 
 

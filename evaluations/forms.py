@@ -50,6 +50,48 @@ class TokenForm(forms.Form):
         label="Token name",
         help_text="Where it will be used, e.g. github-actions.",
     )
+    scope = forms.ChoiceField(
+        choices=[
+            ("ingest", "ingest: post runs and read (what a CI job needs)"),
+            ("admin", "admin: also rules, baselines, marks, triage and alert subscriptions"),
+        ],
+        initial="ingest",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    expires_in_days = forms.IntegerField(
+        required=False, min_value=1, max_value=3650, label="Expires in (days)",
+        help_text="Empty: never expires.",
+    )  # fmt: skip
+
+    def clean_scope(self):
+        # Nothing chosen is the safe default, as with create_token.
+        return self.cleaned_data["scope"] or "ingest"
+
+
+ROLE_CHOICES = [
+    ("member", "member: reads, pins baselines, triages findings, edits alert subscriptions"),
+    ("viewer", "viewer: reads only"),
+    ("owner", "owner: also manages members and API tokens"),
+]
+
+
+class MemberAddForm(forms.Form):
+    user = forms.CharField(
+        max_length=254, label="Username or e-mail", help_text="Of someone who already has a login."
+    )
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="member", widget=forms.RadioSelect)
+
+
+class MemberRoleForm(forms.Form):
+    user_id = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if "remove" not in self.data and not data.get("role"):
+            self.add_error("role", "Choose a role.")
+        return data
 
 
 class DatasetQueryForm(forms.Form):

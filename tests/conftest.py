@@ -94,7 +94,8 @@ def project(db):
 
 @pytest.fixture
 def token(project):
-    return projects.create_token(project=project, name="ci")[1]
+    """An admin token: the tests of each endpoint's behaviour are not about scopes."""
+    return projects.create_token(project=project, name="ci", scope="admin")[1]
 
 
 def client_for(secret):
@@ -111,7 +112,7 @@ def api(token):
 @pytest.fixture
 def other_api(db):
     other, _ = projects.ensure_project(name="globex")
-    return client_for(projects.create_token(project=other)[1])
+    return client_for(projects.create_token(project=other, scope="admin")[1])
 
 
 @pytest.fixture

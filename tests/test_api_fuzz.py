@@ -37,7 +37,7 @@ def in_test_transaction(db):
 @pytest.fixture
 def auth(in_test_transaction, project, run_body):
     """A token's header, on a project with one stored run (so that some paths are found)."""
-    secret = projects.create_token(project=project, name="fuzz")[1]
+    secret = projects.create_token(project=project, name="fuzz", scope="admin")[1]
     headers = {"Authorization": f"Bearer {secret}"}
     response = application_post("/api/v1/runs/", json.dumps(run_body), headers)
     assert response.status_code == 201, response.get_data()

@@ -52,3 +52,31 @@ def test_setup_demo_prints_a_login_and_a_token_that_work(client, db):
     secret = out.split("API token: ")[1].split()[0]
     assert client.login(username="demo", password=password)
     assert client_for(secret).get("/api/v1/models/").status_code == 200
+
+
+def test_create_token_makes_ingest_tokens_unless_told_admin(db, run_body):
+    ingest = run_command("create_token", "vision-team")[0].strip().splitlines()[-1]
+    out, err = run_command("create_token", "vision-team", "--scope", "admin")
+    admin = out.strip().splitlines()[-1]
+
+    assert "(admin)" in err
+    pin = {"dataset": "holdout", "version": "1.4.0"}
+    client_for(admin).post("/api/v1/runs/", run_body, format="json")
+    refused = client_for(ingest).put("/api/v1/models/fraud-detector/baseline/", pin, format="json")
+    allowed = client_for(admin).put("/api/v1/models/fraud-detector/baseline/", pin, format="json")
+    assert (refused.status_code, allowed.status_code) == (403, 200)
+
+
+def test_create_token_with_an_expiry_and_refuses_a_bad_one(db):
+    _, err = run_command("create_token", "vision-team", "--expires-in-days", "30")
+
+    token = ApiToken.objects.get()
+    days = (token.expires_at - token.created_at).total_seconds() / 86400
+    assert 29.99 < days < 30.01
+    assert f"expires {token.expires_at:%Y-%m-%d}" in err
+    for bad in ("0", "-3", "soon"):
+        with pytest.raises(CommandError, match="expires-in-days"):
+            run_command("create_token", "vision-team", "--expires-in-days", bad)
+    with pytest.raises(CommandError, match="scope"):
+        run_command("create_token", "vision-team", "--scope", "root")
+    assert ApiToken.objects.count() == 1

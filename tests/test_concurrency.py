@@ -35,7 +35,7 @@ def post_concurrently(secret, bodies):
 @pytest.fixture
 def secret():
     project, _ = projects.ensure_project(name="acme")
-    return projects.create_token(project=project)[1]
+    return projects.create_token(project=project, scope="admin")[1]
 
 
 def test_16_concurrent_posts_create_a_new_model_and_version_once(secret):

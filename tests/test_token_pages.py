@@ -1,14 +1,17 @@
 """The API token page: members see the tokens, owners create (secret shown once) and revoke."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from evaluations.models import ApiToken, Membership
 from evaluations.services import projects
 from tests.conftest import client_for
 
 PATH = "/projects/acme/settings/tokens/"
+BASELINE = "/api/v1/models/fraud-detector/baseline/"
 
 
 @pytest.fixture
@@ -25,8 +28,8 @@ def member(client, project):
     return user
 
 
-def create(client, name="github-actions"):
-    response = client.post(PATH, {"name": name})
+def create(client, name="github-actions", **fields):
+    response = client.post(PATH, {"name": name, **fields})
     secret = re.search(r'<code id="new-token-secret">(mt_[^<]+)</code>', response.content.decode())
     return response, secret and secret.group(1)
 
@@ -94,6 +97,32 @@ def test_a_token_needs_a_name(client, owner):
     assert response.status_code == 200
     assert secret is None
     assert "This field is required." in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_owner_chooses_the_scope_and_expiry_and_the_list_shows_them(client, owner, run_body):
+    _, ingest = create(client, name="ci")
+    response, admin = create(client, name="ops", scope="admin", expires_in_days="7")
+
+    assert "Its scope is <strong>admin</strong>" in response.content.decode()
+    assert dict(ApiToken.objects.values_list("name", "scope")) == {"ci": "ingest", "ops": "admin"}
+    ops = ApiToken.objects.get(name="ops")
+    assert ops.expires_at.date() == (ops.created_at + timedelta(days=7)).date()
+    pin = {"dataset": "holdout", "version": "1.4.0"}
+    client_for(ingest).post("/api/v1/runs/", run_body, format="json")
+    assert client_for(ingest).put(BASELINE, pin, format="json").status_code == 403
+    assert client_for(admin).put(BASELINE, pin, format="json").status_code == 200
+    ApiToken.objects.filter(name="ops").update(expires_at=timezone.now())
+    listing = client.get(PATH).content.decode()
+    assert re.search(r"<td>ingest</td>\s*<td>never</td>", listing)
+    assert re.search(r"<td>admin</td>\s*<td><time[^>]*>[^<]+</time></td>", listing)
+    assert ">expired</td>" in listing
+
+
+def test_a_bad_scope_or_expiry_creates_nothing(client, owner):
+    for fields in ({"scope": "root"}, {"expires_in_days": "0"}, {"expires_in_days": "soon"}):
+        response, secret = create(client, **fields)
+        assert (response.status_code, secret) == (200, None)
     assert not ApiToken.objects.exists()
 
 

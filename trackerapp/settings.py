@@ -159,7 +159,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 5 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["evaluations.api.authentication.ProjectTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["evaluations.api.authentication.HasProjectToken"],
+    # A view that declares nothing is read-for-any-token, write-for-admin (the safe side).
+    "DEFAULT_PERMISSION_CLASSES": ["evaluations.api.permissions.ReadIngestWriteAdmin"],
     "DEFAULT_PARSER_CLASSES": ["evaluations.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "drf_orjson_renderer.renderers.ORJSONRenderer",
@@ -167,7 +168,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "evaluations.api.pagination.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "evaluations.api.schema.ScopedAutoSchema",
     "EXCEPTION_HANDLER": "evaluations.api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Datetimes are written like DRF writes them (UTC with a Z); error lists keyed by index.

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from evaluations import views
+from evaluations.views import accounts, overview
 from evaluations.views import models as model_views
-from evaluations.views import overview
 
 urlpatterns = [
     path("", overview.home, name="home"),
@@ -36,9 +36,36 @@ urlpatterns = [
         views.project_tokens,
         name="project-tokens",
     ),
+    path(
+        "projects/<slug:project_name>/settings/members/",
+        views.project_members,
+        name="project-members",
+    ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", accounts.ThrottledLoginView.as_view(), name="login"),
+    path("password/", accounts.PasswordChangeView.as_view(), name="password-change"),
+    path(
+        "password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password-change-done",
+    ),
+    path("password/reset/", accounts.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password-reset-done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("evaluations.api.urls")),

@@ -3,6 +3,7 @@
 import django_filters
 from rest_framework import generics, serializers
 
+from evaluations.api.permissions import AdminScope
 from evaluations.models import AlertSubscription, Finding, Notification
 
 from .fields import ChoiceField, NameField
@@ -39,6 +40,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionListApi(generics.ListCreateAPIView):
+    permission_classes = [AdminScope]
     serializer_class = SubscriptionSerializer
     queryset = AlertSubscription.objects.none()  # for the schema; requests use get_queryset
 
@@ -50,6 +52,7 @@ class SubscriptionListApi(generics.ListCreateAPIView):
 
 
 class SubscriptionDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    permission_classes = [AdminScope]
     serializer_class = SubscriptionSerializer
     queryset = AlertSubscription.objects.none()
 
@@ -79,6 +82,7 @@ class NotificationFilter(django_filters.FilterSet):
 
 
 class NotificationListApi(generics.ListAPIView):
+    permission_classes = [AdminScope]
     serializer_class = NotificationSerializer
     filterset_class = NotificationFilter
     queryset = Notification.objects.none()

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.utils import timezone
-from rest_framework import authentication, exceptions, permissions
+from rest_framework import authentication, exceptions
 
 from evaluations.models import ApiToken
 
@@ -40,16 +40,12 @@ class ProjectTokenAuthentication(authentication.BaseAuthentication):
             )
         token = ApiToken.objects.for_secret(secret.strip())
         if token is None:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+            raise exceptions.AuthenticationFailed("Invalid, revoked or expired token.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        # request.auth is the token itself: its scope is what the permissions check.
         return TokenPrincipal(token), token
 
     def authenticate_header(self, request):
         return f'{self.keyword} realm="api"'
-
-
-class HasProjectToken(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return isinstance(request.auth, ApiToken)

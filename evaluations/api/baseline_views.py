@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluations import selectors
+from evaluations.api.permissions import IngestScope, ReadIngestWriteAdmin
 from evaluations.models import ThresholdRule
 from evaluations.services import baselines, gate
 
@@ -24,6 +25,7 @@ class BaselineFileRenderer(ORJSONRenderer):
 
 
 class BaselineApi(APIView):
+    permission_classes = [ReadIngestWriteAdmin]
     renderer_classes = [ORJSONRenderer, BaselineFileRenderer, BrowsableAPIRenderer]
 
     @extend_schema(
@@ -125,6 +127,7 @@ def _baseline_file(model, dataset_name):
 
 
 class RuleListApi(generics.ListCreateAPIView):
+    permission_classes = [ReadIngestWriteAdmin]
     serializer_class = s.RuleSerializer
     queryset = ThresholdRule.objects.none()  # for the schema; requests use get_queryset
 
@@ -139,6 +142,7 @@ class RuleListApi(generics.ListCreateAPIView):
 
 
 class RuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    permission_classes = [ReadIngestWriteAdmin]
     serializer_class = s.RuleSerializer
     queryset = ThresholdRule.objects.none()
 
@@ -157,6 +161,8 @@ class RuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
 
 
 class CompareApi(APIView):
+    permission_classes = [IngestScope]
+
     @extend_schema(parameters=[s.CompareQuerySerializer], responses=s.CompareSerializer)
     def get(self, request, name):
         query = s.CompareQuerySerializer(data=request.query_params)

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluations import selectors
+from evaluations.api.permissions import AdminScope, IngestScope, ReadIngestWriteAdmin
 from evaluations.models import ChangeMark, Finding
 from evaluations.services import findings
 
@@ -27,6 +28,7 @@ class FindingFilter(django_filters.FilterSet):
 
 
 class FindingListApi(generics.ListAPIView):
+    permission_classes = [IngestScope]
     serializer_class = s.FindingSerializer
     filterset_class = FindingFilter
     queryset = Finding.objects.none()  # for the schema; requests use get_queryset
@@ -36,6 +38,7 @@ class FindingListApi(generics.ListAPIView):
 
 
 class FindingDetailApi(generics.RetrieveAPIView):
+    permission_classes = [IngestScope]
     serializer_class = s.FindingSerializer
     queryset = Finding.objects.none()
 
@@ -44,6 +47,7 @@ class FindingDetailApi(generics.RetrieveAPIView):
 
 
 class FindingTriageApi(APIView):
+    permission_classes = [AdminScope]
     action_name = None  # acknowledge, resolve or false_alarm
 
     @extend_schema(request=s.TriageInputSerializer, responses=s.FindingSerializer)
@@ -59,6 +63,8 @@ class FindingTriageApi(APIView):
 
 
 class PrecisionApi(APIView):
+    permission_classes = [IngestScope]
+
     @extend_schema(parameters=[s.PrecisionQuerySerializer], responses=s.PrecisionSerializer)
     def get(self, request):
         """Alert precision of the project's findings (``?model=`` narrows it to one model)."""
@@ -71,6 +77,7 @@ class PrecisionApi(APIView):
 
 
 class ChangeMarkListApi(generics.ListCreateAPIView):
+    permission_classes = [ReadIngestWriteAdmin]
     serializer_class = s.ChangeMarkSerializer
     queryset = ChangeMark.objects.none()
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evaluations import selectors
+from evaluations.api.permissions import IngestScope
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
 from evaluations.services import findings, gate, ingest
 
@@ -32,6 +33,7 @@ class RunFilter(django_filters.FilterSet):
 
 
 class RunListCreateApi(generics.ListAPIView):
+    permission_classes = [IngestScope]
     serializer_class = s.RunSerializer
     filterset_class = RunFilter
     queryset = EvaluationRun.objects.none()  # for the schema; requests use get_queryset
@@ -73,6 +75,8 @@ class RunListCreateApi(generics.ListAPIView):
 
 
 class RunBatchApi(APIView):
+    permission_classes = [IngestScope]
+
     @extend_schema(
         request=s.RunBatchInputSerializer,
         responses={201: s.RunBatchSerializer, 200: s.RunBatchSerializer},
@@ -104,6 +108,8 @@ class RunBatchApi(APIView):
 
 
 class RunDetailApi(APIView):
+    permission_classes = [IngestScope]
+
     @extend_schema(responses=s.RunSerializer)
     def get(self, request, run_id):
         run = selectors.get_run(project=request.auth.project, run_id=run_id)
@@ -111,6 +117,7 @@ class RunDetailApi(APIView):
 
 
 class ModelListApi(generics.ListAPIView):
+    permission_classes = [IngestScope]
     serializer_class = s.RegisteredModelSerializer
     queryset = RegisteredModel.objects.none()
 
@@ -119,6 +126,7 @@ class ModelListApi(generics.ListAPIView):
 
 
 class ModelVersionListApi(generics.ListAPIView):
+    permission_classes = [IngestScope]
     serializer_class = s.ModelVersionSerializer
     queryset = ModelVersion.objects.none()
 
@@ -128,6 +136,8 @@ class ModelVersionListApi(generics.ListAPIView):
 
 
 class SeriesApi(APIView):
+    permission_classes = [IngestScope]
+
     @extend_schema(parameters=[s.SeriesQuerySerializer], responses=s.SeriesSerializer)
     def get(self, request, name):
         query = s.SeriesQuerySerializer(data=request.query_params)

@@ -23,9 +23,13 @@ class Project(models.Model):
 
 
 class Membership(models.Model):
+    """A user's place in a project. Owners manage members, tokens and settings; members also
+    pin baselines and triage findings; viewers only read."""
+
     class Role(models.TextChoices):
         OWNER = "owner"
         MEMBER = "member"
+        VIEWER = "viewer"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
@@ -43,7 +47,9 @@ class Membership(models.Model):
 
 class ApiTokenQuerySet(models.QuerySet):
     def active(self):
-        return self.filter(revoked_at__isnull=True)
+        """Tokens the API accepts: neither revoked nor expired."""
+        unexpired = models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        return self.filter(unexpired, revoked_at__isnull=True)
 
     def for_secret(self, secret):
         return self.active().select_related("project").filter(digest=token_digest(secret)).first()
@@ -57,10 +63,18 @@ def token_digest(secret):
 class ApiToken(models.Model):
     """A project's API token. Only its SHA-256 digest is stored; the secret is shown once."""
 
+    class Scope(models.TextChoices):
+        # A CI secret leaks more easily than a person's login: ``ingest`` posts and reads but
+        # cannot move the goalposts (rules, baselines, marks, triage) nor read alert addresses.
+        INGEST = "ingest"
+        ADMIN = "admin"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
     digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.INGEST)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -78,3 +92,11 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.project} {self.prefix}… {self.name}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def allows(self, scope) -> bool:
+        """Whether this token may make a call that needs ``scope`` (admin includes ingest)."""
+        return self.scope == self.Scope.ADMIN or scope == self.Scope.INGEST

@@ -3,6 +3,7 @@
 from .alerts import unsubscribe
 from .findings import finding_page
 from .health import healthz
+from .members import project_members
 from .projects import home, project_settings, project_tokens
 from .runs import run_page
 
@@ -10,6 +11,7 @@ __all__ = [
     "finding_page",
     "healthz",
     "home",
+    "project_members",
     "project_settings",
     "project_tokens",
     "run_page",

@@ -1,8 +1,12 @@
-"""Who may see what: every page belongs to a project the user is a member of."""
+"""Who may see what: every page belongs to a project the user is a member of; what a member
+may change depends on the role (owners everything, members pin and triage, viewers read)."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from evaluations.models import Project
+from evaluations.models import Membership, Project
+
+WRITERS = (Membership.Role.OWNER, Membership.Role.MEMBER)
 
 
 def member_project(request, **lookup) -> Project:
@@ -12,3 +16,18 @@ def member_project(request, **lookup) -> Project:
     if project is None:
         raise Http404("Not found.")
     return project
+
+
+def role_in(project, user) -> str | None:
+    return (
+        Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+    )
+
+
+def require_role(request, project, roles, action):
+    """403 unless the user's role in ``project`` is one of ``roles``; ``action`` says what
+    was refused ("pin baselines"), so the page tells who may."""
+    role = role_in(project, request.user)
+    if role not in roles:
+        allowed = " and ".join(f"{r}s" for r in roles)
+        raise PermissionDenied(f"Only the project's {allowed} {action}; you are a {role}.")

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from evaluations import selectors
 from evaluations.selectors import charts
 from evaluations.services import findings
-from evaluations.views.access import member_project
+from evaluations.views.access import WRITERS, member_project, require_role
 from evaluations.views.embed import script_json
 
 
@@ -17,6 +17,7 @@ def finding_page(request, finding_id):
     project = member_project(request, models__series__findings__pk=finding_id)
     finding = selectors.get_finding(project=project, finding_id=finding_id)
     if request.method == "POST" and request.POST.get("action") in findings.TRANSITIONS:
+        require_role(request, project, WRITERS, "triage findings")
         if "\x00" in request.POST.get("note", ""):
             raise BadRequest("A note must not contain NUL characters.")  # PostgreSQL's text
         try:

@@ -12,7 +12,7 @@ from evaluations import selectors
 from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
 from evaluations.selectors import charts
 from evaluations.services import baselines
-from evaluations.views.access import member_project
+from evaluations.views.access import WRITERS, member_project, require_role
 from evaluations.views.embed import script_json
 
 
@@ -96,6 +96,7 @@ def compare_page(request, project_name, model_name):
 def pin_page(request, project_name, model_name):
     """Confirm, then pin a version as the baseline (GET asks, POST with ``confirmed`` pins)."""
     project = member_project(request, name=project_name)
+    require_role(request, project, WRITERS, "pin baselines")
     model = selectors.get_model(project=project, name=model_name)
     form = PinForm(request.POST if request.method == "POST" else request.GET)
     if not form.is_valid():

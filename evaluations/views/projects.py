@@ -12,7 +12,7 @@ from evaluations.forms import SubscriptionForm, TokenForm
 from evaluations.models import AlertSubscription, Project
 from evaluations.services import alerts
 from evaluations.services import projects as project_services
-from evaluations.views.access import member_project
+from evaluations.views.access import WRITERS, member_project, require_role
 
 
 @login_required
@@ -27,6 +27,7 @@ def project_settings(request, project_name):
     project = member_project(request, name=project_name)
     form = SubscriptionForm()
     if request.method == "POST":
+        require_role(request, project, WRITERS, "change the alert subscriptions")
         if "delete" in request.POST:
             subscription_id = _posted_id(request.POST["delete"])
             AlertSubscription.objects.filter(project=project, pk=subscription_id).delete()
@@ -63,9 +64,11 @@ def project_tokens(request, project_name):
             return _revoke_token(request, project, context)
         context["form"] = form = TokenForm(request.POST)
         if form.is_valid():
+            data = form.cleaned_data
             context["new_token"], context["new_secret"] = project_services.create_token(
-                project=project, name=form.cleaned_data["name"], created_by=request.user
-            )
+                project=project, name=data["name"], created_by=request.user,
+                scope=data["scope"], expires_in_days=data["expires_in_days"],
+            )  # fmt: skip
             context["form"] = TokenForm()
     return _render_tokens(request, context)
 

@@ -26,7 +26,7 @@ def no_tracker_env(monkeypatch):
 
 def acme_token():
     project, _ = projects.ensure_project(name="acme")
-    return projects.create_token(project=project)[1]
+    return projects.create_token(project=project, scope="admin")[1]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,7 +20,8 @@ class Command(BaseCommand):
         projects.ensure_member(
             project=project_row, username=username, password=password, role=Membership.Role.OWNER
         )
-        _, secret = projects.create_token(project=project_row, name="setup_demo")
+        # The demo walks through every call in the README, pinning and triage included.
+        _, secret = projects.create_token(project=project_row, name="setup_demo", scope="admin")
         self.stdout.write(
             f"\nProject:   {project}\n"
             f"Dashboard: {settings.SITE_URL}/  (login: {username} / {password})\n"
