@@ -38,8 +38,8 @@ from evaluations.demo import (
     version_history,
 )
 from evaluations.models import EvaluationRun, Finding, MetricResult, RegisteredModel, Series
+from evaluations.queue import ANALYSIS_CHUNK
 from evaluations.services import baselines, findings, ingest, projects, series_analysis
-from evaluations.tasks import ANALYSIS_CHUNK
 from trackerapp.celery import app as celery_app
 
 
