@@ -22,11 +22,6 @@ def evaluate_gate(*, run) -> gate.Verdict:
     )
 
 
-def judge_run(*, run) -> dict:
-    """The verdict a post answers (``verdict_data``); see ``judge_runs``."""
-    return judge_runs(runs=[run])[0]
-
-
 def judge_runs(*, runs) -> list[dict]:
     """The verdicts of posted runs (in the order posted), each judged once: a run not yet
     judged is judged against the stored baseline and rules, read once per model and dataset,
