@@ -3,6 +3,9 @@ gate engine that the CI client also runs offline (``trackerclient.gate``)."""
 
 import math
 
+import orjson
+from django.db import connection
+
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition
 from evaluations.services import alerts, findings
@@ -79,9 +82,26 @@ def _store_verdicts(runs, verdicts):
     unjudged = EvaluationRun.objects.filter(gate_verdict__isnull=True)
     if len(runs) == 1:  # a post: one statement, without bulk_update's own transaction
         unjudged.filter(pk=runs[0].pk).update(gate_verdict=runs[0].gate_verdict)
+    elif connection.vendor == "postgresql":
+        _store_verdicts_in_one_statement(runs)
     else:
         unjudged.bulk_update(runs, ["gate_verdict"], batch_size=500)
     return [run.gate_verdict for run in runs]
+
+
+def _store_verdicts_in_one_statement(runs):
+    """A batch's verdicts in one UPDATE from arrays: bulk_update's CASE over 500 JSON values
+    costs more CPU than judging the runs."""
+    table = EvaluationRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS r SET gate_verdict = v.verdict::jsonb
+            FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS verdict) AS v
+            WHERE r.id = v.id AND r.gate_verdict IS NULL
+            """,
+            [[run.pk for run in runs], [orjson.dumps(run.gate_verdict).decode() for run in runs]],
+        )
 
 
 def _check_data(check):
