@@ -1,5 +1,6 @@
-"""Celery tasks: thin wrappers that take ids and call services. Nothing imports this module
-but ``evaluations.apps`` (to register the tasks): work is queued by name (``evaluations.queue``)."""
+"""Celery tasks: thin wrappers that take ids and call services. No other module of the app
+imports this one but ``evaluations.apps`` (to register the tasks): work is queued by name
+through ``evaluations.queue``."""
 
 from datetime import datetime, timedelta
 
