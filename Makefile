@@ -41,6 +41,7 @@ beat: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports  # the layers' import contracts ([tool.importlinter] in pyproject.toml)
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -55,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.outcomes
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .import_linter_cache

@@ -1,6 +1,8 @@
 """The demo project's models, datasets, slices and metrics, and their generated history:
-the planted drift, step, noise and intended change that ``seed_demo`` stores (see its
-docstring). Pure: numbers and run bodies from a seed, no database."""
+the planted drift, step, noise and intended change that ``seed_demo`` posts (see its
+docstring). Pure: numbers and run bodies from a seed, no database. The bodies are what the
+posting service takes, in the shape the API validates a posted body to
+(``RunInputSerializer``; tests/test_seed_demo.py holds them to it)."""
 
 import zlib
 from dataclasses import dataclass, field
@@ -10,7 +12,7 @@ import numpy as np
 from django.utils import timezone
 
 MIN_VERSIONS = 40  # the newer holdout covers the latest 40 versions
-BATCH = 100  # runs per ingest call
+BATCH = 100  # runs per post
 Z95 = 1.96
 PINNED_BY = "demo"
 
@@ -183,7 +185,8 @@ MODELS = (
 
 
 def run_bodies(model: DemoModel, history: list[tuple], seed: int) -> list[dict]:
-    """The run bodies CI would have posted for ``model``, oldest first on each dataset."""
+    """The run bodies CI would have posted for ``model``, validated: in version order, and
+    in dataset order within a version (the newer dataset evaluated last)."""
     versions = len(history)
     bodies = []
     for position, dataset in enumerate(model.datasets):
@@ -196,31 +199,34 @@ def run_bodies(model: DemoModel, history: list[tuple], seed: int) -> list[dict]:
         ]
         delay = timedelta(minutes=25 * position)  # the datasets are evaluated one by one
         for index in range(first, versions):
-            label, commit, branch, finished, build = history[index]
+            metrics = [
+                metric_body(dataset, metric, slice_, values[index - first])
+                for metric, slice_, values in series
+            ]
             bodies.append(
-                {
-                    "model": model.name,
-                    "version": label,
-                    "commit": commit,
-                    "branch": branch,
-                    "dataset": {
-                        "name": dataset.name,
-                        "version": dataset.version,
-                        "size": dataset.size,
-                    },
-                    "environment": "offline",
-                    "external_id": f"demo-{model.name}-{label}-{dataset.name}@{dataset.version}",
-                    "seed": 42,
-                    "started_at": (finished + delay - timedelta(minutes=18)).isoformat(),
-                    "finished_at": (finished + delay).isoformat(),
-                    "metadata": {"ci_url": f"https://ci.example.com/{model.name}/builds/{build}"},
-                    "metrics": [
-                        metric_body(dataset, metric, slice_, values[index - first])
-                        for metric, slice_, values in series
-                    ],
-                }
+                (index, position, run_body(model, dataset, history[index], delay, metrics))
             )
-    return bodies
+    return [body for _, _, body in sorted(bodies, key=lambda item: item[:2])]
+
+
+def run_body(model, dataset, version, delay, metrics) -> dict:
+    label, commit, branch, finished, build = version
+    ci_url = f"https://ci.example.com/{model.name}/builds/{build}"
+    return {
+        "model": model.name,
+        "version": label,
+        "commit": commit,
+        "branch": branch,
+        "dataset": {"name": dataset.name, "version": dataset.version, "size": dataset.size},
+        "environment": "offline",
+        "external_id": f"demo-{model.name}-{label}-{dataset.name}@{dataset.version}",
+        "seed": 42,
+        "started_at": finished + delay - timedelta(minutes=18),
+        "finished_at": finished + delay,
+        "ci_url": ci_url,
+        "metadata": {"ci_url": ci_url},
+        "metrics": metrics,
+    }
 
 
 def version_history(model: DemoModel, versions: int, seed: int) -> list[tuple]:
@@ -307,8 +313,8 @@ def metric_body(dataset, metric, slice_, value) -> dict:
         body["n"] = n
     if metric.ci:
         half = Z95 * effective_sd(metric, dataset, slice_)
-        body["ci_low"] = round(float(value) - half, metric.decimals)
-        body["ci_high"] = round(float(value) + half, metric.decimals)
+        body["ci_low"] = round(float(value - half), metric.decimals)
+        body["ci_high"] = round(float(value + half), metric.decimals)
     if metric.unit:
         body["unit"] = metric.unit
     return body

@@ -1,4 +1,6 @@
-"""Celery tasks: thin wrappers that take ids and call services."""
+"""Celery tasks: thin wrappers that take ids and call services. No other module of the app
+imports this one but ``evaluations.apps`` (to register the tasks): work is queued by name
+through ``evaluations.queue``."""
 
 from datetime import datetime, timedelta
 
@@ -7,10 +9,8 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from evaluations.queue import queue_analysis
 from evaluations.services import alerts, series_analysis
-
-# Series per analysis job: a big batch is spread over several jobs (and workers).
-ANALYSIS_CHUNK = 200
 
 
 @shared_task(
@@ -31,15 +31,6 @@ def analyse_series(series_ids, queued_at=None):
     )
     if outcome.still_due:  # posts landed while the job ran: their points are judged next
         queue_analysis(outcome.still_due, countdown=settings.ANALYSIS_DELAY_SECONDS)
-
-
-def queue_analysis(series_ids, *, countdown=0):
-    """Queue the analysis of these series, in jobs of ANALYSIS_CHUNK."""
-    queued_at = timezone.now().isoformat()
-    for start in range(0, len(series_ids), ANALYSIS_CHUNK):
-        analyse_series.apply_async(
-            args=[series_ids[start : start + ANALYSIS_CHUNK], queued_at], countdown=countdown
-        )
 
 
 @shared_task(ignore_result=True)

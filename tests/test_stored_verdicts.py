@@ -72,13 +72,15 @@ def test_a_replay_answers_the_stored_verdict(api, failed_post):
     assert replay.json()["gate"] == failed_post["gate"]
 
 
-def test_a_batch_posted_run_is_judged_when_first_shown_and_never_again(api, member):
+def test_a_run_stored_before_verdicts_were_kept_is_judged_when_first_shown_and_never_again(
+    api, member
+):
     runs = [run("1.0", 0.93), run("1.1", 0.90)]
     assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
     pin(api, "1.0")
     add_rule(api, metric="accuracy", max_drop=0.01)
+    EvaluationRun.objects.update(gate_verdict=None)  # as if stored before verdicts were kept
     latest = EvaluationRun.objects.get(model_version__label="1.1")
-    assert latest.gate_verdict is None  # a batch answers no verdicts
 
     first = member.get(f"/runs/{latest.pk}/").content.decode()
     pin(api, "1.1")

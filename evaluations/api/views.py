@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from evaluations import selectors
 from evaluations.api.permissions import IngestScope
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
-from evaluations.services import findings, gate, ingest
+from evaluations.services import findings, gate, posting
 
 from . import answers
 from . import serializers as s
@@ -65,9 +65,9 @@ class RunListCreateApi(generics.ListAPIView):
                 project=request.auth.project, payload=serializer.validated_data
             )
             return Response(s.DryRunSerializer({"dry_run": True, "gate": verdict}).data)
-        outcome = ingest.ingest_run(project=request.auth.project, payload=serializer.validated_data)
+        outcome = posting.post_run(project=request.auth.project, payload=serializer.validated_data)
         run = outcome.run
-        run.gate_result = gate.judge_run(run=run)
+        run.gate_result = outcome.verdict
         return Response(
             answers.run_created_data(run),
             status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
@@ -82,13 +82,15 @@ class RunBatchApi(APIView):
         responses={201: s.RunBatchSerializer, 200: s.RunBatchSerializer},
         description=(
             "Store up to 1,000 runs in one transaction (backfills, imports). All or none: "
-            'an error names the run by its index: `{"runs": {"3": {"metrics": ...}}}`.'
+            'an error names the run by its index: `{"runs": {"3": {"metrics": ...}}}`. Each '
+            "run is judged by the gate as it would be posted alone; a series' threshold "
+            "finding follows the latest run of the batch."
         ),
     )
     def post(self, request):
         serializer = s.RunBatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        outcomes = ingest.ingest_runs(
+        outcomes = posting.post_runs(
             project=request.auth.project, payloads=serializer.validated_data["runs"]
         )
         items = [

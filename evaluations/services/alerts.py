@@ -14,7 +14,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from evaluations import emails, links, selectors
+from evaluations import emails, links, queue, selectors
 from evaluations.models import AlertSubscription, Notification
 
 log = logging.getLogger(__name__)
@@ -99,14 +99,10 @@ def recipients(subscription) -> list[str]:
 
 
 def _queue(notification_ids):
-    from evaluations.tasks import send_notification
-
     for notification_id in notification_ids:
         try:
             # The delay lets findings of the same moment join one digest.
-            send_notification.apply_async(
-                args=[notification_id], countdown=settings.ALERT_DIGEST_SECONDS
-            )
+            queue.queue_notification(notification_id, countdown=settings.ALERT_DIGEST_SECONDS)
         except Exception:  # one that cannot be queued now is re-queued by the sweep
             log.exception("could not queue notification %s", notification_id)
 

@@ -145,58 +145,94 @@ def mark_change(*, model, version_label, note, by) -> ChangeMark:
     return mark
 
 
-def record_gate_breaches(*, run, verdict) -> Recorded:
-    """Threshold breaches of a run's latest verdict as findings of its series: a failed check
-    opens one; a series still failing updates its finding (one query for all of them); a
-    series whose checks pass again resolves it."""
-    failed = {}
-    for check in verdict.checks:
-        if check.status == "failed" and check.rule != "missing":
-            failed.setdefault((check.metric, check.slice), []).append(check)
-    series_by_key = {(r.series.metric.name, r.series.slice): r.series for r in run.result_list}
+@dataclass(frozen=True)
+class SeriesBreach:
+    """Where judged runs leave one series: the failed checks of the latest of them (none:
+    it passes), and the versions its failing stretch spans."""
+
+    series: Series
+    checks: list
+    start_version_id: int
+    end_version_id: int
+
+
+def breach_states(judged) -> list[SeriesBreach]:
+    """Each series' state after ``judged`` ((run, verdict) in the order posted): as if the runs
+    had been posted one by one, but with no finding opened and closed again in between, so
+    that a backfill of a thousand runs records (and alerts on) only the state it leaves."""
+    states = {}
+    for run, verdict in judged:
+        failed = {}
+        for check in verdict.checks:
+            if check.status == "failed" and check.rule != "missing":
+                failed.setdefault((check.metric, check.slice), []).append(check)
+        for result in run.result_list:
+            series = result.series
+            checks = failed.get((series.metric.name, series.slice), [])
+            before = states.get(series.pk)
+            failing_since = before.start_version_id if before and before.checks else None
+            states[series.pk] = SeriesBreach(
+                series, checks, failing_since or run.model_version_id, run.model_version_id
+            )
+    return list(states.values())
+
+
+def record_gate_breaches(*, judged) -> Recorded:
+    """Threshold breaches that judged runs ((run, verdict) in the order posted) leave, as
+    findings of their series: a failing series opens one; a series still failing updates its
+    finding (one query for all of them); a series whose checks pass again resolves it."""
+    states = breach_states(judged)
     active = {
         f.series_id: f
         for f in Finding.objects.filter(
-            series__in=series_by_key.values(), kind="threshold", status__in=Finding.ACTIVE
+            series__in=[state.series for state in states],
+            kind="threshold",
+            status__in=Finding.ACTIVE,
         )
     }
     opened, still, resolved = [], [], []
     now = timezone.now()
-    for key, series in series_by_key.items():
-        checks, finding = failed.get(key), active.get(series.pk)
-        if checks and finding is not None:
-            finding.end_version_id, finding.last_seen_at = run.model_version_id, now
-            finding.magnitude = checks[0].delta or 0.0
-            finding.message = _breach_message(checks)
+    for state in states:
+        finding = active.get(state.series.pk)
+        if state.checks and finding is not None:
+            finding.end_version_id, finding.last_seen_at = state.end_version_id, now
+            finding.magnitude = state.checks[0].delta or 0.0
+            finding.message = _breach_message(state.checks)
             still.append(finding)
-        elif checks:
+        elif state.checks:
             opened += record_findings(
-                series=series, detected=[_breach(run, checks)], families=("threshold",)
+                series=state.series, detected=[_breach(state)], families=("threshold",)
             ).opened
         elif finding is not None:
             resolved += record_findings(
-                series=series, detected=[], families=("threshold",)
+                series=state.series, detected=[], families=("threshold",)
             ).resolved
-    if still:
-        with transaction.atomic():
-            # Locked in id order first: concurrent posts updating the same findings in one
-            # statement each could otherwise deadlock.
-            list(
-                Finding.objects.select_for_update()
-                .filter(pk__in=[f.pk for f in still])
-                .order_by("pk")
-                .values_list("pk")
-            )
-            Finding.objects.bulk_update(
-                still, ["end_version_id", "last_seen_at", "magnitude", "message"]
-            )
+    _update_breaches(still)
     return Recorded(opened=opened, updated=still, resolved=resolved)
 
 
-def _breach(run, checks) -> Detected:
+def _update_breaches(still):
+    if not still:
+        return
+    with transaction.atomic():
+        # Locked in id order first: concurrent posts updating the same findings in one
+        # statement each could otherwise deadlock.
+        list(
+            Finding.objects.select_for_update()
+            .filter(pk__in=[f.pk for f in still])
+            .order_by("pk")
+            .values_list("pk")
+        )
+        Finding.objects.bulk_update(
+            still, ["end_version_id", "last_seen_at", "magnitude", "message"]
+        )
+
+
+def _breach(state) -> Detected:
+    checks = state.checks
     return Detected(
-        kind="threshold", start_version_id=run.model_version_id,
-        end_version_id=run.model_version_id, magnitude=checks[0].delta or 0.0,
+        kind="threshold", start_version_id=state.start_version_id,
+        end_version_id=state.end_version_id, magnitude=checks[0].delta or 0.0,
         relative_magnitude=None, slope=None, p_value=checks[0].p_value, confidence=None,
         forecast_versions=None, message=_breach_message(checks),
     )  # fmt: skip

@@ -3,6 +3,9 @@ gate engine that the CI client also runs offline (``trackerclient.gate``)."""
 
 import math
 
+import orjson
+from django.db import connection
+
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition
 from evaluations.services import alerts, findings
@@ -22,21 +25,40 @@ def evaluate_gate(*, run) -> gate.Verdict:
     )
 
 
-def judge_run(*, run) -> dict:
-    """The verdict a post answers (``verdict_data``), judged once per run: the first time its
-    threshold breaches become findings (and alerts) and the verdict is stored with the run;
-    a replay answers the stored verdict."""
-    if run.gate_verdict is not None:
-        return run.gate_verdict
-    verdict = evaluate_gate(run=run)
-    recorded = findings.record_gate_breaches(run=run, verdict=verdict)
-    alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
-    return _store_verdict(run, verdict)
+def judge_runs(*, runs) -> list[dict]:
+    """The verdicts of posted runs (in the order posted), each judged once: a run not yet
+    judged is judged against the stored baseline and rules, read once per model and dataset,
+    and its verdict stored with it; the threshold breaches the runs leave become findings (and
+    alerts). A run already judged (a replay) answers its stored verdict."""
+    inputs, judged, seen = {}, [], set()
+    for run in runs:
+        if run.gate_verdict is None and run.pk not in seen:  # a batch may repeat a run
+            seen.add(run.pk)
+            judged.append((run, _judge(run, inputs)))
+    if judged:
+        recorded = findings.record_gate_breaches(judged=judged)
+        alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
+        _store_verdicts([run for run, _ in judged], [verdict for _, verdict in judged])
+    return [run.gate_verdict for run in runs]
+
+
+def _judge(run, inputs) -> gate.Verdict:
+    """``evaluate_gate`` with the baseline and rules of ``inputs`` (a cache by model and
+    dataset), so that a batch reads them once."""
+    key = (run.model_version.model_id, run.dataset.name)
+    if key not in inputs:
+        inputs[key] = _GateInputs(model=run.model_version.model, dataset_name=run.dataset.name)
+    return _evaluate_on(
+        inputs[key],
+        candidate=_candidate(run),
+        dataset_version=run.dataset.version,
+        version_label=run.model_version.label,
+    )
 
 
 def run_verdict(*, run) -> dict:
     """The verdict a page shows for a stored run: the one its post answered. A run never
-    judged (posted in a batch, or stored before verdicts were kept) is judged now against the
+    judged (stored before verdicts were kept) is judged now against the
     current baseline and rules, and the verdict stored, so that it too is judged only once.
     This opens no findings: a breach is a finding only when its run is the latest."""
     if run.gate_verdict is not None:
@@ -50,12 +72,36 @@ def verdict_data(verdict: gate.Verdict) -> dict:
 
 
 def _store_verdict(run, verdict):
-    run.gate_verdict = verdict_data(verdict)
-    # Only if still unjudged: two requests judging the same run at once store one verdict.
-    EvaluationRun.objects.filter(pk=run.pk, gate_verdict__isnull=True).update(
-        gate_verdict=run.gate_verdict
-    )
-    return run.gate_verdict
+    return _store_verdicts([run], [verdict])[0]
+
+
+def _store_verdicts(runs, verdicts):
+    for run, verdict in zip(runs, verdicts, strict=True):
+        run.gate_verdict = verdict_data(verdict)
+    # Only where still unjudged: two requests judging the same run at once store one verdict.
+    unjudged = EvaluationRun.objects.filter(gate_verdict__isnull=True)
+    if len(runs) == 1:  # a post: one statement, without bulk_update's own transaction
+        unjudged.filter(pk=runs[0].pk).update(gate_verdict=runs[0].gate_verdict)
+    elif connection.vendor == "postgresql":
+        _store_verdicts_in_one_statement(runs)
+    else:
+        unjudged.bulk_update(runs, ["gate_verdict"], batch_size=500)
+    return [run.gate_verdict for run in runs]
+
+
+def _store_verdicts_in_one_statement(runs):
+    """A batch's verdicts in one UPDATE from arrays: bulk_update's CASE over 500 JSON values
+    costs more CPU than judging the runs."""
+    table = EvaluationRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS r SET gate_verdict = v.verdict::jsonb
+            FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS verdict) AS v
+            WHERE r.id = v.id AND r.gate_verdict IS NULL
+            """,
+            [[run.pk for run in runs], [orjson.dumps(run.gate_verdict).decode() for run in runs]],
+        )
 
 
 def _check_data(check):
@@ -155,10 +201,16 @@ class _GateInputs:
         self._pins = None  # the latest PIN_WINDOW, once a budget needs an earlier pin
         self._results = {}
         self._marks = None
+        self._baseline = self._rules = None
 
     def baseline(self) -> gate.Baseline | None:
         if self.pin is None:
             return None
+        if self._baseline is None:
+            self._baseline = self._read_baseline()
+        return self._baseline
+
+    def _read_baseline(self):
         return gate.Baseline(
             version=self.pin.version,
             dataset_version=self.pin.dataset_version,
@@ -166,8 +218,10 @@ class _GateInputs:
         )
 
     def rules(self) -> list[gate.Rule]:
-        rules = selectors.gate_rule_rows(model=self.model, dataset_name=self.dataset_name)
-        return [self._rule(rule) for rule in rules]
+        if self._rules is None:
+            rows = selectors.gate_rule_rows(model=self.model, dataset_name=self.dataset_name)
+            self._rules = [self._rule(rule) for rule in rows]
+        return self._rules
 
     def results(self, run_id):
         if run_id not in self._results:
@@ -237,13 +291,21 @@ def gate_rules(*, model, dataset_name) -> list[gate.Rule]:
 
 
 def _evaluate(*, model, candidate, dataset_name, dataset_version, version_label):
-    inputs = _GateInputs(model=model, dataset_name=dataset_name)
+    return _evaluate_on(
+        _GateInputs(model=model, dataset_name=dataset_name),
+        candidate=candidate,
+        dataset_version=dataset_version,
+        version_label=version_label,
+    )
+
+
+def _evaluate_on(inputs, *, candidate, dataset_version, version_label):
     baseline = inputs.baseline()
     return gate.evaluate(
         candidate=candidate,
         baseline=baseline,
         rules=inputs.rules(),
-        dataset=dataset_name,
+        dataset=inputs.dataset_name,
         dataset_version=dataset_version,
         is_baseline=baseline is not None
         and version_label == baseline.version

@@ -28,8 +28,8 @@ from evaluations.models import (
     Series,
 )
 from evaluations.points import encode_point
+from evaluations.queue import queue_analysis
 from evaluations.services import rows
-from evaluations.tasks import queue_analysis
 from trackerclient import metric_catalog
 
 

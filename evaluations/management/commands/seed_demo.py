@@ -13,21 +13,24 @@ Planted, counted back from the latest version (so any ``--versions`` keeps it):
 - an intended change: ``ranking-service`` latencies step up 15 versions ago (a larger
   re-ranker); the version is marked, so the analysis starts afresh there.
 
-The runs go through the ingest service (its batch path) in one transaction with the pins,
-rules and mark; then every series is analysed here, in the jobs the beat sweep would make,
-so the findings exist when the command ends. A project that already has models is left as it
+The runs go through the posting service, as CI's posts do, in version order and in one
+transaction: each model's rules are set once its first version is stored, its baseline pinned
+once the pinned version is and its intended change marked once the marked version is, so the
+gate judges every run against the baseline and rules of its time, and the breaches the latest
+runs leave are findings. Then every series is analysed here, in the jobs the beat sweep would
+make, so the findings exist when the command ends. A project that already has models is left as it
 is (the command says so), which makes running it again harmless. The values come from a
 fixed seed; only the run times follow the clock (the latest run a few hours ago).
 """
 
 import logging
 from contextlib import contextmanager
+from functools import partial
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
-from evaluations.api.serializers import RunBatchInputSerializer
 from evaluations.demo import (
     BATCH,
     MIN_VERSIONS,
@@ -38,8 +41,8 @@ from evaluations.demo import (
     version_history,
 )
 from evaluations.models import EvaluationRun, Finding, MetricResult, RegisteredModel, Series
-from evaluations.services import baselines, findings, ingest, projects, series_analysis
-from evaluations.tasks import ANALYSIS_CHUNK
+from evaluations.queue import ANALYSIS_CHUNK
+from evaluations.services import baselines, findings, posting, projects, series_analysis
 from trackerapp.celery import app as celery_app
 
 
@@ -68,16 +71,15 @@ class Command(BaseCommand):
             self.stdout.write(f"Project {project} already has models: nothing seeded.")
             return
         histories = {model.name: version_history(model, versions, seed) for model in MODELS}
-        bodies = [body for m in MODELS for body in run_bodies(m, histories[m.name], seed)]
-        progress = Progress(self.stdout, total=len(bodies), label="storing runs")
+        bodies = {m.name: run_bodies(m, histories[m.name], seed) for m in MODELS}
+        total = sum(len(model_bodies) for model_bodies in bodies.values())
+        progress = Progress(self.stdout, total=total, label="storing runs")
         with jobs_in_process():
             with transaction.atomic():
-                for model, batch in batches(bodies):
-                    store(project_row, batch)
-                    progress.advance(len(batch), f"storing {model}")
                 for model in MODELS:
                     labels = [label for label, *_ in histories[model.name]]
-                    configure(project_row, model, labels)
+                    for batch in posts(project_row, model, labels, bodies[model.name]):
+                        progress.advance(len(batch), f"storing {model.name}")
             series_ids = list(
                 Series.objects.filter(model__project=project_row)
                 .order_by("pk")
@@ -94,48 +96,64 @@ class Command(BaseCommand):
         self.stdout.write(summary(project_row))
 
 
-def batches(bodies):
-    """(model name, bodies) in ingest calls of at most BATCH runs, one model and dataset at a
-    time: the newer dataset version is stored last, as the latest one used."""
-    groups = {}
+def posts(project, demo: DemoModel, labels: list[str], bodies: list[dict]):
+    """Post the model's runs in version order (``labels``: oldest first), in posts of at most
+    BATCH runs, setting its rules, pin and mark as soon as the versions they need are stored;
+    yields each post's runs."""
+    steps = configuration(project, demo, labels)
+    pending, by_version = [], {}
     for body in bodies:
-        dataset = body["dataset"]
-        groups.setdefault((body["model"], dataset["name"], dataset["version"]), []).append(body)
-    for (model, _, _), group in groups.items():
-        for start in range(0, len(group), BATCH):
-            yield model, group[start : start + BATCH]
+        by_version.setdefault(body["version"], []).append(body)
+    for index, label in enumerate(labels):
+        pending += by_version.get(label, [])
+        if index in steps or len(pending) >= BATCH or index == len(labels) - 1:
+            for start in range(0, len(pending), BATCH):
+                batch = pending[start : start + BATCH]
+                posting.post_runs(project=project, payloads=batch)
+                yield batch
+            pending = []
+            for step in steps.get(index, ()):
+                step()
 
 
-def store(project, bodies):
-    """Validated as the batch API validates them, and stored by the same service."""
-    serializer = RunBatchInputSerializer(data={"runs": bodies})
-    serializer.is_valid(raise_exception=True)
-    ingest.ingest_runs(project=project, payloads=serializer.validated_data["runs"])
-
-
-def configure(project, demo: DemoModel, labels: list[str]):
-    """The model's baseline pin, threshold rules and intended-change mark (``labels``: its
-    versions, oldest first)."""
-    model = RegisteredModel.objects.get(project=project, name=demo.name)
+def configuration(project, demo: DemoModel, labels: list[str]) -> dict:
+    """The model's rules, baseline pin and intended-change mark, as steps keyed by the index
+    of the version after whose runs they are taken."""
+    steps = {0: [partial(save_rules, project, demo)]}
     if demo.baseline_versions_ago is not None:
-        dataset = demo.datasets[-1]
-        baselines.pin_baseline(
-            model=model,
-            dataset_name=dataset.name,
-            dataset_version=dataset.version,
-            version_label=labels[-demo.baseline_versions_ago],
-            pinned_by=PINNED_BY,
-            note="Reviewed release; signed off by the model owners.",
-        )
+        index = len(labels) - demo.baseline_versions_ago
+        steps.setdefault(index, []).append(partial(pin, project, demo, labels[index]))
+    if demo.intended is not None:
+        index = len(labels) - demo.intended.versions_ago
+        steps.setdefault(index, []).append(partial(mark, project, demo, labels[index]))
+    return steps
+
+
+def save_rules(project, demo: DemoModel):
+    model = RegisteredModel.objects.get(project=project, name=demo.name)
     for rule in demo.rules:
         baselines.save_rule(model=model, **rule)
-    if demo.intended is not None:
-        findings.mark_change(
-            model=model,
-            version_label=labels[-demo.intended.versions_ago],
-            note=demo.intended.note,
-            by=PINNED_BY,
-        )
+
+
+def pin(project, demo: DemoModel, label: str):
+    dataset = demo.datasets[-1]  # pinned on the latest dataset version
+    baselines.pin_baseline(
+        model=RegisteredModel.objects.get(project=project, name=demo.name),
+        dataset_name=dataset.name,
+        dataset_version=dataset.version,
+        version_label=label,
+        pinned_by=PINNED_BY,
+        note="Reviewed release; signed off by the model owners.",
+    )
+
+
+def mark(project, demo: DemoModel, label: str):
+    findings.mark_change(
+        model=RegisteredModel.objects.get(project=project, name=demo.name),
+        version_label=label,
+        note=demo.intended.note,
+        by=PINNED_BY,
+    )
 
 
 @contextmanager
