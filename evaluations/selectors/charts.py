@@ -97,6 +97,7 @@ def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, m
             {
                 "name": series.metric.name,
                 "direction": series.metric.direction,
+                "kind": series.metric.kind,
                 "unit": series.metric.unit,
                 "series": [],
             },
@@ -292,6 +293,7 @@ def summary_rows(data) -> list[dict]:
             rows.append(
                 {
                     "metric": metric["name"],
+                    "kind": metric["kind"],
                     "unit": metric["unit"],
                     "slice": series["slice"],
                     "version": versions[latest] if latest is not None else None,
