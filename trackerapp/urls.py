@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from evaluations import views
 from evaluations.views import accounts, overview
@@ -72,3 +75,9 @@ urlpatterns = [
 ]
 
 handler500 = "trackerapp.errors.server_error"
+
+# Browsers ask for /favicon.ico whatever the pages link: sent to the pages' icon, and not
+# permanently, since the icon's URL carries its content's hash.
+urlpatterns.append(
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.svg")), name="favicon")
+)

@@ -25,14 +25,21 @@ def amount(change: float, *, is_rate: bool) -> str:
 def relative(change: float | None) -> str:
     """A relative change as a signed percentage in brackets, " (-1.9%)" with a true minus
     sign, or nothing when the level it is relative to is unknown or zero."""
-    if change is None:
-        return ""
-    sign = "+" if change > 0 else MINUS
-    return f" ({sign}{abs(change) * 100:.1f}%)"
+    return "" if change is None else f" ({percent(change)})"
+
+
+def percent(change: float) -> str:
+    """A relative change as a signed percentage to one decimal with a true minus sign:
+    "+1.2%", "-3.9%" (with U+2212 for the minus). Every page and e-mail writes a change
+    this way, so that a finding's sentence and the figures beside it agree."""
+    rounded = round(abs(change) * 100, 1)
+    sign = "" if rounded == 0 else ("+" if change > 0 else MINUS)
+    return f"{sign}{rounded:.1f}%"
 
 
 def p_text(p_value: float) -> str:
-    return "p<0.0001" if p_value < 0.0001 else f"p={number(p_value)}"
+    """A p-value as people read it, never rounded to zero: "p < 0.0001", "p = 0.012"."""
+    return "p < 0.0001" if p_value < 0.0001 else f"p = {number(p_value)}"
 
 
 def versions(count: int) -> str:

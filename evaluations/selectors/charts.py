@@ -97,6 +97,7 @@ def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, m
             {
                 "name": series.metric.name,
                 "direction": series.metric.direction,
+                "kind": series.metric.kind,
                 "unit": series.metric.unit,
                 "series": [],
             },
@@ -222,26 +223,36 @@ def _baseline_values(pin, series_list, dataset) -> dict:
 
 def threshold_limits(rules, series, baseline) -> list[dict]:
     """Where the gate's rules put the limits of a series: absolute floors and ceilings, and
-    the largest allowed drop from the baseline (the same arithmetic as the gate's checks)."""
+    the largest allowed drop from the baseline (the same arithmetic as the gate's checks).
+    Each limit carries its rule's slice ("" when the rule applies to every slice), so that a
+    chart of every slice tells a limit of one slice from one shared by all."""
     direction = series.metric.direction
     limits = []
     for rule in rules:
         if rule.metric != series.metric.name or rule.slice not in ("", series.slice):
             continue
-        if rule.min is not None:
-            limits.append({"kind": "min", "value": rule.min, "rule": f"min {rule.min:g}"})
-        if rule.max is not None:
-            limits.append({"kind": "max", "value": rule.max, "rule": f"max {rule.max:g}"})
-        if baseline is None:
-            continue
-        base = baseline["value"]
-        if rule.max_drop is not None:
-            limits.append({"kind": "max_drop", "value": _allowed(base, rule.max_drop, direction),
-                           "rule": f"max drop {rule.max_drop:g}"})  # fmt: skip
-        if rule.max_drop_pct is not None:
-            margin = abs(base) * rule.max_drop_pct / 100
-            limits.append({"kind": "max_drop_pct", "value": _allowed(base, margin, direction),
-                           "rule": f"max drop {rule.max_drop_pct:g}%"})  # fmt: skip
+        limits += [
+            {**limit, "slice": rule.slice} for limit in _rule_limits(rule, baseline, direction)
+        ]
+    return limits
+
+
+def _rule_limits(rule, baseline, direction) -> list[dict]:
+    limits = []
+    if rule.min is not None:
+        limits.append({"kind": "min", "value": rule.min, "rule": f"min {rule.min:g}"})
+    if rule.max is not None:
+        limits.append({"kind": "max", "value": rule.max, "rule": f"max {rule.max:g}"})
+    if baseline is None:
+        return limits
+    base = baseline["value"]
+    if rule.max_drop is not None:
+        limits.append({"kind": "max_drop", "value": _allowed(base, rule.max_drop, direction),
+                       "rule": f"max drop {rule.max_drop:g}"})  # fmt: skip
+    if rule.max_drop_pct is not None:
+        margin = abs(base) * rule.max_drop_pct / 100
+        limits.append({"kind": "max_drop_pct", "value": _allowed(base, margin, direction),
+                       "rule": f"max drop {rule.max_drop_pct:g}%"})  # fmt: skip
     return limits
 
 
@@ -292,6 +303,7 @@ def summary_rows(data) -> list[dict]:
             rows.append(
                 {
                     "metric": metric["name"],
+                    "kind": metric["kind"],
                     "unit": metric["unit"],
                     "slice": series["slice"],
                     "version": versions[latest] if latest is not None else None,

@@ -3,6 +3,8 @@
 from django import template
 from django.utils.html import format_html
 
+from evaluations.analysis import explain
+
 register = template.Library()
 
 WIDTH, HEIGHT, PAD = 120, 28, 2
@@ -37,8 +39,9 @@ def _short(value):
 
 @register.filter
 def signed_percent(value):
-    """0.0123 -> "+1.23%"; None -> ""."""
-    return "" if value is None else f"{value * 100:+.2f}%"
+    """0.0123 -> "+1.2%", -0.039 -> "-3.9%" with a true minus, as the findings' sentences
+    write it; None -> ""."""
+    return "" if value is None else explain.percent(value)
 
 
 @register.filter

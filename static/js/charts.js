@@ -19,6 +19,9 @@
   const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
   const BAD = "#D55E00";
   const MANY = 300; // beyond this many points, lines without markers stay readable
+  // Plotly's toolbar shows in the top right corner while the pointer is over a chart: the top
+  // margin keeps a row of this height for it above the legend, so that it never covers it.
+  const TOOLBAR = 30;
   const firstIndex = new Map();
   runs.version.forEach((label, i) => { if (!firstIndex.has(label)) firstIndex.set(label, i); });
 
@@ -72,8 +75,15 @@
     };
   }
 
-  function thresholdTraces(metric, series, values) {
-    // The failing side of each limit as a shaded band, from the limit outwards.
+  // A limit belongs to one slice when its rule names the slice, or when it is a drop from
+  // that slice's own baseline; a floor or ceiling of a rule for every slice is shared.
+  function ownedBySlice(limit) {
+    return limit.slice !== "" || limit.kind.startsWith("max_drop");
+  }
+
+  function thresholdTraces(metric, series, values, owner) {
+    // The failing side of each limit as a shaded band, from the limit outwards. In a chart of
+    // every slice, a slice's own limit is named after it and outlined in its colour.
     const finite = values.filter((v) => v !== null);
     const span = finite.length ? Math.max(...finite) - Math.min(...finite) : 0;
     const pad = span > 0 ? span * 0.25 : Math.abs(series.thresholds[0].value) * 0.05 || 1;
@@ -81,14 +91,17 @@
       const lowerBound = limit.kind === "max" ? false : limit.kind === "min" ? true : metric.direction !== "lower_is_better";
       const outer = lowerBound ? limit.value - pad : limit.value + pad;
       const x0 = x[0], x1 = x[x.length - 1];
+      const own = owner && ownedBySlice(limit);
       return {
         type: "scatter", mode: "lines", fill: "toself", x: [x0, x1, x1, x0, x0],
         y: [limit.value, limit.value, outer, outer, limit.value],
         // A drop's rule and where it puts the limit: "max drop 0.01 (0.920471)".
-        name: "threshold " + limit.rule + (limit.kind.startsWith("max_drop") ? " (" + fmt(limit.value) + ")" : ""),
-        meta: {role: "threshold"},
-        line: {color: BAD, width: 1, dash: "dot"}, fillcolor: "rgba(213,94,0,0.10)",
-        hovertemplate: (lowerBound ? "fails below " : "fails above ") + fmt(limit.value) + "<extra></extra>",
+        name: plain("threshold " + limit.rule + (limit.kind.startsWith("max_drop") ? " (" + fmt(limit.value) + ")" : "") +
+          (own ? " (" + series.slice + ")" : "")),
+        meta: {role: "threshold", slice: own ? series.slice : null},
+        line: {color: own ? owner.colour : BAD, width: own ? 1.5 : 1, dash: "dot"}, fillcolor: "rgba(213,94,0,0.10)",
+        hovertemplate: plain((own ? series.slice + " " : "") + (lowerBound ? "fails below " : "fails above ") + fmt(limit.value)) +
+          "<extra></extra>",
       };
     });
   }
@@ -142,19 +155,26 @@
       const colour = named ? PALETTE[k % PALETTE.length] : PALETTE[0];
       const own = [valueTrace(metric, series, colour, named)];
       if (series.baseline) own.push(baselineTrace(series, named ? colour : "#000000", named));
-      // Slices that share a limit draw it once.
-      const limits = series.thresholds.filter((limit) => !limitsDrawn.has(limit.kind + limit.value));
-      limits.forEach((limit) => limitsDrawn.add(limit.kind + limit.value));
-      if (limits.length) own.push(...thresholdTraces(metric, {...series, thresholds: limits}, series.value));
+      // A limit shared by every slice is drawn once; a slice's own limits are drawn with it.
+      const key = (limit) => limit.kind + limit.value + (named && ownedBySlice(limit) ? "|" + series.slice : "");
+      const limits = series.thresholds.filter((limit) => !limitsDrawn.has(key(limit)));
+      limits.forEach((limit) => limitsDrawn.add(key(limit)));
+      if (limits.length) {
+        // A band reaches as far as the chart's values do, whichever slice they are on.
+        const values = metric.series.flatMap((s) => s.value);
+        own.push(...thresholdTraces(metric, {...series, thresholds: limits}, values, named ? {colour: colour} : null));
+      }
       const trend = trendTrace(series);
       if (trend) own.push(trend);
       const changes = changeTrace(series);
       if (changes) own.push(changes);
       own.forEach((trace, i) => {
-        if (named) {
-          // One legend entry per slice (clicking it hides the slice with its lines).
+        const shared = trace.meta.role === "threshold" && !trace.meta.slice;
+        if (named && !shared) {
+          // One legend entry per slice (clicking it hides the slice with its lines), and one
+          // per limit of its own, so that a band says whose it is.
           trace.legendgroup = series.slice;
-          trace.showlegend = i === 0 || trace.meta.role === "change";
+          trace.showlegend = i === 0 || trace.meta.role === "change" || trace.meta.role === "threshold";
         }
         traces.push(trace);
       });
@@ -162,8 +182,8 @@
     const marks = markShapes();
     const legendRows = Math.ceil(traces.filter((t) => t.showlegend !== false).length / 3);
     const layout = {
-      height: 300 + 18 * Math.max(0, legendRows - 1),
-      margin: {l: 60, r: 20, t: 12 + 20 * legendRows, b: 60},
+      height: 300 + TOOLBAR + 20 * Math.max(0, legendRows - 1),
+      margin: {l: 60, r: 20, t: TOOLBAR + 12 + 20 * legendRows, b: 60},
       font: {family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2328"},
       xaxis: {type: "category", nticks: 12, tickangle: -30, automargin: true},
       yaxis: {title: {text: plain(metric.unit || metric.name)}, automargin: true, zeroline: false},
@@ -171,7 +191,7 @@
       hovermode: "closest", shapes: marks.shapes, annotations: marks.annotations,
       plot_bgcolor: "#fff", paper_bgcolor: "#fff",
     };
-    Plotly.newPlot(element, traces, layout, {responsive: true, displaylogo: false,
+    const drawn = Plotly.newPlot(element, traces, layout, {responsive: true, displaylogo: false,
       modeBarButtonsToRemove: ["select2d", "lasso2d"]});
     element.on("plotly_click", (event) => {
       const point = event.points[0];
@@ -179,7 +199,20 @@
       if (role === "change") window.location = point.customdata[0];
       else if (role === "value") window.location = runs.url.replace("{id}", point.customdata[3]);
     });
-    element.dataset.drawn = "true";
+    drawn.then(() => fitLegend(element, layout)).then(() => { element.dataset.drawn = "true"; });
+  }
+
+  // The legend wraps as its names and the chart's width decide, which the layout cannot know
+  // beforehand: once drawn, the top margin is made the legend's height plus the toolbar's
+  // (measured: it is laid out even while hidden).
+  function fitLegend(element, layout) {
+    const legend = element.querySelector("g.legend");
+    if (!legend) return null;
+    const toolbar = element.querySelector(".modebar");
+    const toolbarHeight = toolbar ? toolbar.getBoundingClientRect().height : TOOLBAR;
+    const needed = Math.ceil(toolbarHeight + legend.getBoundingClientRect().height + 12);
+    if (needed === layout.margin.t) return null;
+    return Plotly.relayout(element, {"margin.t": needed, height: layout.height + needed - layout.margin.t});
   }
 
   const elements = document.querySelectorAll(".chart[data-metric]");
