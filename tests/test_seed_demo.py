@@ -74,7 +74,11 @@ def test_results_carry_sample_sizes_and_intervals_where_they_make_sense(seeded):
 
 
 def test_the_planted_drift_and_step_open_findings_and_the_noisy_series_none(seeded):
-    assert open_findings("fraud-classifier", "recall", dataset_version="2026-06") == ["drift"]
+    # ... and on the older holdout the latest recall, 0.794, is under the floor of 0.8
+    assert open_findings("fraud-classifier", "recall", dataset_version="2026-06") == [
+        "drift",
+        "threshold",
+    ]
     assert open_findings("fraud-classifier", "recall", dataset_version="2026-09") == ["drift"]
     assert open_findings("price-regressor", "mae") == ["step"]
     assert open_findings("price-regressor", "rmse") == ["step"]
@@ -82,7 +86,7 @@ def test_the_planted_drift_and_step_open_findings_and_the_noisy_series_none(seed
     assert open_findings("summarizer", "bleu", slice="length=long") == []
     # the latencies rose at a version marked as an intended change: nothing to report
     assert open_findings("ranking-service", "latency_p95_ms") == []
-    assert Finding.objects.count() == 4
+    assert Finding.objects.count() == 5
 
 
 def test_baselines_rules_and_the_intended_change_are_set(seeded):
