@@ -38,7 +38,7 @@ from evaluations.demo import (
     version_history,
 )
 from evaluations.models import EvaluationRun, Finding, MetricResult, RegisteredModel, Series
-from evaluations.services import baselines, findings, ingest, projects, series_analysis
+from evaluations.services import baselines, findings, gate, ingest, projects, series_analysis
 from evaluations.tasks import ANALYSIS_CHUNK
 from trackerapp.celery import app as celery_app
 
@@ -128,7 +128,10 @@ def configure(project, demo: DemoModel, labels: list[str]):
             note="Reviewed release; signed off by the model owners.",
         )
     for rule in demo.rules:
-        baselines.save_rule(model=model, **rule)
+        baselines.save_rule(model=model, rejudge=False, **rule)
+    # Judged once under all the rules: one at a time, a metric whose rule comes later would
+    # be judged by the default test meanwhile, and open and resolve a finding for nothing.
+    gate.rejudge_latest_runs(model=model)
     if demo.intended is not None:
         findings.mark_change(
             model=model,
