@@ -21,8 +21,9 @@ venv: $(STAMP)
 run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py setup_demo
 	$(BIN)/python manage.py seed_demo
+	@# Last before the server, so that the login and token are not scrolled away.
+	$(BIN)/python manage.py setup_demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)

@@ -1,6 +1,7 @@
 """Management commands: create_token and setup_demo."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -80,3 +81,51 @@ def test_create_token_with_an_expiry_and_refuses_a_bad_one(db):
     with pytest.raises(CommandError, match="scope"):
         run_command("create_token", "vision-team", "--scope", "root")
     assert ApiToken.objects.count() == 1
+
+
+def test_setup_demo_revokes_the_token_it_made_before(client, db):
+    first, _ = run_command("setup_demo")
+    second, _ = run_command("setup_demo")
+
+    old = first.split("API token: ")[1].split()[0]
+    new = second.split("API token: ")[1].split()[0]
+    assert client_for(old).get("/api/v1/models/").status_code == 401
+    assert client_for(new).get("/api/v1/models/").status_code == 200
+    tokens = ApiToken.objects.order_by("pk")
+    assert [(t.name, t.revoked_at is not None) for t in tokens] == [
+        ("make-run-demo", True),
+        ("make-run-demo", False),
+    ]
+
+
+def test_setup_demo_leaves_other_tokens_of_the_demo_project_alone(client, db):
+    out, _ = run_command("create_token", "demo", "--name", "github-actions")
+    run_command("setup_demo")
+    run_command("setup_demo")
+
+    assert client_for(out.strip().splitlines()[-1]).get("/api/v1/models/").status_code == 200
+
+
+def test_make_run_prints_the_login_and_token_last_after_the_demo_data(db):
+    recipe = _make_target("run")
+    commands = [line.split("manage.py ")[1].split()[0] for line in recipe if "manage.py" in line]
+
+    assert commands == ["migrate", "seed_demo", "setup_demo", "runserver"]
+    out, _ = run_command("setup_demo")
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("API token: mt_")
+    assert "login: demo / " in lines[-3]
+
+
+def _make_target(name):
+    """The recipe lines of a Makefile target."""
+    lines = (Path(__file__).resolve().parent.parent / "Makefile").read_text().splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith(f"{name}:") and "=" not in line
+    )
+    recipe = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line)
+    return recipe

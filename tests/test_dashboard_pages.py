@@ -255,7 +255,7 @@ def test_the_finding_page_charts_the_window_of_the_change(member, history):
     versions = data["runs"]["version"]
     assert versions[-1] == "1.49"
     assert versions.index(finding.start_version.label) == 20  # 20 runs of context before it
-    assert metric["series"][0]["findings"][0]["id"] == finding.pk
+    assert finding.pk in [f["id"] for f in metric["series"][0]["findings"]]
 
 
 def test_plotly_js_is_served_from_the_installed_package_and_nothing_else_is():
@@ -275,3 +275,27 @@ def test_a_sparkline_of_values_near_the_float_limits_draws_finite_points():
     assert [tuple(map(float, p.split(","))) for p in points] == [
         (2.0, 2.0), (60.0, 26.0), (118.0, 2.0),
     ]  # fmt: skip
+
+
+def test_the_model_page_names_the_baseline_only_on_the_dataset_version_it_ran_on(
+    member, api, history
+):
+    extra = drifting_history(count=12, dataset={"name": "holdout", "version": "v2"}, start=60)
+    assert api.post("/api/v1/runs/batch/", {"runs": extra}, format="json").status_code == 201
+    base = "/projects/acme/models/fraud-detector/"
+
+    on_v1 = member.get(base + "?dataset=holdout&dataset_version=v1").content.decode()
+    on_v2 = member.get(base + "?dataset=holdout&dataset_version=v2").content.decode()
+
+    assert "· baseline 1.10" in on_v1 and "baseline-elsewhere" not in on_v1
+    assert "· baseline 1.10" not in on_v2
+    assert "the baseline, 1.10, is on holdout@v1, not on this version" in on_v2
+
+
+def test_compare_offers_to_pin_only_the_version_that_is_not_the_baseline(member, history):
+    html = member.get("/projects/acme/models/fraud-detector/compare/").content.decode()
+
+    assert "1.10 → 1.49" in html
+    assert "Pin 1.49 as baseline…" in html
+    assert "Pin 1.10 as baseline…" not in html
+    assert "1.10 is pinned as the baseline" in html

@@ -207,3 +207,16 @@ def test_the_breach_the_latest_runs_leave_is_a_threshold_finding(seeded):
 
     assert ("recall", "overall") in breached
     assert "threshold" in open_findings("fraud-classifier", "recall", dataset_version="2026-06")
+
+
+def test_the_default_demo_judges_its_rules_together_and_shows_the_floor_breach(db):
+    call_command("seed_demo", stdout=io.StringIO(), stderr=io.StringIO())
+
+    # Set one at a time, the rules judged recall by the default test until its own rule came,
+    # and opened a finding that the next rule resolved.
+    assert not Finding.objects.filter(status=Finding.Status.RESOLVED).exists()
+    breach = Finding.objects.get(kind="threshold")
+    assert (breach.series.dataset.version, breach.message) == (
+        "2026-06",
+        "recall 0.7941 < floor 0.8",
+    )

@@ -8,10 +8,14 @@ Rules (any combination per metric, optionally narrowed to a slice):
 - ``max_drop`` / ``max_drop_pct``: non-inferiority, how much worse than the baseline the
   candidate may be, in the metric's units or in percent of the baseline value.
 - ``significance`` (alpha): fail only when the drop beyond the allowed margin (0 without
-  ``max_drop``) is statistically significant. The test is McNemar's exact test when both
-  versions posted per-example outcomes on the same dataset version (and the margin is 0), a
-  two-proportion z-test when both have sample sizes and values in [0, 1], else a z-test on the
-  standard errors implied by posted 95% intervals. Across all significance checks of one
+  ``max_drop``) is statistically significant. The test fits the metric
+  (``metric_catalog.test_for``): for a proportion, McNemar's exact test when both versions
+  posted per-example outcomes on the same dataset version (and the margin is 0), else a
+  two-proportion z-test when both have sample sizes; for AUC-ROC, a z-test on posted
+  intervals, else on Hanley-McNeil standard errors from the numbers of positives and
+  negatives; for any metric, a z-test on the standard errors implied by posted 95% intervals.
+  Without what its test needs a check is ``insufficient``, never a proportion test of a metric
+  that is not a proportion. Across all significance checks of one
   evaluation, p-values are adjusted with Benjamini-Hochberg, so a large suite does not fail by
   chance; a check fails when its adjusted p-value (q) is at most its alpha.
 - ``budget``: the total erosion allowed since the rule's anchor (the baseline when the budget
@@ -27,7 +31,7 @@ compared: their checks say ``not_comparable``.
 import math
 from dataclasses import dataclass, field
 
-from . import stats
+from . import metric_catalog, stats
 
 HIGHER = "higher_is_better"
 DEFAULT_ALPHA = 0.05
@@ -48,6 +52,9 @@ class Result:
     ci_low: float | None = None
     ci_high: float | None = None
     outcomes: int | None = None  # per-example outcomes, see stats.decode_outcomes
+    # Positives and negatives an AUC-ROC was measured on, for Hanley-McNeil's standard error.
+    n_pos: int | None = None
+    n_neg: int | None = None
 
     @property
     def key(self):
@@ -197,7 +204,7 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
         check.status = INSUFFICIENT
         check.message = (
             f"{_name(result)} {_fmt(result.value)} vs baseline {_fmt(base.value)} on {dataset}: "
-            "no sample sizes, intervals or outcomes to test significance"
+            f"{_NOT_TESTABLE[metric_catalog.test_for(result.metric)]}"
         )
         return check
     check.p_value, check.method = tested
@@ -205,30 +212,62 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
     return check
 
 
+# Why a check could not be tested, by the tests its metric admits.
+_NOT_TESTABLE = {
+    metric_catalog.PROPORTION: "no sample sizes, intervals or outcomes to test significance",
+    metric_catalog.AUC: "an AUC is not a proportion: no 95% intervals, or numbers of positives "
+    "and negatives, to test significance",
+    metric_catalog.INTERVAL_ONLY: "not a proportion: no 95% intervals to test significance",
+}
+
+
 def drop_test(base, new, margin=0.0):
-    """(p-value, method) for "new is worse than base by more than margin", or None."""
-    higher = new.direction == HIGHER
-    if margin == 0 and base.outcomes is not None and new.outcomes is not None:
-        broken, fixed = stats.discordant_pairs(base.outcomes, new.outcomes)
-        return stats.mcnemar_worse_pvalue(broken, fixed), f"McNemar {broken} vs {fixed}"
-    if base.n and new.n and 0 <= base.value <= 1 and 0 <= new.value <= 1:
-        if margin == 0:
-            p = stats.proportion_drop_pvalue(
-                base.value, base.n, new.value, new.n, higher_is_better=higher
-            )
-            return p, "two-proportion z-test"
-        variance = base.value * (1 - base.value) / base.n + new.value * (1 - new.value) / new.n
-        return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
-            "non-inferiority z-test"
-        )
+    """(p-value, method) for "new is worse than base by more than margin", or None when the
+    two results lack what the metric's test needs."""
+    test = metric_catalog.test_for(new.metric)
+    if test == metric_catalog.PROPORTION:
+        tested = _proportion_test(base, new, margin)
+        if tested is not None:
+            return tested
     if None not in (base.ci_low, base.ci_high, new.ci_low, new.ci_high):
-        variance = ((base.ci_high - base.ci_low) / (2 * Z_95)) ** 2 + (
-            (new.ci_high - new.ci_low) / (2 * Z_95)
-        ) ** 2
+        variance = _interval_se(base) ** 2 + _interval_se(new) ** 2
         return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
             "z-test from 95% intervals"
         )
+    if test == metric_catalog.AUC and None not in (base.n_pos, base.n_neg, new.n_pos, new.n_neg):
+        # Treated as independent: the same examples correlate the two AUCs positively, which
+        # makes this variance an overestimate and the test conservative.
+        variance = (
+            stats.auc_standard_error(base.value, base.n_pos, base.n_neg) ** 2
+            + stats.auc_standard_error(new.value, new.n_pos, new.n_neg) ** 2
+        )
+        return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
+            "Hanley-McNeil z-test"
+        )
     return None
+
+
+def _proportion_test(base, new, margin):
+    """McNemar on paired outcomes, else a (non-inferiority) z-test of two proportions."""
+    if margin == 0 and base.outcomes is not None and new.outcomes is not None:
+        broken, fixed = stats.discordant_pairs(base.outcomes, new.outcomes)
+        return stats.mcnemar_worse_pvalue(broken, fixed), f"McNemar {broken} vs {fixed}"
+    if not (base.n and new.n and 0 <= base.value <= 1 and 0 <= new.value <= 1):
+        return None
+    if margin == 0:
+        higher = new.direction == HIGHER
+        p = stats.proportion_drop_pvalue(
+            base.value, base.n, new.value, new.n, higher_is_better=higher
+        )
+        return p, "two-proportion z-test"
+    variance = base.value * (1 - base.value) / base.n + new.value * (1 - new.value) / new.n
+    return _z_pvalue(drop(base.value, new.value, new.direction) - margin, variance), (
+        "non-inferiority z-test"
+    )
+
+
+def _interval_se(result):
+    return (result.ci_high - result.ci_low) / (2 * Z_95)
 
 
 def _z_pvalue(excess, variance):

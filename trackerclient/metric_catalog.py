@@ -1,8 +1,18 @@
-"""Built-in metric definitions and the rule that guesses a new metric's direction.
+"""Built-in metric definitions, the rule that guesses a new metric's direction, and which
+significance test fits each metric.
 
 A metric seen for the first time takes its direction from the posted body, else from the
 catalogue below, else from its name: losses, errors, latencies and perplexity are lower-is-
 better, everything else higher-is-better.
+
+The gate's significance test depends on what the metric is, not on its range (``test_for``):
+only a proportion of ``n`` independent examples (accuracy, error rate; precision over the
+predicted positives, recall over the actual positives) may be judged by a two-proportion
+z-test or, with per-example outcomes, McNemar's test. AUC-ROC is judged by Hanley-McNeil's
+standard error when the numbers of positives and negatives are known. Every other metric, and
+every metric the catalogue does not know, only by the standard errors its posted 95% intervals
+imply: F1, BLEU, ROUGE, NDCG, perplexity, errors and latencies have no variance that ``n``
+alone determines.
 """
 
 import re
@@ -12,20 +22,28 @@ HIGHER = "higher_is_better"
 LOWER = "lower_is_better"
 
 
+# Which significance tests a metric admits (see the module docstring).
+PROPORTION = "proportion"  # McNemar on outcomes, two-proportion z-test on n, or intervals
+AUC = "auc"  # Hanley-McNeil from positives and negatives, or intervals
+INTERVAL_ONLY = "interval_only"  # only the posted 95% intervals
+
+
 @dataclass(frozen=True)
 class MetricDefaults:
     kind: str
     direction: str
     unit: str = ""
+    test: str = INTERVAL_ONLY
 
 
 BUILT_IN = {
-    "accuracy": MetricDefaults("classification", HIGHER),
+    "accuracy": MetricDefaults("classification", HIGHER, test=PROPORTION),
     "balanced_accuracy": MetricDefaults("classification", HIGHER),
-    "precision": MetricDefaults("classification", HIGHER),
-    "recall": MetricDefaults("classification", HIGHER),
+    "precision": MetricDefaults("classification", HIGHER, test=PROPORTION),
+    "recall": MetricDefaults("classification", HIGHER, test=PROPORTION),
     "f1": MetricDefaults("classification", HIGHER),
-    "auc_roc": MetricDefaults("classification", HIGHER),
+    "auc_roc": MetricDefaults("classification", HIGHER, test=AUC),
+    "error_rate": MetricDefaults("classification", LOWER, test=PROPORTION),
     "auc_pr": MetricDefaults("classification", HIGHER),
     "log_loss": MetricDefaults("classification", LOWER),
     "mae": MetricDefaults("regression", LOWER),
@@ -72,3 +90,10 @@ def defaults_for(name: str) -> MetricDefaults:
 def _words(name: str) -> str:
     # Separators become spaces so that "val_mae" and "eval-rmse" match like "mae".
     return re.sub(r"[^a-z0-9]+", " ", name.lower())
+
+
+def test_for(name: str) -> str:
+    """The significance tests ``name`` admits: PROPORTION and AUC only when the catalogue
+    declares the metric so, INTERVAL_ONLY otherwise (a name that merely looks like a rate is
+    never given a proportion test)."""
+    return BUILT_IN[name].test if name in BUILT_IN else INTERVAL_ONLY

@@ -6,6 +6,7 @@ candidate is *worse* than the baseline, never merely different.
 
 - Two-proportion z-test (pooled variance) for rate metrics with sample sizes.
 - Wilson score interval for a proportion.
+- Hanley-McNeil standard error of an AUC-ROC from its numbers of positives and negatives.
 - McNemar's exact test on discordant pairs, for per-example outcomes on the same examples
   (the binomial tail exact in integers for small counts, in log space beyond).
 - Benjamini-Hochberg step-up procedure for the false discovery rate across many checks.
@@ -98,6 +99,22 @@ def wilson_interval(rate: float, n: int, *, confidence: float = 0.95) -> tuple[f
     centre = (rate + z * z / (2 * n)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
+    """The standard error of an AUC-ROC estimated on ``n_pos`` positives and ``n_neg``
+    negatives (Hanley & McNeil 1982, "The meaning and use of the area under a ROC curve",
+    eq. 2, with Q1 = A / (2 - A) and Q2 = 2 A^2 / (1 + A) from the exponential model)."""
+    if not 0.0 <= auc <= 1.0:
+        raise ValueError(f"an AUC must lie in [0, 1], not {auc}")
+    if n_pos < 1 or n_neg < 1:
+        raise ValueError("an AUC needs at least one positive and one negative")
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    variance = (
+        auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)
+    ) / (n_pos * n_neg)
+    return math.sqrt(max(variance, 0.0))
 
 
 # Up to this many trials the tail is summed exactly in integers (under half a millisecond);

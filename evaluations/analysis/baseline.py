@@ -69,12 +69,17 @@ def breach_limit(baseline: float | None, floor: float | None, budget: float | No
     return max(limits) if limits else None
 
 
-def versions_to_breach(level: float, slope: float | None, limit: float | None) -> int | None:
+def versions_to_breach(
+    level: float, slope: float | None, limit: float | None, *, latest: float | None = None
+) -> int | None:
     """How many more versions until ``level`` falling at ``slope`` per version reaches
-    ``limit``: 0 when it already has, ``None`` when there is no limit or no fall."""
+    ``limit``: 0 when it already has, or when the ``latest`` value is already past it (the
+    fitted level lags a series that has just crossed, and forecasting a breach that the last
+    run already shows would tell people the wrong thing); ``None`` when there is no limit or
+    no fall."""
     if limit is None:
         return None
-    if level <= limit:
+    if level <= limit or (latest is not None and latest <= limit):
         return 0
     if slope is None or slope >= 0:
         return None

@@ -177,7 +177,7 @@ class _Fall:
         if self.kind is None:
             return None
         level = self.level(series)
-        breach = versions_to_breach(level.value, level.slope, limit)
+        breach = versions_to_breach(level.value, level.slope, limit, latest=float(series.y[-1]))
         if self.kind == "drift":
             return _drift_finding(series, self, level, metric, limit, breach)
         return _step_finding(series, self, level, metric, limit, breach)
@@ -319,7 +319,7 @@ def _baseline_finding(series, fall, baseline, limit, metric, alpha) -> tuple[Fin
     start = fall.onset.start if fall.onset.z < 0 else 0
     slope = level.slope if level.slope is not None else theil_sen(series.y[start:])[0]
     slope = slope if slope < 0 else None
-    breach = versions_to_breach(level.value, slope, limit)
+    breach = versions_to_breach(level.value, slope, limit, latest=float(series.y[-1]))
     change = series.original(level.value - baseline)
     message = explain.baseline(
         metric=metric,

@@ -16,7 +16,15 @@ from .gate import (
     result_values,
     rules_for,
 )
-from .runs import find_model, get_model, get_run, models_for, runs_for, versions_for
+from .runs import (
+    find_model,
+    get_model,
+    get_run,
+    latest_runs_per_dataset,
+    models_for,
+    runs_for,
+    versions_for,
+)
 from .series import (
     SERIES_CACHE_SECONDS,
     AmbiguousDataset,
@@ -45,6 +53,7 @@ __all__ = [
     "get_model",
     "get_run",
     "latest_run_of",
+    "latest_runs_per_dataset",
     "marks_for",
     "models_for",
     "pin_at",

@@ -118,6 +118,8 @@ def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, m
         "dataset": {"name": dataset.name, "version": dataset.version},
         "slice": slice,
         "baseline_version": pin.model_version.label if pin else None,
+        # The pin is per dataset name; its values apply only on the version it ran on.
+        "baseline_dataset_version": pin.run.dataset.version if pin else None,
         "runs": _runs_payload(runs),
         "marks": [
             {"version": mark.model_version.label, "note": mark.note}

@@ -62,3 +62,20 @@ def versions_for(*, model):
         .annotate(run_count=Count("runs"))
         .order_by("-first_seen_at", "-id")
     )
+
+
+def latest_runs_per_dataset(*, model, dataset_name=""):
+    """The latest run of ``model`` on each dataset version (on those named ``dataset_name``
+    only, when given), with everything a run's answer shows: the runs whose verdicts and
+    threshold findings stand for their series now."""
+    runs = EvaluationRun.objects.filter(model_version__model=model)
+    if dataset_name:
+        runs = runs.filter(dataset__name=dataset_name)
+    dataset_ids = runs.values_list("dataset_id", flat=True).distinct().order_by()
+    latest_ids = [
+        runs.filter(dataset_id=dataset_id)
+        .order_by("-recorded_at", "-id")
+        .values_list("pk", flat=True)[0]
+        for dataset_id in dataset_ids
+    ]
+    return list(runs_for(project=model.project).filter(pk__in=latest_ids).order_by("pk"))

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from evaluations import selectors
 from evaluations.models import BaselinePin, ThresholdRule
+from evaluations.services import gate
 
 RULE_LIMITS = ("min", "max", "max_drop", "max_drop_pct", "significance", "budget")
 
@@ -42,9 +43,10 @@ def pin_baseline(
 
 
 @transaction.atomic
-def save_rule(*, model, rule=None, **fields) -> ThresholdRule:
+def save_rule(*, model, rule=None, rejudge=True, **fields) -> ThresholdRule:
     """Create a rule, or update ``rule``; setting or changing the budget restarts it from the
-    baseline pinned now."""
+    baseline pinned now. The latest runs it covers are judged again under it (unless
+    ``rejudge`` is off, for a caller that sets several rules and judges once after them)."""
     if rule is None:
         rule = ThresholdRule(model=model)
     budget_changed = rule.pk is None or fields.get("budget", rule.budget) != rule.budget
@@ -64,9 +66,20 @@ def save_rule(*, model, rule=None, **fields) -> ThresholdRule:
         raise BaselineError(
             {"metric": ["A rule for this metric, dataset and slice exists: update it instead."]}
         )
+    previous_dataset = (
+        ThresholdRule.objects.filter(pk=rule.pk).values_list("dataset_name", flat=True).first()
+    )
     rule.save()
+    if not rejudge:
+        return rule
+    # A rule moved from one dataset to another leaves the runs of the first to judge again.
+    scope = rule.dataset_name if previous_dataset in (None, rule.dataset_name) else ""
+    gate.rejudge_latest_runs(model=model, dataset_name=scope)
     return rule
 
 
+@transaction.atomic
 def delete_rule(*, rule):
+    """Delete ``rule``; the latest runs it covered are judged again without it."""
     rule.delete()
+    gate.rejudge_latest_runs(model=rule.model, dataset_name=rule.dataset_name)

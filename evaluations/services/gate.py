@@ -56,6 +56,23 @@ def _judge(run, inputs) -> gate.Verdict:
     )
 
 
+def rejudge_latest_runs(*, model, dataset_name="") -> list[dict]:
+    """After the rules change: the latest run of each of the model's dataset versions (on
+    ``dataset_name`` only, when given) judged again under the rules now, its stored verdict
+    replaced, and its threshold breaches opened or resolved as findings. The latest run
+    stands for its series now, so a floor set after a run breached it is a finding at once,
+    and a floor lifted resolves one."""
+    verdicts = []
+    for run in selectors.latest_runs_per_dataset(model=model, dataset_name=dataset_name):
+        verdict = evaluate_gate(run=run)
+        recorded = findings.record_gate_breaches(run=run, verdict=verdict)
+        alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
+        run.gate_verdict = verdict_data(verdict)
+        EvaluationRun.objects.filter(pk=run.pk).update(gate_verdict=run.gate_verdict)
+        verdicts.append(run.gate_verdict)
+    return verdicts
+
+
 def run_verdict(*, run) -> dict:
     """The verdict a page shows for a stored run: the one its post answered. A run never
     judged (stored before verdicts were kept) is judged now against the

@@ -84,12 +84,28 @@ def compare_page(request, project_name, model_name):
     context |= {"dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin}
     if a and b:
         try:
-            context["comparison"] = selectors.compare_versions(
+            comparison = selectors.compare_versions(
                 model=model, a=a, b=b, dataset_name=dataset.name, dataset_version=dataset.version
             )
         except Http404 as exc:
             context["problem"] = str(exc)
+        else:
+            context |= {
+                "comparison": comparison,
+                "a_pinned": _is_pinned(pin, comparison["a"]),
+                "b_pinned": _is_pinned(pin, comparison["b"]),
+            }
     return render(request, "evaluations/compare.html", context)
+
+
+def _is_pinned(pin, side) -> bool:
+    """Whether ``side`` of a comparison (its version on its dataset version) is the baseline
+    now: pinning it again would change nothing."""
+    return (
+        pin is not None
+        and pin.model_version.label == side["version"]
+        and pin.run.dataset.version == side["dataset_version"]
+    )
 
 
 @login_required

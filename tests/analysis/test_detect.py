@@ -208,3 +208,19 @@ def test_values_beyond_the_float_range_of_the_statistics_are_refused_with_a_reas
 
     with pytest.raises(ValueError, match="cannot be analysed"):
         analyse(values, direction="higher_is_better")
+
+
+def test_forecast_says_already_below_when_the_latest_value_has_crossed_the_floor():
+    values = with_drift(noisy(45, seed=54, level=0.95, sigma=0.001), start=30, per_version=-0.002)
+    values[-1] = 0.9195  # the last run is under the floor; the fitted line ends above it
+
+    result = analyse(
+        values, direction="higher_is_better", metric="recall", floor=0.92, versions=labels(45)
+    )
+
+    [drift] = result.findings
+    assert drift.kind == "drift"
+    assert drift.level_after > 0.92
+    assert drift.forecast_versions_to_breach == 0
+    assert drift.message.endswith("it is already below 0.92")
+    assert "in about" not in drift.message

@@ -196,9 +196,14 @@ def test_fifty_metric_suites_with_no_real_change_rarely_fail_thanks_to_fdr():
         base_rates = rng.binomial(n, 0.8, size=50) / n
         new_rates = rng.binomial(n, 0.8, size=50) / n
         result = verdict(
-            [Result(f"m{i}", float(v), n=n) for i, v in enumerate(new_rates)],
-            baseline(*[Result(f"m{i}", float(v), n=n) for i, v in enumerate(base_rates)]),
-            [Rule(f"m{i}", significance=0.05) for i in range(50)],
+            [Result("accuracy", float(v), slice=f"s{i}", n=n) for i, v in enumerate(new_rates)],
+            baseline(
+                *[
+                    Result("accuracy", float(v), slice=f"s{i}", n=n)
+                    for i, v in enumerate(base_rates)
+                ]
+            ),
+            [Rule("accuracy", significance=0.05)],
         )
         failed_suites += result.status == "failed"
         suites_with_a_raw_p_below_alpha += any(c.p_value <= 0.05 for c in result.checks)
@@ -210,13 +215,14 @@ def test_fifty_metric_suites_with_no_real_change_rarely_fail_thanks_to_fdr():
 
 
 def test_a_real_drop_among_fifty_metrics_still_fails():
-    base = [Result(f"m{i}", 0.80, n=50_000) for i in range(50)]
-    new = [Result(f"m{i}", 0.80, n=50_000) for i in range(49)] + [Result("m49", 0.78, n=50_000)]
+    base = [Result("accuracy", 0.80, slice=f"s{i}", n=50_000) for i in range(50)]
+    new = [Result("accuracy", 0.80, slice=f"s{i}", n=50_000) for i in range(49)]
+    new.append(Result("accuracy", 0.78, slice="s49", n=50_000))
 
-    result = verdict(new, baseline(*base), [Rule(f"m{i}", significance=0.05) for i in range(50)])
+    result = verdict(new, baseline(*base), [Rule("accuracy", significance=0.05)])
 
     assert result.status == "failed"
-    assert [c.metric for c in result.checks if c.status == "failed"] == ["m49"]
+    assert [c.slice for c in result.checks if c.status == "failed"] == ["s49"]
 
 
 def outcomes(bits):
@@ -312,3 +318,95 @@ def test_budget_is_not_counted_across_dataset_versions():
 
     assert only(result.checks, "budget").status == "not_comparable"
     assert result.status == "passed"
+
+
+def hanley_mcneil_se(auc, n_pos, n_neg):
+    """Hanley & McNeil (1982), eq. 2, written out again independently of trackerclient."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    return np.sqrt(
+        (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
+        / (n_pos * n_neg)
+    )
+
+
+def test_auc_standard_error_matches_hanley_mcneils_worked_figure():
+    # A = 0.9, 50 positives, 50 negatives, by hand: Q1 = 0.9 / 1.1 = 0.81818,
+    # Q2 = 1.62 / 1.9 = 0.85263; variance = (0.09 + 49 * 0.00818 + 49 * 0.04263) / 2500
+    # = 0.0010319, so SE = 0.03212.
+    assert stats.auc_standard_error(0.9, 50, 50) == pytest.approx(0.03212, abs=5e-6)
+    for auc, n_pos, n_neg in [(0.75, 120, 880), (0.93, 2000, 8000), (0.5, 10, 10)]:
+        assert stats.auc_standard_error(auc, n_pos, n_neg) == pytest.approx(
+            hanley_mcneil_se(auc, n_pos, n_neg), rel=1e-12
+        )
+
+
+def test_a_small_auc_gain_with_only_a_sample_size_is_insufficient_not_significant():
+    base = Result("auc_roc", 0.912, n=10_000)
+    new = Result("auc_roc", 0.909, n=10_000)
+
+    result = verdict([new], baseline(base))
+
+    check = only(result.checks, "significance")
+    assert (result.status, check.status, check.p_value) == ("passed", "insufficient", None)
+    assert "an AUC is not a proportion" in check.message
+
+
+def test_auc_is_tested_by_hanley_mcneil_from_positives_and_negatives():
+    base = Result("auc_roc", 0.912, n_pos=500, n_neg=9500)
+    new = Result("auc_roc", 0.909, n_pos=500, n_neg=9500)
+
+    check = only(verdict([new], baseline(base)).checks, "significance")
+
+    variance = hanley_mcneil_se(0.912, 500, 9500) ** 2 + hanley_mcneil_se(0.909, 500, 9500) ** 2
+    expected = stats.normal_sf(0.003 / np.sqrt(variance))
+    assert (check.method, check.status) == ("Hanley-McNeil z-test", "passed")
+    assert check.p_value == pytest.approx(expected, rel=1e-9)
+    assert check.p_value > 0.3  # a proportion test on n=10000 called this p<0.0001
+
+
+def test_auc_with_intervals_is_tested_on_the_intervals():
+    base = Result("auc_roc", 0.912, ci_low=0.902, ci_high=0.922)
+    new = Result("auc_roc", 0.880, ci_low=0.870, ci_high=0.890)
+
+    check = only(verdict([new], baseline(base)).checks, "significance")
+
+    assert (check.method, check.status) == ("z-test from 95% intervals", "failed")
+
+
+@pytest.mark.parametrize(
+    "metric", ["f1", "bleu", "rouge_l", "ndcg_at_10", "perplexity", "mae", "latency_p95", "val_acc"]
+)
+def test_metrics_that_are_not_proportions_get_no_proportion_test(metric):
+    direction = (
+        "lower_is_better" if metric in ("perplexity", "mae", "latency_p95") else "higher_is_better"
+    )
+    base = Result(metric, 0.5, direction, n=100_000)
+    new = Result(metric, 0.6 if direction == LOWER else 0.4, direction, n=100_000)
+
+    check = only(verdict([new], baseline(base)).checks, "significance")
+
+    assert (check.status, check.method) == ("insufficient", None)
+    assert "not a proportion" in check.message
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "precision", "recall", "error_rate"])
+def test_declared_proportions_keep_the_two_proportion_test(metric):
+    direction = LOWER if metric == "error_rate" else "higher_is_better"
+    base = Result(metric, 0.20 if direction == LOWER else 0.80, direction, n=10_000)
+    new = Result(metric, 0.22 if direction == LOWER else 0.78, direction, n=10_000)
+
+    check = only(verdict([new], baseline(base)).checks, "significance")
+
+    assert (check.method, check.status) == ("two-proportion z-test", "failed")
+
+
+def test_outcomes_of_a_metric_that_is_not_a_proportion_are_not_paired_tested():
+    bits = np.ones(1000, dtype=bool)
+    worse = bits.copy()
+    worse[:100] = False
+    base = Result("f1", 0.9, n=1000, outcomes=outcomes(bits))
+    new = Result("f1", 0.8, n=1000, outcomes=outcomes(worse))
+
+    check = only(verdict([new], baseline(base)).checks, "significance")
+
+    assert check.status == "insufficient"

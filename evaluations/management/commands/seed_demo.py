@@ -42,7 +42,7 @@ from evaluations.demo import (
 )
 from evaluations.models import EvaluationRun, Finding, MetricResult, RegisteredModel, Series
 from evaluations.queue import ANALYSIS_CHUNK
-from evaluations.services import baselines, findings, posting, projects, series_analysis
+from evaluations.services import baselines, findings, gate, posting, projects, series_analysis
 from trackerapp.celery import app as celery_app
 
 
@@ -132,7 +132,10 @@ def configuration(project, demo: DemoModel, labels: list[str]) -> dict:
 def save_rules(project, demo: DemoModel):
     model = RegisteredModel.objects.get(project=project, name=demo.name)
     for rule in demo.rules:
-        baselines.save_rule(model=model, **rule)
+        baselines.save_rule(model=model, rejudge=False, **rule)
+    # Judged once under all the rules: one at a time, a metric whose rule comes later would
+    # be judged by the default test meanwhile, and open and resolve a finding for nothing.
+    gate.rejudge_latest_runs(model=model)
 
 
 def pin(project, demo: DemoModel, label: str):
