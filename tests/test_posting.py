@@ -54,8 +54,8 @@ def threshold_findings():
 def test_each_run_of_a_batch_is_judged_and_its_verdict_kept_at_post_time(gated, client, project):
     answer = post_batch(gated, [run("1.1", 0.90), run("1.2", 0.93)])
 
-    # 1.0 was posted before anything was pinned.
-    assert verdicts() == {"1.0": "no_baseline", "1.1": "failed", "1.2": "passed"}
+    # 1.0, posted before anything was pinned, was judged again when its rule was set.
+    assert verdicts() == {"1.0": "passed", "1.1": "failed", "1.2": "passed"}
     client.force_login(projects.ensure_member(project=project, username="ana"))
     page = client.get(f"/runs/{answer['runs'][0]['id']}/").content.decode()
     assert "gate-failed" in page

@@ -65,7 +65,7 @@ def rejudge_latest_runs(*, model, dataset_name="") -> list[dict]:
     verdicts = []
     for run in selectors.latest_runs_per_dataset(model=model, dataset_name=dataset_name):
         verdict = evaluate_gate(run=run)
-        recorded = findings.record_gate_breaches(run=run, verdict=verdict)
+        recorded = findings.record_gate_breaches(judged=[(run, verdict)])
         alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
         run.gate_verdict = verdict_data(verdict)
         EvaluationRun.objects.filter(pk=run.pk).update(gate_verdict=run.gate_verdict)
