@@ -87,7 +87,8 @@ def test_a_worker_killed_mid_backlog_leaves_no_series_unanalysed(settings, share
 def test_a_broker_restart_under_posts_loses_no_analysis(tmp_path):
     with running_stack(tmp_path, **FAST_SWEEP) as stack:
         client = stack.start_web(workers=2)
-        worker = stack.start_worker(beat=True)
+        worker = stack.start_worker()
+        stack.start_beat()  # its own process, as deployed
         _posts_through_a_broker_restart(stack, client, worker)
 
 
@@ -114,7 +115,10 @@ def _posts_through_a_broker_restart(stack, client, worker):
     poster.join()
 
     assert set(answers) == {201}, answers
-    assert wait_until(lambda: not Series.objects.filter(dirty=True).exists(), timeout=120)
+    analysed = wait_until(lambda: not Series.objects.filter(dirty=True).exists(), timeout=120)
+    assert analysed, "\n".join(
+        f"--- {log.name}\n{log.read_text()[-3000:]}" for log in stack.tmp_path.glob("*.log")
+    )
     elapsed = time.monotonic() - restarted
     assert worker.poll() is None, worker.log_path.read_text()[-4000:]
     last = Series.objects.order_by("-touched_at").values_list("touched_at", flat=True)[0]
