@@ -278,11 +278,6 @@ def claim_due_series(*, limit=100_000) -> list[int]:
     return ids
 
 
-def mark_queued(*, series_ids):
-    """Record that a job for these series was just queued (the sweep waits for it)."""
-    Series.objects.filter(pk__in=series_ids).update(queued_at=timezone.now())
-
-
 def analysis_health() -> dict:
     """How far behind the analysis is: series due, the oldest due's age, series failing."""
     now = timezone.now()
