@@ -408,3 +408,59 @@ def test_an_intended_change_restarts_the_budget(api, post):
     assert budget["status"] == "passed"
     assert "since 2.0 (marked: expected: new tokenizer)" in budget["message"]
     assert checks_by_rule(beyond)[("accuracy", "overall", "budget")]["status"] == "failed"
+
+
+def test_auc_with_positives_and_negatives_is_tested_with_hanley_mcneil(api, post):
+    """An AUC is not a proportion: with its positives and negatives posted, the gate takes
+    Hanley-McNeil's standard error; they are stored, answered and exported with the run."""
+    post("1.0", [{"name": "auc_roc", "value": 0.900, "n": 1000, "n_pos": 100, "n_neg": 900}])
+    pin(api, "1.0")
+    add_rule(api, metric="auc_roc", significance=0.05)
+
+    small = post("1.1", [{"name": "auc_roc", "value": 0.897, "n_pos": 100, "n_neg": 900}])
+    large = post("1.2", [{"name": "auc_roc", "value": 0.80, "n_pos": 100, "n_neg": 900}])
+
+    assert small.status_code == 201, small.json()
+    check = checks_by_rule(small)[("auc_roc", "overall", "significance")]
+    assert check["method"] == "Hanley-McNeil z-test"
+    assert check["status"] == "passed" and check["p_value"] > 0.4
+    check = checks_by_rule(large)[("auc_roc", "overall", "significance")]
+    assert check["status"] == "failed" and check["p_value"] < 0.05
+    assert small.json()["metrics"][0] | {"n_pos": 100, "n_neg": 900} == small.json()["metrics"][0]
+    read = api.get(f"/api/v1/runs/{small.json()['id']}/").json()
+    assert (read["metrics"][0]["n_pos"], read["metrics"][0]["n_neg"]) == (100, 900)
+    exported = api.get(
+        "/api/v1/models/fraud-detector/baseline/", {"dataset": "holdout", "format": "file"}
+    ).json()
+    assert (exported["results"][0]["n_pos"], exported["results"][0]["n_neg"]) == (100, 900)
+
+
+def test_auc_without_class_counts_or_intervals_is_insufficient_not_a_proportion(api, post):
+    post("1.0", [{"name": "auc_roc", "value": 0.900, "n": 1000}])
+    pin(api, "1.0")
+    add_rule(api, metric="auc_roc", significance=0.05)
+
+    response = post("1.1", [{"name": "auc_roc", "value": 0.903, "n": 1000}])
+
+    check = checks_by_rule(response)[("auc_roc", "overall", "significance")]
+    assert check["status"] == "insufficient"
+    assert "positives and negatives" in check["message"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "field"),
+    [
+        ({"n_pos": 100}, "n_neg"),
+        ({"n_neg": 900}, "n_pos"),
+        ({"n_pos": 0, "n_neg": 900}, "n_pos"),
+        ({"n_pos": 100, "n_neg": 900, "n": 999}, "n"),
+        ({"n_pos": 2**63, "n_neg": 900}, "n_pos"),
+        ({"n_pos": "100", "n_neg": 900}, "n_pos"),
+    ],
+)
+def test_bad_class_counts_are_refused_by_field(post, metric, field):
+    response = post("1.0", [{"name": "auc_roc", "value": 0.9, **metric}])
+
+    assert response.status_code == 400
+    assert field in response.json()["metrics"]["0"], response.json()
+    assert not EvaluationRun.objects.exists()

@@ -114,12 +114,17 @@ def parse_result(fields, *, name_key, size, directions=None) -> gate.Result:
     if ci_low is not None and ci_low > ci_high:
         raise fields.error("ci_low", "must not be above ci_high")
     n = fields.count("n", None)
+    n_pos, n_neg = fields.count("n_pos", None), fields.count("n_neg", None)
+    if (n_pos is None) != (n_neg is None):
+        raise fields.error("n_pos" if n_pos is None else "n_neg", "goes with the other count")
     return gate.Result(
         metric=name,
         value=fields.number("value"),
         direction=direction,
         slice=fields.text("slice", "overall"),
         n=n,
+        n_pos=n_pos,
+        n_neg=n_neg,
         ci_low=ci_low,
         ci_high=ci_high,
         outcomes=_outcomes(fields, n or size),

@@ -42,6 +42,8 @@ def _result_data(result):
         "slice": result.series.slice,
         "value": float(result.value),
         "n": _int(result.n),
+        "n_pos": _int(result.n_pos),
+        "n_neg": _int(result.n_neg),
         "ci_low": _float(result.ci_low),
         "ci_high": _float(result.ci_high),
         "direction": metric.direction,

@@ -28,6 +28,8 @@ class BaselineValueSerializer(serializers.Serializer):
     value = serializers.FloatField()
     direction = serializers.CharField()
     n = serializers.IntegerField(allow_null=True)
+    n_pos = serializers.IntegerField(allow_null=True)
+    n_neg = serializers.IntegerField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     outcomes = serializers.CharField(allow_null=True, help_text="base64, as posted")

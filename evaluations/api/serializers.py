@@ -63,6 +63,20 @@ class MetricInputSerializer(serializers.Serializer):
     value = StrictFloatField()
     slice = NameField(required=False, default="overall")
     n = StrictIntegerField(required=False, allow_null=True, min_value=1, max_value=MAX_COUNT)
+    n_pos = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_COUNT,
+        help_text="Positives a ranking metric (AUC-ROC) was measured on; goes with `n_neg`.",
+    )
+    n_neg = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_COUNT,
+        help_text="Negatives a ranking metric (AUC-ROC) was measured on; goes with `n_pos`.",
+    )
     ci_low = StrictFloatField(required=False, allow_null=True)
     ci_high = StrictFloatField(required=False, allow_null=True)
     direction = ChoiceField(choices=MetricDefinition.Direction.choices, required=False)
@@ -86,6 +100,15 @@ class MetricInputSerializer(serializers.Serializer):
             raise serializers.ValidationError({missing: ["ci_low and ci_high go together."]})
         if low is not None and low > high:
             raise serializers.ValidationError({"ci_low": ["Must not be above ci_high."]})
+        n_pos, n_neg = attrs.get("n_pos"), attrs.get("n_neg")
+        if (n_pos is None) != (n_neg is None):
+            missing = "n_neg" if n_neg is None else "n_pos"
+            raise serializers.ValidationError({missing: ["n_pos and n_neg go together."]})
+        n = attrs.get("n")
+        if n_pos is not None and n is not None and n_pos + n_neg != n:
+            raise serializers.ValidationError(
+                {"n": [f"Must equal n_pos + n_neg ({n_pos + n_neg}) when all three are given."]}
+            )
         return attrs
 
 
@@ -286,6 +309,8 @@ class MetricResultSerializer(serializers.Serializer):
     slice = serializers.CharField(source="series.slice")
     value = serializers.FloatField()
     n = serializers.IntegerField(allow_null=True)
+    n_pos = serializers.IntegerField(allow_null=True)
+    n_neg = serializers.IntegerField(allow_null=True)
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     direction = serializers.CharField(source="series.metric.direction")

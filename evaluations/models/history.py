@@ -216,6 +216,10 @@ class MetricResult(models.Model):
     outcomes = models.BinaryField(null=True, blank=True)
     value = models.FloatField()
     n = models.PositiveBigIntegerField(null=True, blank=True, help_text="Sample size")
+    # The positives and negatives a ranking metric (AUC-ROC) was measured on: its standard
+    # error (Hanley-McNeil) depends on both, not on n alone.
+    n_pos = models.PositiveBigIntegerField(null=True, blank=True)
+    n_neg = models.PositiveBigIntegerField(null=True, blank=True)
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
     recorded_at = models.DateTimeField()
@@ -239,6 +243,11 @@ class MetricResult(models.Model):
                 | Q(ci_high__isnull=True)
                 | Q(ci_low__lte=F("ci_high")),
                 name="result_ci_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(n_pos__isnull=True, n_neg__isnull=True)
+                | Q(n_pos__isnull=False, n_neg__isnull=False),
+                name="result_classes_together",
             ),
         ]
         indexes = [

@@ -113,10 +113,14 @@ def gate_rule_rows(*, model, dataset_name) -> list[RuleRow]:
 
 def result_values(*, run_id) -> list[dict]:
     """A run's results as plain values (``outcomes`` as the stored packed bytes or None)."""
-    fields = ("metric", "direction", "slice", "value", "n", "ci_low", "ci_high", "outcomes")
+    fields = (
+        "metric", "direction", "slice", "value", "n", "n_pos", "n_neg", "ci_low", "ci_high",
+        "outcomes",
+    )  # fmt: skip
     rows = _fetch(
         f"""
-        SELECT m.name, m.direction, s.slice, r.value, r.n, r.ci_low, r.ci_high, r.outcomes
+        SELECT m.name, m.direction, s.slice, r.value, r.n, r.n_pos, r.n_neg, r.ci_low, r.ci_high,
+               r.outcomes
         FROM {_table(MetricResult)} r
         JOIN {_table(Series)} s ON s.id = r.series_id
         JOIN {_table(MetricDefinition)} m ON m.id = s.metric_id

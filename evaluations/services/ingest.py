@@ -189,6 +189,8 @@ def _create_runs(project, payloads, digests):
                 model_version=run.model_version,
                 value=m["value"],
                 n=m.get("n"),
+                n_pos=m.get("n_pos"),
+                n_neg=m.get("n_neg"),
                 ci_low=m.get("ci_low"),
                 ci_high=m.get("ci_high"),
                 outcomes=m.get("outcomes"),
