@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from evaluations.models import AlertSubscription, BaselinePin, Finding, Membership, ModelVersion
-from evaluations.services import findings
+from evaluations.services import alerts, findings
 from evaluations.services import projects as project_services
 
 PATH = "/projects/acme/settings/members/"
@@ -152,6 +152,46 @@ def test_a_viewer_reads_pages_but_cannot_pin_triage_or_change_settings(client, v
     assert not BaselinePin.objects.exists()
     assert Finding.objects.get().status == "open"
     assert not AlertSubscription.objects.exists()
+
+
+CONTROLS = {
+    "finding": ('name="action" value="acknowledge"', 'id="triage"'),
+    "compare": ("as baseline…",),
+    "settings": ('id="add-subscription"', 'name="delete"'),
+}
+
+
+def control_pages(client, finding):
+    model = "/projects/acme/models/fraud-detector/"
+    pages = {
+        "finding": client.get(f"/findings/{finding.pk}/"),
+        "compare": client.get(
+            f"{model}compare/", {"dataset": "holdout", "a": "1.4.0", "b": "1.4.0"}
+        ),
+        "settings": client.get("/projects/acme/settings/"),
+    }
+    assert {name: page.status_code for name, page in pages.items()} == dict.fromkeys(pages, 200)
+    return {name: page.content.decode() for name, page in pages.items()}
+
+
+@pytest.mark.parametrize(("role", "shown"), [("viewer", False), ("member", True), ("owner", True)])
+def test_pin_triage_and_subscription_controls_are_shown_only_to_who_may_use_them(
+    client, project, post_run, run_body, role, shown
+):
+    post_run(run_body)
+    alerts.save_subscription(
+        project=project, name="team", emails=["team@example.com"], include_members=False,
+        model_names=[], kinds=[], notify_recovered=False,
+    )  # fmt: skip
+    client.force_login(join(project, "someone", role))
+    finding = open_finding()
+
+    pages = control_pages(client, finding)
+
+    for name, markers in CONTROLS.items():
+        for marker in markers:
+            assert (marker in pages[name]) is shown, (role, name, marker)
+    assert ('id="read-only"' in pages["finding"]) is not shown
 
 
 def test_a_member_may_still_pin_and_triage(client, project, post_run, run_body):

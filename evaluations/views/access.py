@@ -24,6 +24,12 @@ def role_in(project, user) -> str | None:
     )
 
 
+def may_write(project, user) -> bool:
+    """Whether the user may pin, triage and change subscriptions: pages show those controls
+    only to them (a viewer who followed a link still gets require_role's 403)."""
+    return role_in(project, user) in WRITERS
+
+
 def require_role(request, project, roles, action):
     """403 unless the user's role in ``project`` is one of ``roles``; ``action`` says what
     was refused ("pin baselines"), so the page tells who may."""

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from evaluations import selectors
 from evaluations.selectors import charts
 from evaluations.services import findings
-from evaluations.views.access import WRITERS, member_project, require_role
+from evaluations.views.access import WRITERS, may_write, member_project, require_role
 from evaluations.views.embed import script_json
 
 
@@ -31,6 +31,7 @@ def finding_page(request, finding_id):
     context = {
         "finding": finding,
         "project": project,
+        "may_write": may_write(project, request.user),
         "notifications": finding.notifications.order_by("-created_at"),
         "points": selectors.series_points(series=finding.series, limit=30),
         "chart_json": script_json(charts.finding_chart(finding=finding)),

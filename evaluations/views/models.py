@@ -12,7 +12,7 @@ from evaluations import selectors
 from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
 from evaluations.selectors import charts
 from evaluations.services import baselines
-from evaluations.views.access import WRITERS, member_project, require_role
+from evaluations.views.access import WRITERS, may_write, member_project, require_role
 from evaluations.views.embed import script_json
 
 
@@ -73,7 +73,13 @@ def compare_page(request, project_name, model_name):
         )
     choices = charts.dataset_choices(model=model)
     dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    context = {
+        "project": project,
+        "model": model,
+        "query": query,
+        "datasets": choices,
+        "may_write": may_write(project, request.user),
+    }
     if dataset is None:
         return render(request, "evaluations/compare.html", context)
     versions = charts.versions_on(model=model, dataset=dataset)

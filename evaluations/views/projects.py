@@ -12,7 +12,7 @@ from evaluations.forms import SubscriptionForm, TokenForm
 from evaluations.models import AlertSubscription, Project
 from evaluations.services import alerts
 from evaluations.services import projects as project_services
-from evaluations.views.access import WRITERS, member_project, require_role
+from evaluations.views.access import WRITERS, may_write, member_project, require_role
 
 
 @login_required
@@ -44,7 +44,12 @@ def project_settings(request, project_name):
     subscriptions = AlertSubscription.objects.filter(project=project).order_by("name")
     return render(
         request, "evaluations/project_settings.html",
-        {"project": project, "form": form, "subscriptions": subscriptions},
+        {
+            "project": project,
+            "form": form,
+            "subscriptions": subscriptions,
+            "may_write": may_write(project, request.user),
+        },
     )  # fmt: skip
 
 
