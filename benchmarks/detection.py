@@ -139,7 +139,7 @@ def alarms(case: Case) -> np.ndarray:
     flags = np.zeros(case.values.size, dtype=bool)
     for end in range(MIN_POINTS, case.values.size + 1):
         result = analyse(case.values[:end], direction=case.direction)
-        flags[end - 1] = any(f.kind in ("drift", "step") for f in result.findings)
+        flags[end - 1] = any(f.kind in ("drift", "step") for f in result.degradations)
     return flags
 
 
@@ -325,7 +325,7 @@ def sweep(seed: int, count: int, size: int) -> None:
         results.append(analyse(values, direction="higher_is_better", metric="accuracy"))
         times.append(time.perf_counter() - tick)
     total = time.perf_counter() - began
-    found = sum(1 for r in results if r.findings)
+    found = sum(1 for r in results if r.degradations)
     kept = control_fdr(results, alpha=0.05)
     print(
         f"\nsweep: {count:,} no-change series of {size} points in {total:.1f} s, one process; "

@@ -45,12 +45,12 @@ from .baseline import (
 )
 from .changepoint import Step, last_step, recent_drop
 from .fdr import Discovery, control_fdr
-from .results import Finding, SeriesAnalysis, Trend
+from .results import Degradation, SeriesAnalysis, Trend
 from .series import PreparedSeries, prepare
 from .shape import is_drift
 from .trend import Onset, mann_kendall, onset_scan, theil_sen
 
-__all__ = ["Discovery", "Finding", "SeriesAnalysis", "Trend", "analyse", "control_fdr"]
+__all__ = ["Degradation", "Discovery", "SeriesAnalysis", "Trend", "analyse", "control_fdr"]
 
 MIN_POINTS = 8
 # Beyond this magnitude squares and differences of values overflow a float: such a series is
@@ -110,18 +110,18 @@ def analyse(
     oriented = [None if v is None else series.sign * v for v in (baseline, floor)]
     budget_limit = breach_limit(oriented[0], oriented[1], budget)
     fall = _Fall.find(series, alpha)
-    findings = [f for f in [fall.finding(series, metric, budget_limit)] if f is not None]
+    degradations = [d for d in [fall.degradation(series, metric, budget_limit)] if d is not None]
     tests, p_values = 1, [fall.p_value]
     if baseline is not None:
-        drop, p_drop = _baseline_finding(series, fall, oriented[0], budget_limit, metric, alpha)
+        drop, p_drop = _baseline_drop(series, fall, oriented[0], budget_limit, metric, alpha)
         tests, p_values = 2, [*p_values, p_drop]
-        findings += [drop] if drop is not None else []
+        degradations += [drop] if drop is not None else []
     return SeriesAnalysis(
         analysed=True,
         reason="",
         points=len(values),
         window_start=series.offset,
-        findings=tuple(findings),
+        degradations=tuple(degradations),
         p_value=min(1.0, tests * min(p_values)),
         tests=tests,
         trend=fall.trend(series),
@@ -134,7 +134,7 @@ def _not_analysed(points: int, reason: str) -> SeriesAnalysis:
 
 
 class _Fall:
-    """The tests of step 2 on one prepared series, and the finding they support."""
+    """The tests of step 2 on one prepared series, and the degradation they support."""
 
     def __init__(self, step: Step, onset: Onset, p_drift: float, alpha: float, drift: bool):
         self.step, self.onset = step, onset
@@ -173,14 +173,16 @@ class _Fall:
         since = self.step.index if self.kind == "step" else series.size - RECENT
         return mean_level(series.clean[since:], series.sigma[since:])
 
-    def finding(self, series: PreparedSeries, metric: str, limit: float | None) -> Finding | None:
+    def degradation(
+        self, series: PreparedSeries, metric: str, limit: float | None
+    ) -> Degradation | None:
         if self.kind is None:
             return None
         level = self.level(series)
         breach = versions_to_breach(level.value, level.slope, limit, latest=float(series.y[-1]))
         if self.kind == "drift":
-            return _drift_finding(series, self, level, metric, limit, breach)
-        return _step_finding(series, self, level, metric, limit, breach)
+            return _drift(series, self, level, metric, limit, breach)
+        return _step_change(series, self, level, metric, limit, breach)
 
     def trend(self, series: PreparedSeries) -> Trend:
         """The Theil-Sen line over the drift, or over the whole window."""
@@ -226,10 +228,12 @@ def _relative(series: PreparedSeries, change: float, before: float) -> float | N
     return float(change / abs(before)) if abs(before) > series.noise.sigma else None
 
 
-def _finding(series, *, kind, start, before, after, slope, p_value, message, breach) -> Finding:
-    """A finding from oriented levels, told in the metric's own units."""
+def _degradation(
+    series, *, kind, start, before, after, slope, p_value, message, breach
+) -> Degradation:
+    """A degradation from oriented levels, told in the metric's own units."""
     change = series.original(after - before)
-    return Finding(
+    return Degradation(
         kind=kind,
         start_index=series.offset + start,
         end_index=series.offset + series.size - 1,
@@ -254,7 +258,7 @@ def _forecast_text(series, metric, limit, breach) -> str:
     )
 
 
-def _drift_finding(series, fall, level, metric, limit, breach) -> Finding:
+def _drift(series, fall, level, metric, limit, breach) -> Degradation:
     start = fall.onset.start
     slope, intercept = _drift_slope(series, fall.onset)
     before, after = intercept, level.value
@@ -270,7 +274,7 @@ def _drift_finding(series, fall, level, metric, limit, breach) -> Finding:
         worse_up=series.sign < 0,
         is_rate=series.is_rate,
     )
-    return _finding(
+    return _degradation(
         series,
         kind="drift",
         start=start,
@@ -283,7 +287,7 @@ def _drift_finding(series, fall, level, metric, limit, breach) -> Finding:
     )
 
 
-def _step_finding(series, fall, level, metric, limit, breach) -> Finding:
+def _step_change(series, fall, level, metric, limit, breach) -> Degradation:
     step = fall.step
     change = series.original(step.after - step.before)
     message = explain.step(
@@ -296,7 +300,7 @@ def _step_finding(series, fall, level, metric, limit, breach) -> Finding:
         worse_up=series.sign < 0,
         is_rate=series.is_rate,
     )
-    return _finding(
+    return _degradation(
         series,
         kind="step",
         start=step.index,
@@ -309,7 +313,9 @@ def _step_finding(series, fall, level, metric, limit, breach) -> Finding:
     )
 
 
-def _baseline_finding(series, fall, baseline, limit, metric, alpha) -> tuple[Finding | None, float]:
+def _baseline_drop(
+    series, fall, baseline, limit, metric, alpha
+) -> tuple[Degradation | None, float]:
     """The cumulative drop from the baseline: the current level against it, the slide since
     the onset of the fall (the scan's best onset, found or not) and its forecast."""
     level = fall.level(series)
@@ -331,7 +337,7 @@ def _baseline_finding(series, fall, baseline, limit, metric, alpha) -> tuple[Fin
         worse_up=series.sign < 0,
         is_rate=series.is_rate,
     )
-    finding = _finding(
+    degradation = _degradation(
         series,
         kind="baseline_drop",
         start=start,
@@ -342,4 +348,4 @@ def _baseline_finding(series, fall, baseline, limit, metric, alpha) -> tuple[Fin
         breach=breach,
         message=message + _forecast_text(series, metric, limit, breach),
     )
-    return finding, test.p_value
+    return degradation, test.p_value

@@ -14,21 +14,21 @@ from dataclasses import dataclass
 
 from trackerclient.stats import benjamini_hochberg
 
-from .results import Finding, SeriesAnalysis
+from .results import Degradation, SeriesAnalysis
 
 
 @dataclass(frozen=True)
 class Discovery:
-    """A finding that survives false-discovery-rate control: ``series`` indexes the analyses
+    """A degradation that survives false-discovery-rate control: ``series`` indexes the analyses
     passed in; ``q_value`` is the series' Benjamini-Hochberg adjusted p-value."""
 
     series: int
-    finding: Finding
+    degradation: Degradation
     q_value: float
 
 
 def control_fdr(analyses: Sequence[SeriesAnalysis], alpha: float = 0.05) -> list[Discovery]:
-    """The findings of a sweep that survive Benjamini-Hochberg at level ``alpha``."""
+    """The degradations of a sweep that survive Benjamini-Hochberg at level ``alpha``."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), not {alpha}")
     tested = [index for index, analysis in enumerate(analyses) if analysis.analysed]
@@ -42,9 +42,9 @@ def control_fdr(analyses: Sequence[SeriesAnalysis], alpha: float = 0.05) -> list
         return []
     cutoff = max(surviving)
     return [
-        Discovery(series=index, finding=finding, q_value=q)
+        Discovery(series=index, degradation=degradation, q_value=q)
         for index, q in zip(tested, q_values, strict=True)
         if q <= alpha
-        for finding in analyses[index].findings
-        if finding.p_value * analyses[index].tests <= cutoff
+        for degradation in analyses[index].degradations
+        if degradation.p_value * analyses[index].tests <= cutoff
     ]

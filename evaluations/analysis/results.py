@@ -12,7 +12,7 @@ KINDS = ("drift", "step", "baseline_drop")
 
 
 @dataclass(frozen=True)
-class Finding:
+class Degradation:
     """One degradation, told in a sentence (``message``).
 
     - ``kind``: "drift" (a sustained linear fall), "step" (a level shift that has stayed) or
@@ -63,16 +63,16 @@ class SeriesAnalysis:
     """The analysis of one series.
 
     ``analysed`` is False (with ``reason``) when the series is too short to judge; then there
-    are no findings and ``p_value`` is 1. ``p_value`` is the series' own: the smallest p-value of
-    its ``tests`` detectors times ``tests`` (Bonferroni), whether or not anything was found, so
-    that a sweep can control its false discovery rate (``fdr.control_fdr``). ``window_start``
-    is the first index the tests looked at."""
+    are no degradations and ``p_value`` is 1. ``p_value`` is the series' own: the smallest
+    p-value of its ``tests`` detectors times ``tests`` (Bonferroni), whether or not anything
+    was found, so that a sweep can control its false discovery rate (``fdr.control_fdr``).
+    ``window_start`` is the first index the tests looked at."""
 
     analysed: bool
     reason: str
     points: int
     window_start: int
-    findings: tuple[Finding, ...]
+    degradations: tuple[Degradation, ...]
     p_value: float
     tests: int
     trend: Trend | None
@@ -80,4 +80,4 @@ class SeriesAnalysis:
 
     @property
     def degraded(self) -> bool:
-        return bool(self.findings)
+        return bool(self.degradations)

@@ -66,7 +66,7 @@ def analyse_series(*, series_ids, queued_at=None) -> JobOutcome:
     surviving = {}
     judged = [a if a is not None else _SKIPPED for a in analyses]
     for discovery in detect.control_fdr(judged):
-        surviving.setdefault(discovery.series, []).append(discovery.finding)
+        surviving.setdefault(discovery.series, []).append(discovery.degradation)
     active = set(
         Finding.objects.filter(series_id__in=generations, status__in=Finding.ACTIVE).values_list(
             "series_id", flat=True
@@ -199,9 +199,9 @@ def _checked(analysis):
     numbers = [analysis.p_value]
     if analysis.trend is not None:
         numbers += [analysis.trend.slope, analysis.trend.intercept]
-    for finding in analysis.findings:
-        numbers += [finding.magnitude, finding.level_before, finding.level_after]
-        numbers += [x for x in (finding.slope, finding.relative_magnitude) if x is not None]
+    for degradation in analysis.degradations:
+        numbers += [degradation.magnitude, degradation.level_before, degradation.level_after]
+        numbers += [x for x in (degradation.slope, degradation.relative_magnitude) if x is not None]
     if not np.all(np.isfinite(numbers)):
         raise ValueError("the analysis gave non-finite numbers (values too large to analyse)")
     return analysis

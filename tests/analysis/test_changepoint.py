@@ -34,7 +34,7 @@ def test_step_regression_is_found_at_its_version():
 
     result = analyse(values, direction="higher_is_better", versions=labels(50), metric="f1")
 
-    [step] = result.findings
+    [step] = result.degradations
     assert step.kind == "step"
     assert step.start_index == 42
     assert step.start_version == "1.42.0"
@@ -47,7 +47,7 @@ def test_step_regression_is_found_at_its_version():
 def test_step_is_seen_three_versions_after_it_happens():
     values = with_step(noisy(40, seed=13), at=37, by=-0.02)  # five sigmas
 
-    [step] = analyse(values, direction="higher_is_better").findings
+    [step] = analyse(values, direction="higher_is_better").degradations
 
     assert (step.kind, step.start_index) == ("step", 37)
 
@@ -57,20 +57,22 @@ def test_single_outlier_that_recovers_is_not_a_finding():
         values = noisy(40, seed=20 + seed)
         values[30] -= 0.05  # twelve sigmas, once
         for end in range(31, 41):  # whether it is the newest point or long past
-            assert analyse(values[:end], direction="higher_is_better").findings == ()
+            assert analyse(values[:end], direction="higher_is_better").degradations == ()
 
 
 def test_two_bad_versions_that_recover_are_not_a_finding():
     values = noisy(40, seed=14)
     values[-4:-2] -= 0.03  # two versions seven sigmas down, then two good ones
 
-    assert analyse(values, direction="higher_is_better").findings == ()
+    assert analyse(values, direction="higher_is_better").degradations == ()
 
 
 def test_regression_that_was_fixed_stops_being_a_finding():
     values = noisy(60, seed=15)
     values[40:46] -= 0.02  # five sigmas for six versions, then fixed
 
-    assert [f.kind for f in analyse(values[:46], direction="higher_is_better").findings] == ["step"]
-    assert analyse(values[:52], direction="higher_is_better").findings == ()
-    assert analyse(values, direction="higher_is_better").findings == ()
+    assert [f.kind for f in analyse(values[:46], direction="higher_is_better").degradations] == [
+        "step"
+    ]
+    assert analyse(values[:52], direction="higher_is_better").degradations == ()
+    assert analyse(values, direction="higher_is_better").degradations == ()

@@ -12,8 +12,8 @@ def test_improvements_are_not_findings():
     rising = with_drift(noisy(60, seed=30), start=40, per_version=0.003)
     jumping = with_step(noisy(60, seed=31), at=50, by=0.03)
 
-    assert analyse(rising, direction="higher_is_better").findings == ()
-    assert analyse(jumping, direction="higher_is_better").findings == ()
+    assert analyse(rising, direction="higher_is_better").degradations == ()
+    assert analyse(jumping, direction="higher_is_better").degradations == ()
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -23,7 +23,7 @@ def test_flat_noisy_series_has_no_finding(seed):
     result = analyse(values, direction="higher_is_better")
 
     assert result.analysed
-    assert result.findings == ()
+    assert result.degradations == ()
     assert result.p_value > 0.02
 
 
@@ -35,7 +35,7 @@ def test_series_too_short_to_judge_is_not_analysed():
     assert len(values) == MIN_POINTS - 1
     assert not result.analysed
     assert "8 needed" in result.reason
-    assert (result.findings, result.p_value, result.tests) == ((), 1.0, 0)
+    assert (result.degradations, result.p_value, result.tests) == ((), 1.0, 0)
 
 
 def test_drop_within_binomial_noise_is_not_an_alarm_but_is_with_a_large_sample():
@@ -46,9 +46,9 @@ def test_drop_within_binomial_noise_is_not_an_alarm_but_is_with_a_large_sample()
     small = analyse(values, direction="higher_is_better", n=[200] * 40)
     large = analyse(values, direction="higher_is_better", n=[200_000] * 40)
 
-    assert small.findings == ()
+    assert small.degradations == ()
     assert small.noise.sampling_sigma == pytest.approx(np.sqrt(0.9 * 0.1 / 200), rel=0.05)
-    assert [f.kind for f in large.findings] == ["step"]
+    assert [f.kind for f in large.degradations] == ["step"]
 
 
 def test_drop_within_posted_intervals_is_not_an_alarm():
@@ -60,7 +60,7 @@ def test_drop_within_posted_intervals_is_not_an_alarm():
         values, direction="higher_is_better", ci_low=values - 0.04, ci_high=values + 0.04
     )
 
-    assert wide.findings == ()
+    assert wide.degradations == ()
 
 
 def test_lower_is_better_makes_a_rise_the_regression():
@@ -69,19 +69,19 @@ def test_lower_is_better_makes_a_rise_the_regression():
     as_latency = analyse(latency, direction="lower_is_better", metric="latency_p95_ms")
     as_score = analyse(latency, direction="higher_is_better")
 
-    [rise] = as_latency.findings
+    [rise] = as_latency.degradations
     assert rise.kind == "step"
     assert rise.magnitude == pytest.approx(5.0, abs=1.0)
     assert rise.relative_magnitude > 0
     assert rise.message.startswith("latency_p95_ms rose 5")
     assert "(+1" in rise.message and "stayed up" in rise.message
-    assert as_score.findings == ()
+    assert as_score.degradations == ()
 
 
 def test_lower_is_better_drift_up_is_found():
     latency = with_drift(noisy(60, seed=53, level=40.0, sigma=1.0), start=40, per_version=0.5)
 
-    [drift] = analyse(latency, direction="lower_is_better", metric="loss").findings
+    [drift] = analyse(latency, direction="lower_is_better", metric="loss").degradations
 
     assert drift.kind == "drift"
     assert drift.slope == pytest.approx(0.5, rel=0.25)
@@ -95,7 +95,7 @@ def test_forecast_says_how_many_versions_until_the_floor():
         values, direction="higher_is_better", metric="accuracy", floor=0.90, versions=labels(45)
     )
 
-    [drift] = result.findings
+    [drift] = result.degradations
     # the level is now about 0.95 - 14 * 0.002 = 0.922, 11 versions above 0.90 at 0.002 each
     assert drift.forecast_versions_to_breach == pytest.approx(11, abs=2)
     assert f"accuracy falls below 0.9 in about {drift.forecast_versions_to_breach} versions" in (
@@ -106,7 +106,7 @@ def test_forecast_says_how_many_versions_until_the_floor():
 def test_forecast_is_zero_once_the_floor_is_crossed():
     values = with_step(noisy(40, seed=55, level=0.92, sigma=0.002), at=34, by=-0.03)
 
-    [step] = analyse(values, direction="higher_is_better", floor=0.90).findings
+    [step] = analyse(values, direction="higher_is_better", floor=0.90).degradations
 
     assert step.forecast_versions_to_breach == 0
     assert step.message.endswith("it is already below 0.9")
@@ -125,7 +125,7 @@ def test_small_steps_add_up_to_a_drop_from_the_baseline_with_a_budget_forecast()
         versions=labels(48),
     )
 
-    drop = next(f for f in result.findings if f.kind == "baseline_drop")
+    drop = next(f for f in result.degradations if f.kind == "baseline_drop")
     assert drop.level_before == 0.9
     assert drop.magnitude == pytest.approx(-0.014, abs=0.005)
     assert drop.slope < 0
@@ -141,7 +141,7 @@ def test_level_at_the_baseline_is_no_baseline_drop():
 
     result = analyse(values, direction="higher_is_better", baseline=0.9, budget=0.01)
 
-    assert result.findings == ()
+    assert result.degradations == ()
     assert result.tests == 2
 
 
@@ -150,7 +150,7 @@ def test_message_tells_what_since_when_how_much_and_how_sure():
 
     [drift] = analyse(
         values, direction="higher_is_better", versions=labels(60), metric="accuracy"
-    ).findings
+    ).degradations
 
     assert drift.message.startswith("accuracy has drifted down 2.")
     assert "points (\u22122." in drift.message
@@ -192,7 +192,7 @@ def test_heavy_tailed_noise_alone_is_no_finding(seed):
     rng = np.random.default_rng(70 + seed)
     values = 0.9 + 0.004 * rng.standard_t(3, 150)
 
-    assert analyse(values, direction="higher_is_better").findings == ()
+    assert analyse(values, direction="higher_is_better").degradations == ()
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -200,7 +200,7 @@ def test_a_stretch_of_larger_noise_is_no_finding(seed):
     values = noisy(80, seed=80 + seed)
     values[60:] = 0.9 + 3 * (values[60:] - 0.9)  # the last 20 versions scatter three times more
 
-    assert analyse(values, direction="higher_is_better").findings == ()
+    assert analyse(values, direction="higher_is_better").degradations == ()
 
 
 def test_values_beyond_the_float_range_of_the_statistics_are_refused_with_a_reason():
@@ -218,7 +218,7 @@ def test_forecast_says_already_below_when_the_latest_value_has_crossed_the_floor
         values, direction="higher_is_better", metric="recall", floor=0.92, versions=labels(45)
     )
 
-    [drift] = result.findings
+    [drift] = result.degradations
     assert drift.kind == "drift"
     assert drift.level_after > 0.92
     assert drift.forecast_versions_to_breach == 0

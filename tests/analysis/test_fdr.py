@@ -20,13 +20,13 @@ def test_fdr_suppresses_chance_findings_across_many_null_series():
         for seed in range(5)
     ]
 
-    chance = sum(1 for result in null if result.findings)
+    chance = sum(1 for result in null if result.degradations)
     discoveries = control_fdr(null + planted, alpha=0.05)
 
     assert chance >= 5  # a lenient per-series level lets chance through...
     assert {d.series for d in discoveries} == set(range(300, 305))  # ...the sweep does not
     assert all(d.q_value <= 0.05 for d in discoveries)
-    assert all(d.finding.kind == "step" for d in discoveries)
+    assert all(d.degradation.kind == "step" for d in discoveries)
 
 
 def test_fdr_ignores_series_too_short_to_judge_and_needs_a_valid_alpha():

@@ -58,7 +58,7 @@ def test_planted_slow_drift_is_found_with_its_start_slope_and_total():
 
     result = analyse(values, direction="higher_is_better", versions=labels(60), metric="accuracy")
 
-    [drift] = result.findings
+    [drift] = result.degradations
     assert drift.kind == "drift"
     assert abs(drift.start_index - 40) <= 3
     assert drift.slope == pytest.approx(-0.002, rel=0.25)
@@ -73,7 +73,7 @@ def test_planted_slow_drift_is_found_with_its_start_slope_and_total():
 def test_drift_spread_over_the_whole_window_is_found():
     values = with_drift(noisy(50, seed=8), start=0, per_version=-0.001)
 
-    [drift] = analyse(values, direction="higher_is_better").findings
+    [drift] = analyse(values, direction="higher_is_better").degradations
 
     assert drift.kind == "drift"
     assert drift.start_index <= 10
@@ -83,4 +83,4 @@ def test_drift_spread_over_the_whole_window_is_found():
 def test_slow_drift_within_the_noise_is_not_a_finding():
     values = with_drift(noisy(40, seed=9), start=30, per_version=-0.0005)
 
-    assert analyse(values, direction="higher_is_better").findings == ()
+    assert analyse(values, direction="higher_is_better").degradations == ()
