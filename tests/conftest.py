@@ -123,6 +123,26 @@ def post_run(api):
     return post
 
 
+@pytest.fixture
+def migrator(transactional_db):
+    """Migrate the test database to a past state (``migrator.migrate(targets)``, answering the
+    apps of that state); afterwards it is migrated forward to the latest migrations again, so
+    that the tests after it find every column."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    class Migrator:
+        def migrate(self, targets):
+            executor = MigrationExecutor(connection)
+            executor.loader.build_graph()
+            executor.migrate(targets)
+            return executor.loader.project_state(targets).apps
+
+    yield Migrator()
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, smtp_port):
     """A real Celery worker process on the test database, on a queue of its own."""

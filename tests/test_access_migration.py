@@ -1,27 +1,17 @@
 """The access migration: tokens made before scopes existed keep doing what they did."""
 
-import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-
 BEFORE = [("evaluations", "0011_run_gate_verdict")]
 AFTER = [("evaluations", "0012_access")]
 
 
-@pytest.mark.django_db(transaction=True)
-def test_tokens_made_before_scopes_become_admin_and_new_ones_are_ingest():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    old_apps = executor.loader.project_state(BEFORE).apps
+def test_tokens_made_before_scopes_become_admin_and_new_ones_are_ingest(migrator):
+    old_apps = migrator.migrate(BEFORE)
     project = old_apps.get_model("evaluations", "Project").objects.create(name="legacy")
     old_apps.get_model("evaluations", "ApiToken").objects.create(
         project=project, prefix="mt_old", digest="0" * 64
     )
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(AFTER)
-    new_apps = executor.loader.project_state(AFTER).apps
+    new_apps = migrator.migrate(AFTER)
     tokens = new_apps.get_model("evaluations", "ApiToken").objects
     tokens.create(project_id=project.pk, prefix="mt_new", digest="1" * 64)
 

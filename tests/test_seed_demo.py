@@ -164,7 +164,7 @@ def test_a_terminal_sees_a_progress_bar(db):
 
 def test_the_demo_bodies_are_what_the_api_validates_them_to():
     from evaluations.api.serializers import RunInputSerializer
-    from evaluations.demo import MODELS, run_bodies, version_history
+    from evaluations.management.demo import MODELS, run_bodies, version_history
 
     for model in MODELS:
         for body in run_bodies(model, version_history(model, VERSIONS, 1), 1)[:3]:

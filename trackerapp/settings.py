@@ -122,7 +122,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    "evaluations.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
+    "trackerapp.staticfiles.PlotlyFinder",  # vendor/plotly.min.js from the plotly package
 ]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {

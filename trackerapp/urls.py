@@ -6,25 +6,24 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from evaluations import views
-from evaluations.views import accounts, overview
-from evaluations.views import models as model_views
+from evaluations.views import accounts, overview, registered_models
 
 urlpatterns = [
     path("", overview.home, name="home"),
     path("projects/<slug:project_name>/", overview.project_page, name="project-page"),
     path(
         "projects/<slug:project_name>/models/<str:model_name>/",
-        model_views.model_page,
+        registered_models.model_page,
         name="model-page",
     ),
     path(
         "projects/<slug:project_name>/models/<str:model_name>/compare/",
-        model_views.compare_page,
+        registered_models.compare_page,
         name="compare-page",
     ),
     path(
         "projects/<slug:project_name>/models/<str:model_name>/baseline/",
-        model_views.pin_page,
+        registered_models.pin_page,
         name="pin-baseline",
     ),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),

@@ -223,7 +223,7 @@ class MetricResult(models.Model):
     ci_low = models.FloatField(null=True, blank=True)
     ci_high = models.FloatField(null=True, blank=True)
     recorded_at = models.DateTimeField()
-    # The point as the series API writes it (evaluations/points.py), so that a series read
+    # The point as the series API writes it (evaluations/models/points.py), so that a series read
     # concatenates stored text instead of writing 5,000 objects. NULL (not "") for rows loaded
     # by other means: the read writes those itself.
     point = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from evaluations.models import MetricResult, ModelVersion, Series
-from evaluations.points import POINT_FIELDS, encode_point
+from evaluations.models.points import POINT_FIELDS, encode_point
 
 # Bounds how long a read may miss a change made behind the API's back (admin deletions).
 SERIES_CACHE_SECONDS = 3600

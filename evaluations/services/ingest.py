@@ -27,7 +27,7 @@ from evaluations.models import (
     RegisteredModel,
     Series,
 )
-from evaluations.points import encode_point
+from evaluations.models.points import encode_point
 from evaluations.queue import queue_analysis
 from evaluations.services import rows
 from trackerclient import metric_catalog

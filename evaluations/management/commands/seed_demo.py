@@ -31,7 +31,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
-from evaluations.demo import (
+from evaluations.management.demo import (
     BATCH,
     MIN_VERSIONS,
     MODELS,
