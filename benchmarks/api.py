@@ -507,13 +507,18 @@ def interrupt(signum, frame):
 
 def main(argv=None):
     args = parse_args(argv)
+    return run_and_report(lambda: measure(args.names, QUICK if args.quick else FULL), args.quick)
+
+
+def run_and_report(measure_figures, quick) -> int:
+    """Run ``measure_figures()`` and print its summary; the exit status of a benchmark."""
     # The client threads share one interpreter: a thread whose answer has arrived waits for
     # the GIL up to the switch interval (5 ms by default), which would count as server time.
     sys.setswitchinterval(0.0002)
     signal.signal(signal.SIGTERM, interrupt)
     started, load_before = time.monotonic(), load_average()
     try:
-        figures = measure(args.names, QUICK if args.quick else FULL)
+        figures = measure_figures()
     except (BenchError, httpx.HTTPError, psycopg2.Error) as exc:
         sys.stdout.flush()
         print(f"error: {exc}", file=sys.stderr)
@@ -521,7 +526,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
-    print_summary(figures, args.quick, load_before)
+    print_summary(figures, quick, load_before)
     print(f"Took {time.monotonic() - started:.0f} s.")
     return 0
 

@@ -15,15 +15,11 @@ API between the baseline and a candidate (both runs' outcomes read, McNemar per 
 import argparse
 import base64
 import json
-import signal
 import sys
-import time
 
-import httpx
 import numpy as np
-import psycopg2
 
-from .api import Api, Figure, Request, interrupt, load_average, ms, p50, p95, print_summary
+from .api import Api, Figure, Request, ms, p50, p95, run_and_report
 from .stack import BENCH_DB, WORKERS, BenchError, CpuMeter, running_stack
 
 MODEL = "bench-outcomes"
@@ -108,20 +104,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one round of 5 posts")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, interrupt)
     rounds, per_round = (1, 5) if args.quick else (5, 20)
-    started, load_before = time.monotonic(), load_average()
-    try:
-        figures = measure(rounds, per_round)
-    except (BenchError, httpx.HTTPError, psycopg2.Error) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    print_summary(figures, args.quick, load_before)
-    print(f"Took {time.monotonic() - started:.0f} s.")
-    return 0
+    return run_and_report(lambda: measure(rounds, per_round), args.quick)
 
 
 if __name__ == "__main__":

@@ -124,6 +124,13 @@ def post_run(api):
 
 
 @pytest.fixture
+def member(client, project):
+    """The test client, logged in as ana, a member of the project."""
+    client.force_login(projects.ensure_member(project=project, username="ana"))
+    return client
+
+
+@pytest.fixture
 def migrator(transactional_db):
     """Migrate the test database to a past state (``migrator.migrate(targets)``, answering the
     apps of that state); afterwards it is migrated forward to the latest migrations again, so

@@ -3,36 +3,13 @@ finding pages; members only."""
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
 
-import numpy as np
 import pytest
 from django.db import connection
 
 from evaluations.models import BaselinePin, Finding
 from evaluations.services import projects
-
-START = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def drifting_history(count=50, seed=4, model="fraud-detector", dataset=None, start=0):
-    """``count`` versions: accuracy flat for 30 then slowly falling (a drift the analysis
-    finds), f1 on two slices, latency with intervals."""
-    rng = np.random.default_rng(seed)
-    fall = 0.0006 * np.maximum(0, np.arange(count) - 29)
-    accuracy = 0.93 - fall + rng.normal(0, 0.002, count)
-    dataset = dataset or {"name": "holdout", "version": "v1"}
-    return [
-        {"model": model, "version": f"1.{start + i}", "commit": f"c{start + i:07d}",
-         "dataset": dataset, "finished_at": (START + timedelta(days=start + i)).isoformat(),
-         "metrics": [
-             {"name": "accuracy", "value": float(accuracy[i]), "n": 10000},
-             {"name": "f1", "value": 0.8 + 0.001 * (i % 3), "slice": "country=DE"},
-             {"name": "f1", "value": 0.81, "slice": "country=US"},
-             {"name": "latency_p95_ms", "value": 40.0 + i % 2, "ci_low": 39.0, "ci_high": 43.0},
-         ]}
-        for i in range(count)
-    ]  # fmt: skip
+from tests.histories import add_rule, drifting_history, pin_baseline, post_batch
 
 
 @pytest.fixture
@@ -41,26 +18,10 @@ def history(api, django_capture_on_commit_callbacks):
     the later versions were posted (so that the gate judged them against it)."""
     runs = drifting_history()
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/v1/runs/batch/", {"runs": runs[:11]}, format="json")
-        assert response.status_code == 201, response.json()
-        pinned = api.put(
-            "/api/v1/models/fraud-detector/baseline/",
-            {"dataset": "holdout", "version": "1.10"},
-            format="json",
-        )
-        assert pinned.status_code in (200, 201), pinned.json()
-        rule = {"metric": "accuracy", "min": 0.9, "max_drop": 0.01}
-        response = api.post("/api/v1/models/fraud-detector/thresholds/", rule, format="json")
-        assert response.status_code == 201, response.json()
-        response = api.post("/api/v1/runs/batch/", {"runs": runs[11:]}, format="json")
-        assert response.status_code == 201, response.json()
-
-
-@pytest.fixture
-def member(client, project):
-    user = projects.ensure_member(project=project, username="ana")
-    client.force_login(user)
-    return client
+        post_batch(api, runs[:11])
+        pin_baseline(api, "1.10")
+        add_rule(api, metric="accuracy", min=0.9, max_drop=0.01)
+        post_batch(api, runs[11:])
 
 
 def chart_data(response):

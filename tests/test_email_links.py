@@ -10,7 +10,6 @@ import pytest
 from django.conf import settings
 
 from evaluations.models import AlertSubscription, Finding
-from evaluations.services import projects
 from tests.test_analysis_jobs import history, planted_drift, post_history
 
 URL = re.compile(r"https?://\S+")
@@ -28,12 +27,6 @@ class Hrefs(HTMLParser):
 @pytest.fixture
 def subscribed(project):
     return AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@x.org"])
-
-
-@pytest.fixture
-def member(client, project):
-    client.force_login(projects.ensure_member(project=project, username="ana"))
-    return client
 
 
 def links_of(message):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from evaluations.models import AlertSubscription, ChangeMark, Finding, Series, ThresholdRule
-from evaluations.services import findings, projects
+from evaluations.services import findings
 from tests.test_findings_api import detected
 from tests.test_ingest_validation import body_with, nothing_written, raw_post
 
@@ -330,12 +330,6 @@ def test_a_filter_on_an_id_beyond_bigint_finds_nothing(api, stored):
 @pytest.mark.parametrize("path", ["versions/", "series/?metric=accuracy", "baseline/?dataset=d"])
 def test_a_model_name_with_nul_in_the_path_is_not_found(api, stored, path):
     assert api.get(f"/api/v1/models/fraud%00detector/{path}").status_code == 404
-
-
-@pytest.fixture
-def member(client, project):
-    client.force_login(projects.ensure_member(project=project, username="ana"))
-    return client
 
 
 @pytest.mark.parametrize("delete", ["abc", "", "-1", HUGE, "1\u0000"])

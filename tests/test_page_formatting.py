@@ -7,14 +7,7 @@ import re
 import pytest
 
 from evaluations.models import EvaluationRun, Finding
-from evaluations.services import projects
-from tests.test_dashboard_pages import drifting_history
-
-
-@pytest.fixture
-def member(client, project):
-    client.force_login(projects.ensure_member(project=project, username="ana"))
-    return client
+from tests.histories import drifting_history, pin_baseline, post_batch
 
 
 def run(version, dataset_version, metrics, metadata=None):
@@ -94,14 +87,8 @@ def test_the_run_page_formats_each_metric_by_its_kind_and_unit(member, judged_ru
 def drift(api, django_capture_on_commit_callbacks):
     """The dashboard tests' history: accuracy drifting down after 30 versions, 1.10 pinned."""
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/v1/runs/batch/", {"runs": drifting_history()}, format="json")
-    assert response.status_code == 201, response.json()
-    pinned = api.put(
-        "/api/v1/models/fraud-detector/baseline/",
-        {"dataset": "holdout", "version": "1.10"},
-        format="json",
-    )
-    assert pinned.status_code in (200, 201), pinned.json()
+        post_batch(api, drifting_history())
+    pin_baseline(api, "1.10")
     return Finding.objects.select_related("series__metric").get(kind="drift")
 
 

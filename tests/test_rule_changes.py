@@ -4,7 +4,6 @@ already breaches is a threshold finding at once, and the overview says the gate 
 import pytest
 
 from evaluations.models import EvaluationRun, Finding
-from evaluations.services import projects
 
 MODEL_PATH = "/api/v1/models/fraud-detector"
 JUNE = {"name": "holdout", "version": "2026-06", "size": 400000}
@@ -15,12 +14,6 @@ def run(version, recall, dataset=JUNE):
     return {"model": "fraud-detector", "version": version, "dataset": dataset,
             "metrics": [{"name": "recall", "value": recall, "n": 6000},
                         {"name": "accuracy", "value": 0.99, "n": dataset["size"]}]}  # fmt: skip
-
-
-@pytest.fixture
-def member(client, project):
-    client.force_login(projects.ensure_member(project=project, username="ana"))
-    return client
 
 
 @pytest.fixture

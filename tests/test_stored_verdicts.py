@@ -9,7 +9,6 @@ import pytest
 from scipy import stats as scipy_stats
 
 from evaluations.models import EvaluationRun
-from evaluations.services import projects
 
 HOLDOUT = {"name": "holdout", "version": "2024-06", "size": 10000}
 MODEL_PATH = "/api/v1/models/fraud-detector"
@@ -29,12 +28,6 @@ def pin(api, version, dataset="holdout"):
 def add_rule(api, **rule):
     response = api.post(f"{MODEL_PATH}/thresholds/", rule, format="json")
     assert response.status_code == 201, response.json()
-
-
-@pytest.fixture
-def member(client, project):
-    client.force_login(projects.ensure_member(project=project, username="ana"))
-    return client
 
 
 @pytest.fixture

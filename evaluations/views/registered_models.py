@@ -18,22 +18,11 @@ from evaluations.views.embed import script_json
 
 @login_required
 def model_page(request, project_name, model_name):
-    project = member_project(request, name=project_name)
-    model = selectors.get_model(project=project, name=model_name)
-    query = ChartQueryForm(request.GET)
-    if not query.is_valid():
-        return render(
-            request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
-        )
-    choices = charts.dataset_choices(model=model)
-    dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {
-        "project": project,
-        "model": model,
-        "query": query,
-        "datasets": choices,
-        "failing": selectors.failing_analyses(model=model),
-    }
+    context, dataset = _page_context(request, project_name, model_name, ChartQueryForm)
+    if "bad_query" in context:
+        return context["bad_query"]
+    project, model, query = context["project"], context["model"], context["query"]
+    context["failing"] = selectors.failing_analyses(model=model)
     if dataset is None:
         return render(request, "evaluations/model.html", context)
     slice_name = query.cleaned_data["slice"] or "overall"
@@ -64,22 +53,11 @@ def model_page(request, project_name, model_name):
 
 @login_required
 def compare_page(request, project_name, model_name):
-    project = member_project(request, name=project_name)
-    model = selectors.get_model(project=project, name=model_name)
-    query = CompareQueryForm(request.GET)
-    if not query.is_valid():
-        return render(
-            request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
-        )
-    choices = charts.dataset_choices(model=model)
-    dataset = _chosen_dataset(choices, query.cleaned_data)
-    context = {
-        "project": project,
-        "model": model,
-        "query": query,
-        "datasets": choices,
-        "may_write": may_write(project, request.user),
-    }
+    context, dataset = _page_context(request, project_name, model_name, CompareQueryForm)
+    if "bad_query" in context:
+        return context["bad_query"]
+    project, model, query = context["project"], context["model"], context["query"]
+    context["may_write"] = may_write(project, request.user)
     if dataset is None:
         return render(request, "evaluations/compare.html", context)
     versions = charts.versions_on(model=model, dataset=dataset)
@@ -155,6 +133,23 @@ def pin_page(request, project_name, model_name):
         "cancel_url": compare_url,
     }
     return render(request, "evaluations/pin_confirm.html", context)
+
+
+def _page_context(request, project_name, model_name, form_class):
+    """The context every model page starts from (project, model, the valid query, the datasets
+    to choose from) and the dataset chosen (None when the model has no runs); for a bad query,
+    ``{"bad_query": <its 400 page>}``."""
+    project = member_project(request, name=project_name)
+    model = selectors.get_model(project=project, name=model_name)
+    query = form_class(request.GET)
+    if not query.is_valid():
+        page = render(
+            request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
+        )
+        return {"bad_query": page}, None
+    choices = charts.dataset_choices(model=model)
+    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    return context, _chosen_dataset(choices, query.cleaned_data)
 
 
 def _chosen_dataset(choices, data):

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from evaluations.models import BaselinePin
 from tests.e2e.conftest import PASSWORD, shot
-from tests.test_dashboard_pages import drifting_history
+from tests.histories import add_rule, drifting_history, pin_baseline, post_batch
 
 pytestmark = pytest.mark.browser
 
@@ -20,21 +20,12 @@ def history(api):
     """50 versions on holdout@v1 with a planted accuracy drift (analysed in-process as they
     are stored), then a baseline and a threshold rule, then 12 later versions on holdout@v2
     (judged against them as they are posted)."""
-    response = api.post("/api/v1/runs/batch/", {"runs": drifting_history()}, format="json")
-    assert response.status_code == 201, response.json()
-    api.put(
-        "/api/v1/models/fraud-detector/baseline/",
-        {"dataset": "holdout", "version": "1.10", "dataset_version": "v1"},
-        format="json",
+    post_batch(api, drifting_history())
+    pin_baseline(api, "1.10", dataset_version="v1")
+    add_rule(api, metric="accuracy", min=0.9, max_drop=0.01)
+    post_batch(
+        api, drifting_history(count=12, dataset={"name": "holdout", "version": "v2"}, start=60)
     )
-    rule = {"metric": "accuracy", "min": 0.9, "max_drop": 0.01}
-    assert (
-        api.post("/api/v1/models/fraud-detector/thresholds/", rule, format="json").status_code
-        == 201
-    )
-    later = drifting_history(count=12, dataset={"name": "holdout", "version": "v2"}, start=60)
-    response = api.post("/api/v1/runs/batch/", {"runs": later}, format="json")
-    assert response.status_code == 201, response.json()
 
 
 def drawn_traces(page, metric_index=0):
