@@ -3,7 +3,9 @@
 from django import forms
 from django.core.validators import validate_email
 
-from evaluations.models import NAME_MAX_LENGTH, Finding
+from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, Finding
+
+ENVIRONMENT_CHOICES = EvaluationRun.Environment.choices
 
 
 class SubscriptionForm(forms.Form):
@@ -101,6 +103,9 @@ class DatasetQueryForm(forms.Form):
     dataset_version = forms.CharField(required=False, max_length=200)
     # The dataset selector's "name@@version" (the page's script turns it into the two above).
     dataset_choice = forms.CharField(required=False, max_length=410)
+    # The line of history: a branch (the project's default when empty) and an environment.
+    branch = forms.CharField(required=False, max_length=200)
+    environment = forms.ChoiceField(required=False, choices=[("", "offline"), *ENVIRONMENT_CHOICES])
 
     def clean(self):
         data = super().clean()
@@ -118,6 +123,12 @@ class ChartQueryForm(DatasetQueryForm):
     last = forms.TypedChoiceField(
         required=False, choices=LAST_CHOICES, coerce=int, empty_value=None, label="Versions"
     )
+    # Another line drawn beneath: a branch (a pull request's over the main line) or an
+    # environment (production over offline).
+    over = forms.CharField(required=False, max_length=200, label="Draw over branch")
+    over_environment = forms.ChoiceField(
+        required=False, choices=[("", "same"), *ENVIRONMENT_CHOICES], label="over environment"
+    )
 
 
 class CompareQueryForm(DatasetQueryForm):
@@ -128,6 +139,7 @@ class CompareQueryForm(DatasetQueryForm):
 class PinForm(forms.Form):
     version = forms.CharField(max_length=200)
     dataset = forms.CharField(max_length=200)
+    branch = forms.CharField(required=False, max_length=200)
     dataset_version = forms.CharField(required=False, max_length=200)
     note = forms.CharField(required=False, max_length=500)
     confirmed = forms.BooleanField(required=False)

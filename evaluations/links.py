@@ -26,10 +26,41 @@ def model_chart_url(series) -> str:
     metric's chart (the page shows every metric; its charts carry ids by metric)."""
     model, dataset = series.model, series.dataset
     path = reverse("model-page", args=[model.project.name, model.name])
-    query = urlencode(
-        {"dataset": dataset.name, "dataset_version": dataset.version, "slice": series.slice}
-    )
-    return absolute(f"{path}?{query}#{chart_anchor(series.metric.name)}")
+    params = {"dataset": dataset.name, "dataset_version": dataset.version, "slice": series.slice}
+    params |= _line(model.project, series.branch.name, series.environment)
+    return absolute(f"{path}?{urlencode(params)}#{chart_anchor(series.metric.name)}")
+
+
+def branch_url(run) -> str:
+    """The model page on the run's branch (drawn over the main line) and dataset: where a
+    pull request's comment sends its reader."""
+    model, dataset = run.model_version.model, run.dataset
+    path = reverse("model-page", args=[model.project.name, model.name])
+    params = {"dataset": dataset.name, "dataset_version": dataset.version}
+    params |= _line(model.project, run.branch, run.environment)
+    if run.branch != model.project.default_branch:
+        params["over"] = model.project.default_branch
+    return absolute(f"{path}?{urlencode(params)}")
+
+
+def branch_page_url(model, branch) -> str:
+    """The model page on ``branch`` (drawn over the default branch, for any other)."""
+    project = model.project
+    path = reverse("model-page", args=[project.name, model.name])
+    params = _line(project, branch, "offline")
+    if branch != project.default_branch:
+        params["over"] = project.default_branch
+    return absolute(f"{path}?{urlencode(params)}" if params else path)
+
+
+def _line(project, branch, environment) -> dict:
+    """The query naming a branch and environment, left out where they are the defaults."""
+    params = {}
+    if branch != project.default_branch:
+        params["branch"] = branch
+    if environment != "offline":
+        params["environment"] = environment
+    return params
 
 
 def chart_anchor(metric_name: str) -> str:

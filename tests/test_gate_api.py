@@ -99,7 +99,7 @@ def test_baseline_of_another_project_is_not_found(api, other_api, released):
 def test_without_baseline_or_rules_the_gate_says_no_baseline(post, released):
     response = post("1.4.0", {"accuracy": 0.5})
 
-    assert response.json()["gate"] == {"status": "no_baseline", "checks": []}
+    assert response.json()["gate"] == {"status": "no_baseline", "base_branch": "main", "checks": []}
 
 
 def test_a_drop_beyond_max_drop_fails_with_a_readable_check(api, post, released):
@@ -225,7 +225,10 @@ def test_dry_run_for_an_unknown_model_is_no_baseline(api):
         format="json",
     )
 
-    assert response.json() == {"dry_run": True, "gate": {"status": "no_baseline", "checks": []}}
+    assert response.json() == {
+        "dry_run": True,
+        "gate": {"status": "no_baseline", "base_branch": "main", "checks": []},
+    }
     assert not RegisteredModel.objects.exists()
 
 

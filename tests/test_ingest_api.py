@@ -31,7 +31,7 @@ def test_post_run_stores_everything_and_answers_201_with_the_run(post_run, run_b
     assert body["commit"] == "abc123"
     assert body["ci_url"] == "https://ci.example.com/runs/881"
     assert body["recorded_at"] == "2026-11-20T10:00:00Z"
-    assert body["gate"] == {"status": "no_baseline", "checks": []}
+    assert body["gate"] == {"status": "no_baseline", "base_branch": "main", "checks": []}
     metrics = {(m["name"], m["slice"]): m for m in body["metrics"]}
     assert metrics[("accuracy", "overall")]["value"] == 0.931
     assert metrics[("accuracy", "overall")]["n"] == 10000

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from evaluations.models import (
+    Branch,
     EvaluationDataset,
     EvaluationRun,
     MetricDefinition,
@@ -33,9 +34,11 @@ def series(run):
     metric = MetricDefinition.objects.create(
         project=run.project, name="accuracy", direction="higher_is_better"
     )
+    branch = Branch.objects.create(model=run.model_version.model, name="main")
     return Series.objects.create(
-        model=run.model_version.model, dataset=run.dataset, metric=metric, slice="overall"
-    )
+        model=run.model_version.model, dataset=run.dataset, metric=metric, slice="overall",
+        branch=branch,
+    )  # fmt: skip
 
 
 def add_result(run, series, **fields):
@@ -82,9 +85,23 @@ def test_names_are_unique_where_they_identify(project, run, series):
     )
     refused(
         lambda: Series.objects.create(
-            model=series.model, dataset=series.dataset, metric=series.metric, slice="overall"
+            model=series.model,
+            dataset=series.dataset,
+            metric=series.metric,
+            slice="overall",
+            branch=series.branch,
         )
     )
+    refused(lambda: Branch.objects.create(model=series.model, name="main"))
+    # The same metric and slice on another branch, or in another environment, is another series.
+    Series.objects.create(
+        model=series.model, dataset=series.dataset, metric=series.metric, slice="overall",
+        branch=series.branch, environment="canary",
+    )  # fmt: skip
+    Series.objects.create(
+        model=series.model, dataset=series.dataset, metric=series.metric, slice="overall",
+        branch=Branch.objects.create(model=series.model, name="feature"),
+    )  # fmt: skip
     EvaluationDataset.objects.create(project=project, name="d", version="v2")
 
 

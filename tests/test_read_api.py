@@ -60,11 +60,17 @@ def test_versions_of_unknown_model_answer_404(api, history):
 
 
 def test_runs_list_filters_and_paginates(api, history):
-    assert api.get("/api/v1/runs/").json()["count"] == 7
-    assert api.get("/api/v1/runs/?model=fraud-detector").json()["count"] == 6
-    assert api.get("/api/v1/runs/?model=fraud-detector&version=1.4.0").json()["count"] == 2
-    assert api.get("/api/v1/runs/?dataset=live").json()["count"] == 1
+    # Without a branch or environment: the default branch, offline.
+    assert api.get("/api/v1/runs/").json()["count"] == 6
+    assert api.get("/api/v1/runs/?environment=*").json()["count"] == 7
+    assert api.get("/api/v1/runs/?model=fraud-detector").json()["count"] == 5
+    assert api.get("/api/v1/runs/?model=fraud-detector&version=1.4.0").json()["count"] == 1
+    query = "model=fraud-detector&version=1.4.0&environment=*"
+    assert api.get(f"/api/v1/runs/?{query}").json()["count"] == 2
+    assert api.get("/api/v1/runs/?dataset=live").json()["count"] == 0
     assert api.get("/api/v1/runs/?environment=canary").json()["count"] == 1
+    assert api.get("/api/v1/runs/?branch=main").json()["count"] == 6
+    assert api.get("/api/v1/runs/?branch=feature").json()["count"] == 0
 
     page = api.get("/api/v1/runs/?page_size=2").json()
     assert len(page["results"]) == 2
@@ -146,6 +152,10 @@ def test_series_limit_keeps_the_latest_points(api, history):
 
 
 def test_series_needs_dataset_when_the_model_has_several(api, history):
+    body = {"model": "fraud-detector", "version": "1.4.0", "dataset": "live",
+            "metrics": {"accuracy": 0.5}}  # fmt: skip
+    assert api.post("/api/v1/runs/", body, format="json").status_code == 201
+
     response = api.get("/api/v1/models/fraud-detector/series/?metric=accuracy")
 
     assert response.status_code == 400
@@ -179,7 +189,7 @@ def test_series_read_uses_a_bounded_number_of_queries(api, history, django_asser
 @pytest.mark.postgres
 def test_runs_list_uses_a_bounded_number_of_queries(api, history, django_assert_max_num_queries):
     with django_assert_max_num_queries(8):
-        response = api.get("/api/v1/runs/?page_size=50")
+        response = api.get("/api/v1/runs/?page_size=50&environment=*")
     assert len(response.json()["results"]) == 7
 
 

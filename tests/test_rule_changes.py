@@ -78,7 +78,7 @@ def test_deleting_the_rule_resolves_its_finding(api, posted):
     assert threshold_findings(api) == []
     assert Finding.objects.get(kind="threshold").status == "resolved"
     latest = EvaluationRun.objects.get(model_version__label="2.3.2")
-    assert latest.gate_verdict == {"status": "no_baseline", "checks": []}
+    assert latest.gate_verdict == {"status": "no_baseline", "base_branch": "main", "checks": []}
 
 
 def test_the_latest_run_of_each_dataset_version_is_judged(api, posted):

@@ -4,7 +4,7 @@ not; labels with markup stay text in the pages."""
 import pytest
 
 from evaluations.models import EvaluationRun, Finding
-from tests.test_dashboard_pages import history, member  # noqa: F401 (fixtures)
+from tests.test_dashboard_pages import history  # noqa: F401 (a fixture)
 
 MODEL = "/projects/acme/models/fraud-detector/"
 STRICT = {
@@ -97,7 +97,7 @@ def test_api_answers_keep_their_own_caching(api):
     assert "no-store" not in response.get("Cache-Control", "")
 
 
-def test_labels_with_markup_are_escaped_in_the_pages(member, api):  # noqa: F811
+def test_labels_with_markup_are_escaped_in_the_pages(member, api):
     body = {
         "model": "fraud-detector",
         "version": '<a href="https://evil.example">1.0</a>',

@@ -50,16 +50,22 @@ def test_seed_demo_stores_months_of_history_for_four_models(seeded):
     models = ["fraud-classifier", "price-regressor", "ranking-service", "summarizer"]
     assert sorted(RegisteredModel.objects.values_list("name", flat=True)) == models
     for name in models:
-        assert ModelVersion.objects.filter(model__name=name).count() == VERSIONS
+        versions = ModelVersion.objects.filter(model__name=name, runs__branch="main").distinct()
+        assert versions.count() == VERSIONS
     # fraud-classifier runs on both holdout versions (the newer one for the latest 40)
-    assert EvaluationRun.objects.count() == 4 * VERSIONS + 40
+    # ... and on two pull requests' branches (3 and 2 runs, on the newer holdout)
+    assert EvaluationRun.objects.count() == 4 * VERSIONS + 40 + 5
     datasets = set(EvaluationDataset.objects.values_list("name", "version"))
     assert {("holdout", "2026-06"), ("holdout", "2026-09")} <= datasets
-    # 5 metrics x 3 slices x 2 holdouts; 3 x 2; 4 x 2; ndcg x 2 + 3 latencies
-    assert Series.objects.count() == 30 + 6 + 8 + 5
-    assert MetricResult.objects.count() == VERSIONS * (15 + 6 + 8 + 5) + 40 * 15
+    # main: 5 metrics x 3 slices x 2 holdouts; 3 x 2; 4 x 2; ndcg x 2 + 3 latencies
+    main = Series.objects.filter(branch__name="main")
+    assert main.count() == 30 + 6 + 8 + 5
+    assert Series.objects.exclude(branch__name="main").count() == 2 * 15
+    assert MetricResult.objects.count() == VERSIONS * (15 + 6 + 8 + 5) + 40 * 15 + 5 * 15
+    # Only the main line is watched, and all of it is analysed.
+    assert set(Series.objects.filter(watched=True)) == set(main)
     assert not Series.objects.filter(dirty=True).exists()
-    assert not Series.objects.filter(analysed_at__isnull=True).exists()
+    assert not main.filter(analysed_at__isnull=True).exists()
     span = EvaluationRun.objects.order_by("recorded_at")
     assert (span.last().recorded_at - span.first().recorded_at).days > 60
     assert "open findings" in seeded
@@ -164,10 +170,17 @@ def test_a_terminal_sees_a_progress_bar(db):
 
 def test_the_demo_bodies_are_what_the_api_validates_them_to():
     from evaluations.api.serializers import RunInputSerializer
-    from evaluations.management.demo import MODELS, run_bodies, version_history
+    from evaluations.management.demo import (
+        MODELS,
+        pull_request_bodies,
+        run_bodies,
+        version_history,
+    )
 
     for model in MODELS:
-        for body in run_bodies(model, version_history(model, VERSIONS, 1), 1)[:3]:
+        bodies = run_bodies(model, version_history(model, VERSIONS, 1), 1)
+        pulls = [body for runs in pull_request_bodies(model, bodies, 1) for body in runs]
+        for body in bodies[:3] + pulls:
             posted = json.loads(json.dumps(body, default=datetime.isoformat))  # as CI sends it
             serializer = RunInputSerializer(data=posted)
             assert serializer.is_valid(), serializer.errors

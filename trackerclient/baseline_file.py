@@ -4,7 +4,7 @@ that CI can gate a run with no server::
 
     {"format": "model-metrics-tracker/baseline@1", "model": "fraud-detector",
      "dataset": {"name": "holdout", "version": "2024-06", "size": 10000},
-     "version": "1.3.0", "pinned_at": "2026-11-20T10:00:00Z",
+     "branch": "main", "version": "1.3.0", "pinned_at": "2026-11-20T10:00:00Z",
      "results": [{"metric": "accuracy", "slice": "overall", "value": 0.931,
                   "direction": "higher_is_better", "n": 10000, "ci_low": null,
                   "ci_high": null, "outcomes": null}],
@@ -48,6 +48,8 @@ class BaselineFile:
     baseline: gate.Baseline
     rules: list[gate.Rule]
     pinned_at: str | None = None
+    # The branch whose baseline this is (files exported before branches existed: None).
+    branch: str | None = None
 
     @property
     def version(self):
@@ -73,6 +75,7 @@ def load(path) -> BaselineFile:
         ),
         rules=[_rule(item) for item in fields.objects("rules")],
         pinned_at=fields.text("pinned_at", None),
+        branch=fields.text("branch", None),
     )
 
 

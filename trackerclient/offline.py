@@ -13,8 +13,9 @@ CHECK_FIELDS = (
 
 
 def gate_run(body, baseline_file, *, file_name="results.json") -> dict:
-    """``{"status": ..., "checks": [...]}`` for the run ``body`` (as POST /api/v1/runs/ takes
-    it) against ``baseline_file`` (a BaselineFile); InvalidFile names what is wrong."""
+    """``{"status": ..., "base_branch": ..., "checks": [...]}`` for the run ``body`` (as POST
+    /api/v1/runs/ takes it) against ``baseline_file`` (a BaselineFile); InvalidFile names what
+    is wrong."""
     fields = Fields(body, file_name)
     dataset = parse_dataset(fields)
     _check_same_dataset(dataset, baseline_file, file_name)
@@ -26,7 +27,10 @@ def gate_run(body, baseline_file, *, file_name="results.json") -> dict:
         dataset_version=dataset.version,
         is_baseline=is_baseline_run(fields.text("version"), dataset, baseline_file),
     )
-    return {"status": verdict.status, "checks": [check_as_dict(c) for c in verdict.checks]}
+    checks = [check_as_dict(c) for c in verdict.checks]
+    if baseline_file.branch is None:
+        return {"status": verdict.status, "checks": checks}
+    return {"status": verdict.status, "base_branch": baseline_file.branch, "checks": checks}
 
 
 def is_baseline_run(version, dataset, baseline_file):

@@ -20,6 +20,8 @@ def run_created_data(run) -> dict:
         "version": version.label,
         "commit": run.commit,
         "branch": run.branch,
+        "base_branch": run.base_branch,
+        "branch_url": links.branch_url(run),
         "dataset": {"name": dataset.name, "version": dataset.version, "size": _int(dataset.size)},
         "environment": run.environment,
         "external_id": run.external_id,

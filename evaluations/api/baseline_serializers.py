@@ -2,19 +2,24 @@
 
 from rest_framework import serializers
 
-from evaluations.models import ThresholdRule
+from evaluations.models import EvaluationRun, ThresholdRule
 
-from .fields import NameField, StrictFloatField
+from .fields import ChoiceField, NameField, StrictFloatField
 
 BASELINE_FILE_FORMAT = "model-metrics-tracker/baseline@1"
 
 
+BRANCH_HELP = "The branch whose baseline this is; the project's default branch when empty."
+
+
 class BaselineQuerySerializer(serializers.Serializer):
     dataset = NameField()
+    branch = NameField(required=False, allow_blank=True, default="", help_text=BRANCH_HELP)
 
 
 class PinInputSerializer(serializers.Serializer):
     dataset = NameField()
+    branch = NameField(required=False, allow_blank=True, default="", help_text=BRANCH_HELP)
     version = NameField()
     dataset_version = NameField(
         required=False, allow_blank=True, help_text="Defaults to the latest one the version ran on."
@@ -47,6 +52,7 @@ class PinSerializer(serializers.Serializer):
 class BaselineSerializer(serializers.Serializer):
     model = serializers.CharField()
     dataset = serializers.CharField()
+    branch = serializers.CharField()
     baseline = PinSerializer(allow_null=True)
     values = BaselineValueSerializer(many=True)
     history = PinSerializer(many=True, help_text="Every pin, newest first.")
@@ -90,10 +96,14 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class CompareQuerySerializer(serializers.Serializer):
-    a = NameField(help_text="The reference version, e.g. the baseline")
-    b = NameField(help_text="The version compared with it")
+    a = NameField(help_text="The reference: a version (e.g. the baseline), else a branch (its "
+                  "latest run, e.g. `main`)")  # fmt: skip
+    b = NameField(help_text="What is compared with it: a version, else a branch's latest run")
     dataset = NameField()
     dataset_version = NameField(required=False, allow_blank=True)
+    environment = ChoiceField(
+        choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
+    )
 
 
 class CompareRowSerializer(serializers.Serializer):
@@ -116,6 +126,8 @@ class CompareSideSerializer(serializers.Serializer):
     version = serializers.CharField()
     run_id = serializers.IntegerField()
     dataset_version = serializers.CharField()
+    branch = serializers.CharField()
+    environment = serializers.CharField()
 
 
 class CompareSerializer(serializers.Serializer):

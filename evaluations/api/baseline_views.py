@@ -46,9 +46,10 @@ class BaselineApi(APIView):
         query.is_valid(raise_exception=True)
         model = selectors.get_model(project=request.auth.project, name=name)
         dataset = query.validated_data["dataset"]
+        branch = query.validated_data["branch"] or request.auth.project.default_branch
         if request.accepted_renderer.format == "file":
-            return _baseline_file(model, dataset)
-        return Response(_baseline_body(model, dataset))
+            return _baseline_file(model, dataset, branch)
+        return Response(_baseline_body(model, dataset, branch))
 
     @extend_schema(request=s.PinInputSerializer, responses=s.BaselineSerializer)
     def put(self, request, name):
@@ -57,25 +58,28 @@ class BaselineApi(APIView):
         body.is_valid(raise_exception=True)
         model = selectors.get_model(project=request.auth.project, name=name)
         data = body.validated_data
+        branch = data["branch"] or request.auth.project.default_branch
         baselines.pin_baseline(
             model=model,
             dataset_name=data["dataset"],
             version_label=data["version"],
             dataset_version=data.get("dataset_version"),
+            branch=branch,
             pinned_by=str(request.user),
             note=data["note"],
         )
-        return Response(_baseline_body(model, data["dataset"]))
+        return Response(_baseline_body(model, data["dataset"], branch))
 
 
-def _baseline_body(model, dataset_name):
-    history = list(selectors.pins_for(model=model, dataset_name=dataset_name))
+def _baseline_body(model, dataset_name, branch):
+    history = list(selectors.pins_for(model=model, dataset_name=dataset_name, branch=branch))
     values = []
     if history:
         values = [_value(v) for v in selectors.result_values(run_id=history[0].run_id)]
     body = {
         "model": model.name,
         "dataset": dataset_name,
+        "branch": branch,
         "baseline": history[0] if history else None,
         "values": values,
         "history": history,
@@ -88,11 +92,11 @@ def _value(values):
     return {**values, "outcomes": None if packed is None else base64.b64encode(packed).decode()}
 
 
-def _baseline_file(model, dataset_name):
-    pin = selectors.current_pin(model=model, dataset_name=dataset_name)
+def _baseline_file(model, dataset_name, branch):
+    pin = selectors.current_pin(model=model, dataset_name=dataset_name, branch=branch)
     if pin is None:
         return Response(
-            {"detail": f"{model.name} has no baseline on {dataset_name}."},
+            {"detail": f"{model.name} has no baseline on {dataset_name} ({branch})."},
             status=status.HTTP_404_NOT_FOUND,
         )
     body = {
@@ -103,6 +107,7 @@ def _baseline_file(model, dataset_name):
             "version": pin.run.dataset.version,
             "size": pin.run.dataset.size,
         },
+        "branch": branch,
         "version": pin.model_version.label,
         "pinned_at": pin.pinned_at,
         "results": [_value(v) for v in selectors.result_values(run_id=pin.run_id)],
@@ -119,7 +124,7 @@ def _baseline_file(model, dataset_name):
                 "anchor_version": rule.anchor_version,
                 "anchor": [{"slice": key[1], "value": value} for key, value in rule.anchor.items()],
             }
-            for rule in gate.gate_rules(model=model, dataset_name=dataset_name)
+            for rule in gate.gate_rules(model=model, dataset_name=dataset_name, branch=branch)
         ],
     }
     filename = f"baseline-{model.name}-{dataset_name}.json".replace('"', "")
@@ -175,5 +180,6 @@ class CompareApi(APIView):
             b=data["b"],
             dataset_name=data["dataset"],
             dataset_version=data.get("dataset_version") or None,
+            environment=data["environment"],
         )
         return Response(s.CompareSerializer(comparison).data)

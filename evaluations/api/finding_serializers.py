@@ -14,13 +14,16 @@ class FindingSerializer(serializers.ModelSerializer):
     metric = serializers.CharField(source="series.metric.name")
     direction = serializers.CharField(source="series.metric.direction")
     slice = serializers.CharField(source="series.slice")
+    branch = serializers.CharField(source="series.branch.name")
+    environment = serializers.CharField(source="series.environment")
     start_version = serializers.CharField(source="start_version.label", allow_null=True)
     end_version = serializers.CharField(source="end_version.label", allow_null=True)
 
     class Meta:
         model = Finding
         fields = [
-            "id", "model", "dataset", "dataset_version", "metric", "direction", "slice", "kind",
+            "id", "model", "dataset", "dataset_version", "metric", "direction", "slice", "branch",
+            "environment", "kind",
             "status", "start_version", "end_version", "magnitude", "relative_magnitude", "slope",
             "p_value", "confidence", "forecast_versions", "message", "first_seen_at",
             "last_seen_at", "resolved_at", "triaged_by", "triaged_at", "triage_note",

@@ -12,9 +12,13 @@ from evaluations.models import ChangeMark, Finding
 from evaluations.services import findings
 
 from . import finding_serializers as s
+from .filters import LineFilterSet
 
 
-class FindingFilter(django_filters.FilterSet):
+class FindingFilter(LineFilterSet):
+    branch_field = "series__branch__name"
+    environment_field = "series__environment"
+
     model = django_filters.CharFilter(field_name="series__model__name")
     dataset = django_filters.CharFilter(field_name="series__dataset__name")
     metric = django_filters.CharFilter(field_name="series__metric__name")

@@ -236,7 +236,14 @@ class RunInputSerializer(serializers.Serializer):
     model = NameField()
     version = NameField()
     commit = NameField(required=False, allow_blank=True, default="")
-    branch = NameField(required=False, allow_blank=True, default="")
+    branch = NameField(
+        required=False, allow_blank=True, default="",
+        help_text="The branch the run's points go to; the project's default branch when empty.",
+    )  # fmt: skip
+    base_branch = NameField(
+        required=False, allow_blank=True, default="",
+        help_text="The branch whose baseline judges the run; the project's default when empty.",
+    )  # fmt: skip
     dataset = DatasetField()
     environment = ChoiceField(
         choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
@@ -339,6 +346,11 @@ class GateCheckSerializer(serializers.Serializer):
 
 class GateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["passed", "failed", "no_baseline"])
+    base_branch = serializers.CharField(
+        required=False,
+        help_text="The branch whose baseline judged the run: the project's default branch, "
+        "unless the run named another `base_branch`.",
+    )
     checks = GateCheckSerializer(many=True)
 
 
@@ -354,6 +366,10 @@ class RunSerializer(serializers.Serializer):
     version = serializers.CharField(source="model_version.label")
     commit = serializers.CharField()
     branch = serializers.CharField()
+    base_branch = serializers.CharField()
+    branch_url = serializers.SerializerMethodField(
+        help_text="The model page on the run's branch, drawn over the default branch."
+    )
     dataset = DatasetSerializer()
     environment = serializers.CharField()
     external_id = serializers.CharField(allow_null=True)
@@ -365,6 +381,9 @@ class RunSerializer(serializers.Serializer):
     ci_url = serializers.CharField()
     metadata = serializers.JSONField()
     metrics = MetricResultSerializer(source="result_list", many=True)
+
+    def get_branch_url(self, run) -> str:
+        return links.branch_url(run)
 
     def get_url(self, run) -> str:
         return run_page_url(run)
@@ -421,6 +440,13 @@ class SeriesQuerySerializer(serializers.Serializer):
         required=False, allow_blank=True, help_text="Defaults to the latest version used."
     )
     slice = NameField(required=False, default="overall")
+    branch = NameField(
+        required=False, allow_blank=True, default="",
+        help_text="The project's default branch when empty.",
+    )  # fmt: skip
+    environment = ChoiceField(
+        choices=EvaluationRun.Environment.choices, default=EvaluationRun.Environment.OFFLINE
+    )
     limit = serializers.IntegerField(
         required=False,
         min_value=1,

@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import alert_views, baseline_views, finding_views, views
+from . import alert_views, baseline_views, branch_views, finding_views, views
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -17,6 +17,18 @@ urlpatterns = [
         baseline_views.RuleDetailApi.as_view(),
         name="api-rule",
     ),
+    path("models/<str:name>/branches/", branch_views.BranchListApi.as_view(), name="api-branches"),
+    path(
+        "models/<str:name>/branches/<path:branch>/merge/",
+        branch_views.BranchMergeApi.as_view(),
+        name="api-branch-merge",
+    ),
+    path(
+        "models/<str:name>/branches/<path:branch>/",
+        branch_views.BranchDetailApi.as_view(),
+        name="api-branch",
+    ),
+    path("project/", branch_views.ProjectSettingsApi.as_view(), name="api-project"),
     path("models/<str:name>/compare/", baseline_views.CompareApi.as_view(), name="api-compare"),
     path("models/<str:name>/marks/", finding_views.ChangeMarkListApi.as_view(), name="api-marks"),
     path("findings/", finding_views.FindingListApi.as_view(), name="api-findings"),

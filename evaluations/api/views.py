@@ -15,16 +15,17 @@ from evaluations.services import findings, gate, posting
 
 from . import answers
 from . import serializers as s
+from .filters import LineFilterSet
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer
 
 
-class RunFilter(django_filters.FilterSet):
+class RunFilter(LineFilterSet):
+    exact_filters = ("external_id",)
+
     model = django_filters.CharFilter(field_name="model_version__model__name")
     version = django_filters.CharFilter(field_name="model_version__label")
     dataset = django_filters.CharFilter(field_name="dataset__name")
     dataset_version = django_filters.CharFilter(field_name="dataset__version")
-    environment = django_filters.ChoiceFilter(choices=EvaluationRun.Environment.choices)
-    branch = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
 
     class Meta:
@@ -166,6 +167,8 @@ class SeriesApi(APIView):
                 "unit": series.metric.unit,
                 "dataset": s.DatasetSerializer(series.dataset).data,
                 "slice": series.slice,
+                "branch": series.branch.name,
+                "environment": series.environment,
                 # Already JSON: the renderer copies it as it is.
                 "points": orjson.Fragment(selectors.series_points_json(series=series, limit=limit)),
                 "trend": series.trend,

@@ -62,6 +62,18 @@ class IntendedChange:
 
 
 @dataclass(frozen=True)
+class PullRequest:
+    """A branch evaluated by CI off the main line's latest version: ``changes`` (metric name:
+    change in its units) grow over its ``runs``; a merged one is marked merged at the end."""
+
+    branch: str
+    number: int
+    runs: int
+    changes: dict
+    merged: bool = False
+
+
+@dataclass(frozen=True)
 class DemoModel:
     name: str
     first_version: tuple[int, int, int]
@@ -73,6 +85,7 @@ class DemoModel:
     intended: IntendedChange | None = None
     baseline_versions_ago: int | None = None  # pinned on the latest dataset version
     rules: tuple[dict, ...] = ()
+    pull_requests: tuple[PullRequest, ...] = ()
 
 
 def latency(name, level, sd) -> Metric:
@@ -103,6 +116,23 @@ MODELS = (
         ),
         planted={("recall", "overall"): Planted("drift", 20, 7.0)},
         baseline_versions_ago=30,
+        pull_requests=(
+            # Merged: better recall for a little precision.
+            PullRequest(
+                "feature/calibrated-threshold",
+                412,
+                3,
+                {"recall": 0.012, "precision": -0.003},
+                merged=True,
+            ),
+            # Open, and failing the gate against main: a smaller model that is clearly worse.
+            PullRequest(
+                "experiment/distilled",
+                418,
+                2,
+                {"accuracy": -0.004, "recall": -0.03, "auc_roc": -0.012},
+            ),
+        ),
         rules=(
             {"metric": "auc_roc", "dataset_name": "holdout", "min": 0.965},
             {
@@ -217,6 +247,7 @@ def run_body(model, dataset, version, delay, metrics) -> dict:
         "version": label,
         "commit": commit,
         "branch": branch,
+        "base_branch": "",
         "dataset": {"name": dataset.name, "version": dataset.version, "size": dataset.size},
         "environment": "offline",
         "external_id": f"demo-{model.name}-{label}-{dataset.name}@{dataset.version}",
@@ -246,12 +277,61 @@ def version_history(model: DemoModel, versions: int, seed: int) -> list[tuple]:
                 minor, patch = minor + 1, 0
             else:
                 patch += 1
-        branch = "main" if patch == 0 or rng.random() < 0.75 else f"release/{major}.{minor}"
+        branch = "main"
         commit = "".join(rng.choice(list("0123456789abcdef"), 40))
         finished = latest - timedelta(days=float(gaps[index + 1 :].sum()))
         build += int(rng.integers(3, 40))
         history.append((f"{major}.{minor}.{patch}", commit, branch, finished, build))
     return history
+
+
+def pull_request_bodies(model: DemoModel, bodies: list[dict], seed: int) -> list[list[dict]]:
+    """Each pull request's runs: its branch off the main line's latest run on the latest
+    dataset, with its changes growing run by run (rates kept within 0 and 1)."""
+    latest = model.datasets[-1]
+    base = next(body for body in reversed(bodies) if body["dataset"]["version"] == latest.version)
+    rng = np.random.default_rng([seed, zlib.crc32(model.name.encode()), 7])
+    posts = []
+    for pr in model.pull_requests:
+        runs = []
+        for index in range(1, pr.runs + 1):
+            version = f"{base['version']}-pr{pr.number}.{index}"
+            finished = base["finished_at"] + timedelta(hours=3 * index + pr.number % 5)
+            metrics = []
+            for metric in base["metrics"]:
+                change = pr.changes.get(metric["name"], 0.0) * index / pr.runs
+                metrics.append(_changed(metric, change))
+            ci_url = f"https://ci.example.com/{model.name}/pull/{pr.number}/{index}"
+            runs.append(
+                base | {
+                    "version": version,
+                    "commit": "".join(rng.choice(list("0123456789abcdef"), 40)),
+                    "branch": pr.branch,
+                    "external_id": f"demo-{model.name}-{version}",
+                    "started_at": finished - timedelta(minutes=18),
+                    "finished_at": finished,
+                    "ci_url": ci_url,
+                    "metadata": {"ci_url": ci_url, "pull_request": pr.number},
+                    "metrics": metrics,
+                }
+            )  # fmt: skip
+        posts.append(runs)
+    return posts
+
+
+def _changed(metric, change):
+    """A metric body moved by ``change`` (its interval too), a rate kept within [0, 1]."""
+    moved = dict(metric)
+    value = metric["value"] + change
+    if 0 <= metric["value"] <= 1:
+        value = min(1.0, max(0.0, value))
+    shift = value - metric["value"]
+    digits = len(str(metric["value"]).split(".")[-1]) if "." in str(metric["value"]) else 4
+    moved["value"] = round(value, digits)
+    for bound in ("ci_low", "ci_high"):
+        if metric.get(bound) is not None:
+            moved[bound] = round(metric[bound] + shift, digits)
+    return moved
 
 
 def series_values(model, dataset, slice_, metric, versions, first, seed) -> np.ndarray:

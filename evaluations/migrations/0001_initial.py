@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,201 +15,449 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='EvaluationDataset',
+            name="EvaluationDataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('version', models.CharField(blank=True, default='', max_length=200)),
-                ('size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("version", models.CharField(blank=True, default="", max_length=200)),
+                ("size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(help_text='e.g. 1.4.0 or a git sha', max_length=200)),
-                ('commit', models.CharField(blank=True, max_length=200)),
-                ('branch', models.CharField(blank=True, max_length=200)),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(help_text="e.g. 1.4.0 or a git sha", max_length=200)),
+                ("commit", models.CharField(blank=True, max_length=200)),
+                ("branch", models.CharField(blank=True, max_length=200)),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('member', 'Member')], default='member', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("member", "Member")],
+                        default="member",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('members', models.ManyToManyField(related_name='projects', through='evaluations.Membership', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="projects",
+                        through="evaluations.Membership",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='MetricDefinition',
+            name="MetricDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(choices=[('classification', 'Classification'), ('regression', 'Regression'), ('nlp', 'Nlp'), ('latency', 'Latency'), ('other', 'Other')], default='other', max_length=16)),
-                ('direction', models.CharField(choices=[('higher_is_better', 'Higher Is Better'), ('lower_is_better', 'Lower Is Better')], max_length=16)),
-                ('unit', models.CharField(blank=True, max_length=32)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='metrics', to='evaluations.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("classification", "Classification"),
+                            ("regression", "Regression"),
+                            ("nlp", "Nlp"),
+                            ("latency", "Latency"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "direction",
+                    models.CharField(
+                        choices=[
+                            ("higher_is_better", "Higher Is Better"),
+                            ("lower_is_better", "Lower Is Better"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=32)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="metrics",
+                        to="evaluations.project",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='membership',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='evaluations.project'),
+            model_name="membership",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, to="evaluations.project"
+            ),
         ),
         migrations.CreateModel(
-            name='EvaluationRun',
+            name="EvaluationRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('environment', models.CharField(choices=[('offline', 'Offline'), ('shadow', 'Shadow'), ('canary', 'Canary'), ('production', 'Production')], default='offline', max_length=16)),
-                ('seed', models.BigIntegerField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('commit', models.CharField(blank=True, max_length=200)),
-                ('branch', models.CharField(blank=True, max_length=200)),
-                ('ci_url', models.URLField(blank=True, max_length=2000)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('external_id', models.CharField(blank=True, max_length=200, null=True)),
-                ('payload_digest', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='runs', to='evaluations.evaluationdataset')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='evaluations.modelversion')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='evaluations.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "environment",
+                    models.CharField(
+                        choices=[
+                            ("offline", "Offline"),
+                            ("shadow", "Shadow"),
+                            ("canary", "Canary"),
+                            ("production", "Production"),
+                        ],
+                        default="offline",
+                        max_length=16,
+                    ),
+                ),
+                ("seed", models.BigIntegerField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("commit", models.CharField(blank=True, max_length=200)),
+                ("branch", models.CharField(blank=True, max_length=200)),
+                ("ci_url", models.URLField(blank=True, max_length=2000)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("external_id", models.CharField(blank=True, max_length=200, null=True)),
+                ("payload_digest", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="runs",
+                        to="evaluations.evaluationdataset",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="evaluations.modelversion",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="evaluations.project",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='evaluationdataset',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='datasets', to='evaluations.project'),
+            model_name="evaluationdataset",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="datasets",
+                to="evaluations.project",
+            ),
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('prefix', models.CharField(help_text='First characters, to recognise a token.', max_length=16)),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='evaluations.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "prefix",
+                    models.CharField(
+                        help_text="First characters, to recognise a token.", max_length=16
+                    ),
+                ),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="evaluations.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='RegisteredModel',
+            name="RegisteredModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='models', to='evaluations.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="models",
+                        to="evaluations.project",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='modelversion',
-            name='model',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='evaluations.registeredmodel'),
+            model_name="modelversion",
+            name="model",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="versions",
+                to="evaluations.registeredmodel",
+            ),
         ),
         migrations.CreateModel(
-            name='Series',
+            name="Series",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slice', models.CharField(default='overall', max_length=200)),
-                ('dirty', models.BooleanField(default=False)),
-                ('touched_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('analysed_at', models.DateTimeField(blank=True, null=True)),
-                ('analysis_count', models.PositiveIntegerField(default=0)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='evaluations.evaluationdataset')),
-                ('metric', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='evaluations.metricdefinition')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='evaluations.registeredmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slice", models.CharField(default="overall", max_length=200)),
+                ("dirty", models.BooleanField(default=False)),
+                ("touched_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("analysed_at", models.DateTimeField(blank=True, null=True)),
+                ("analysis_count", models.PositiveIntegerField(default=0)),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="evaluations.evaluationdataset",
+                    ),
+                ),
+                (
+                    "metric",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="evaluations.metricdefinition",
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="evaluations.registeredmodel",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'series',
+                "verbose_name_plural": "series",
             },
         ),
         migrations.CreateModel(
-            name='MetricResult',
+            name="MetricResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('value', models.FloatField()),
-                ('n', models.PositiveBigIntegerField(blank=True, help_text='Sample size', null=True)),
-                ('ci_low', models.FloatField(blank=True, null=True)),
-                ('ci_high', models.FloatField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField()),
-                ('run', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='results', to='evaluations.evaluationrun')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evaluations.modelversion')),
-                ('series', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='results', to='evaluations.series')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("value", models.FloatField()),
+                (
+                    "n",
+                    models.PositiveBigIntegerField(blank=True, help_text="Sample size", null=True),
+                ),
+                ("ci_low", models.FloatField(blank=True, null=True)),
+                ("ci_high", models.FloatField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "run",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="evaluations.evaluationrun",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="evaluations.modelversion",
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="evaluations.series",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='metricdefinition',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='metric_unique_name'),
+            model_name="metricdefinition",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name"), name="metric_unique_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('project', 'user'), name='membership_unique'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("project", "user"), name="membership_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='evaluationrun',
-            index=models.Index(fields=['project', '-recorded_at', '-id'], name='run_by_project_time'),
+            model_name="evaluationrun",
+            index=models.Index(
+                fields=["project", "-recorded_at", "-id"], name="run_by_project_time"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evaluationrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id__isnull', False)), fields=('project', 'external_id'), name='run_unique_external_id'),
+            model_name="evaluationrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id__isnull", False)),
+                fields=("project", "external_id"),
+                name="run_unique_external_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evaluationrun',
-            constraint=models.CheckConstraint(condition=models.Q(('started_at__isnull', True), ('finished_at__isnull', True), ('started_at__lte', models.F('finished_at')), _connector='OR'), name='run_started_before_finished'),
+            model_name="evaluationrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("started_at__isnull", True),
+                    ("finished_at__isnull", True),
+                    ("started_at__lte", models.F("finished_at")),
+                    _connector="OR",
+                ),
+                name="run_started_before_finished",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='evaluationdataset',
-            constraint=models.UniqueConstraint(fields=('project', 'name', 'version'), name='dataset_unique_version'),
+            model_name="evaluationdataset",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name", "version"), name="dataset_unique_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='registeredmodel',
-            constraint=models.UniqueConstraint(fields=('project', 'name'), name='model_unique_name'),
+            model_name="registeredmodel",
+            constraint=models.UniqueConstraint(
+                fields=("project", "name"), name="model_unique_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['model', 'first_seen_at'], name='version_by_time'),
+            model_name="modelversion",
+            index=models.Index(fields=["model", "first_seen_at"], name="version_by_time"),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(fields=('model', 'label'), name='version_unique_label'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                fields=("model", "label"), name="version_unique_label"
+            ),
         ),
         migrations.AddIndex(
-            model_name='series',
-            index=models.Index(fields=['dirty', 'touched_at'], name='series_dirty'),
+            model_name="series",
+            index=models.Index(fields=["dirty", "touched_at"], name="series_dirty"),
         ),
         migrations.AddConstraint(
-            model_name='series',
-            constraint=models.UniqueConstraint(fields=('model', 'dataset', 'metric', 'slice'), name='series_unique_key'),
+            model_name="series",
+            constraint=models.UniqueConstraint(
+                fields=("model", "dataset", "metric", "slice"), name="series_unique_key"
+            ),
         ),
         migrations.AddIndex(
-            model_name='metricresult',
-            index=models.Index(fields=['series', 'recorded_at', 'run'], name='result_history'),
+            model_name="metricresult",
+            index=models.Index(fields=["series", "recorded_at", "run"], name="result_history"),
         ),
         migrations.AddConstraint(
-            model_name='metricresult',
-            constraint=models.UniqueConstraint(fields=('run', 'series'), name='result_unique_per_run'),
+            model_name="metricresult",
+            constraint=models.UniqueConstraint(
+                fields=("run", "series"), name="result_unique_per_run"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='metricresult',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gte', -1.7976931348623157e+308), ('value__lte', 1.7976931348623157e+308)), name='result_value_finite'),
+            model_name="metricresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("value__gte", -1.7976931348623157e308), ("value__lte", 1.7976931348623157e308)
+                ),
+                name="result_value_finite",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='metricresult',
-            constraint=models.CheckConstraint(condition=models.Q(('ci_low__isnull', True), ('ci_high__isnull', True), ('ci_low__lte', models.F('ci_high')), _connector='OR'), name='result_ci_ordered'),
+            model_name="metricresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("ci_low__isnull", True),
+                    ("ci_high__isnull", True),
+                    ("ci_low__lte", models.F("ci_high")),
+                    _connector="OR",
+                ),
+                name="result_ci_ordered",
+            ),
         ),
     ]

@@ -6,53 +6,107 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0001_initial'),
+        ("evaluations", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='metricresult',
-            name='outcomes',
+            model_name="metricresult",
+            name="outcomes",
             field=models.BinaryField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='BaselinePin',
+            name="BaselinePin",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dataset_name', models.CharField(max_length=200)),
-                ('pinned_by', models.CharField(max_length=200)),
-                ('pinned_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pins', to='evaluations.registeredmodel')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evaluations.modelversion')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evaluations.evaluationrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("dataset_name", models.CharField(max_length=200)),
+                ("pinned_by", models.CharField(max_length=200)),
+                ("pinned_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pins",
+                        to="evaluations.registeredmodel",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="evaluations.modelversion",
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="evaluations.evaluationrun",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['model', 'dataset_name', '-pinned_at', '-id'], name='pin_latest')],
+                "indexes": [
+                    models.Index(
+                        fields=["model", "dataset_name", "-pinned_at", "-id"], name="pin_latest"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ThresholdRule',
+            name="ThresholdRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(max_length=200)),
-                ('dataset_name', models.CharField(blank=True, max_length=200)),
-                ('slice', models.CharField(blank=True, max_length=200)),
-                ('min', models.FloatField(blank=True, null=True)),
-                ('max', models.FloatField(blank=True, null=True)),
-                ('max_drop', models.FloatField(blank=True, null=True)),
-                ('max_drop_pct', models.FloatField(blank=True, null=True)),
-                ('significance', models.FloatField(blank=True, help_text='alpha', null=True)),
-                ('budget', models.FloatField(blank=True, null=True)),
-                ('budget_since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rules', to='evaluations.registeredmodel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("metric", models.CharField(max_length=200)),
+                ("dataset_name", models.CharField(blank=True, max_length=200)),
+                ("slice", models.CharField(blank=True, max_length=200)),
+                ("min", models.FloatField(blank=True, null=True)),
+                ("max", models.FloatField(blank=True, null=True)),
+                ("max_drop", models.FloatField(blank=True, null=True)),
+                ("max_drop_pct", models.FloatField(blank=True, null=True)),
+                ("significance", models.FloatField(blank=True, help_text="alpha", null=True)),
+                ("budget", models.FloatField(blank=True, null=True)),
+                ("budget_since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rules",
+                        to="evaluations.registeredmodel",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('model', 'metric', 'dataset_name', 'slice'), name='rule_unique_scope'), models.CheckConstraint(condition=models.Q(('significance__isnull', True), models.Q(('significance__gt', 0), ('significance__lt', 1)), _connector='OR'), name='rule_alpha_in_range')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("model", "metric", "dataset_name", "slice"),
+                        name="rule_unique_scope",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("significance__isnull", True),
+                            models.Q(("significance__gt", 0), ("significance__lt", 1)),
+                            _connector="OR",
+                        ),
+                        name="rule_alpha_in_range",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,52 +6,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0002_baselines_and_rules'),
+        ("evaluations", "0002_baselines_and_rules"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ChangeMark',
+            name="ChangeMark",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('note', models.CharField(max_length=500)),
-                ('created_by', models.CharField(max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='marks', to='evaluations.registeredmodel')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='evaluations.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("note", models.CharField(max_length=500)),
+                ("created_by", models.CharField(max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="marks",
+                        to="evaluations.registeredmodel",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="evaluations.modelversion",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('model', 'model_version'), name='mark_once')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("model", "model_version"), name="mark_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('drift', 'Drift'), ('step', 'Step'), ('baseline_drop', 'Baseline Drop')], max_length=16)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('false_alarm', 'False Alarm')], default='open', max_length=16)),
-                ('magnitude', models.FloatField(help_text="How much worse, in the metric's units")),
-                ('relative_magnitude', models.FloatField(blank=True, null=True)),
-                ('slope', models.FloatField(blank=True, help_text='Per version (drift)', null=True)),
-                ('p_value', models.FloatField(blank=True, null=True)),
-                ('confidence', models.FloatField(blank=True, null=True)),
-                ('forecast_versions', models.FloatField(blank=True, null=True)),
-                ('message', models.TextField()),
-                ('first_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('triaged_by', models.CharField(blank=True, max_length=200)),
-                ('triaged_at', models.DateTimeField(blank=True, null=True)),
-                ('triage_note', models.CharField(blank=True, max_length=500)),
-                ('end_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='evaluations.modelversion')),
-                ('series', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='findings', to='evaluations.series')),
-                ('start_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='evaluations.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("drift", "Drift"),
+                            ("step", "Step"),
+                            ("baseline_drop", "Baseline Drop"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                            ("false_alarm", "False Alarm"),
+                        ],
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("magnitude", models.FloatField(help_text="How much worse, in the metric's units")),
+                ("relative_magnitude", models.FloatField(blank=True, null=True)),
+                (
+                    "slope",
+                    models.FloatField(blank=True, help_text="Per version (drift)", null=True),
+                ),
+                ("p_value", models.FloatField(blank=True, null=True)),
+                ("confidence", models.FloatField(blank=True, null=True)),
+                ("forecast_versions", models.FloatField(blank=True, null=True)),
+                ("message", models.TextField()),
+                ("first_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("triaged_by", models.CharField(blank=True, max_length=200)),
+                ("triaged_at", models.DateTimeField(blank=True, null=True)),
+                ("triage_note", models.CharField(blank=True, max_length=500)),
+                (
+                    "end_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="evaluations.modelversion",
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="findings",
+                        to="evaluations.series",
+                    ),
+                ),
+                (
+                    "start_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="evaluations.modelversion",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['status', '-last_seen_at'], name='finding_by_status')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['open', 'acknowledged'])), fields=('series', 'kind'), name='finding_one_active_per_kind')],
+                "indexes": [
+                    models.Index(fields=["status", "-last_seen_at"], name="finding_by_status")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["open", "acknowledged"])),
+                        fields=("series", "kind"),
+                        name="finding_one_active_per_kind",
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0003_findings_and_marks'),
+        ("evaluations", "0003_findings_and_marks"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='series',
-            name='trend',
+            model_name="series",
+            name="trend",
             field=models.JSONField(blank=True, null=True),
         ),
     ]

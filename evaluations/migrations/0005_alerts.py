@@ -6,44 +6,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0004_series_trend'),
+        ("evaluations", "0004_series_trend"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AlertSubscription',
+            name="AlertSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('emails', models.JSONField(blank=True, default=list)),
-                ('include_members', models.BooleanField(default=False)),
-                ('model_names', models.JSONField(blank=True, default=list, help_text='Empty: all models')),
-                ('kinds', models.JSONField(blank=True, default=list, help_text='Finding kinds; empty: all')),
-                ('notify_recovered', models.BooleanField(default=False)),
-                ('unsubscribed', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='evaluations.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("emails", models.JSONField(blank=True, default=list)),
+                ("include_members", models.BooleanField(default=False)),
+                (
+                    "model_names",
+                    models.JSONField(blank=True, default=list, help_text="Empty: all models"),
+                ),
+                (
+                    "kinds",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Finding kinds; empty: all"
+                    ),
+                ),
+                ("notify_recovered", models.BooleanField(default=False)),
+                ("unsubscribed", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="subscriptions",
+                        to="evaluations.project",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recipient', models.EmailField(max_length=254)),
-                ('event', models.CharField(choices=[('opened', 'Opened'), ('grew', 'Grew'), ('recovered', 'Recovered')], max_length=16)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('subject', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('findings', models.ManyToManyField(related_name='notifications', to='evaluations.finding')),
-                ('subscription', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to='evaluations.alertsubscription')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("opened", "Opened"),
+                            ("grew", "Grew"),
+                            ("recovered", "Recovered"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("subject", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "findings",
+                    models.ManyToManyField(related_name="notifications", to="evaluations.finding"),
+                ),
+                (
+                    "subscription",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to="evaluations.alertsubscription",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['state', 'created_at'], name='notification_by_state')],
+                "indexes": [
+                    models.Index(fields=["state", "created_at"], name="notification_by_state")
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0005_alerts'),
+        ("evaluations", "0005_alerts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='finding',
-            name='notified_magnitude',
+            model_name="finding",
+            name="notified_magnitude",
             field=models.FloatField(blank=True, null=True),
         ),
     ]

@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0006_finding_notified_magnitude'),
+        ("evaluations", "0006_finding_notified_magnitude"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='finding',
-            name='kind',
-            field=models.CharField(choices=[('drift', 'Drift'), ('step', 'Step'), ('baseline_drop', 'Baseline Drop'), ('threshold', 'threshold breach on the latest run')], max_length=16),
+            model_name="finding",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("drift", "Drift"),
+                    ("step", "Step"),
+                    ("baseline_drop", "Baseline Drop"),
+                    ("threshold", "threshold breach on the latest run"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

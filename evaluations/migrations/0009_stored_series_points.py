@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0008_token_created_and_revoked_by'),
+        ("evaluations", "0008_token_created_and_revoked_by"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='metricresult',
-            name='point',
+            model_name="metricresult",
+            name="point",
             field=models.TextField(blank=True, editable=False, null=True),
         ),
     ]

@@ -12,58 +12,61 @@ def due_since_last_touch(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0009_stored_series_points'),
+        ("evaluations", "0009_stored_series_points"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='series',
-            name='series_dirty',
+            model_name="series",
+            name="series_dirty",
         ),
         migrations.AddField(
-            model_name='series',
-            name='analysis_error',
-            field=models.TextField(blank=True, default=''),
+            model_name="series",
+            name="analysis_error",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AddField(
-            model_name='series',
-            name='analysis_failed_at',
+            model_name="series",
+            name="analysis_failed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='series',
-            name='analysis_failures',
+            model_name="series",
+            name="analysis_failures",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='series',
-            name='due_since',
+            model_name="series",
+            name="due_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='series',
-            name='generation',
+            model_name="series",
+            name="generation",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='series',
-            name='queued_at',
+            model_name="series",
+            name="queued_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='series',
-            name='retry_at',
+            model_name="series",
+            name="retry_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='series',
-            index=models.Index(fields=['dirty', 'queued_at'], name='series_due'),
+            model_name="series",
+            index=models.Index(fields=["dirty", "queued_at"], name="series_due"),
         ),
         migrations.AddIndex(
-            model_name='series',
-            index=models.Index(condition=models.Q(('analysis_failures__gt', 0)), fields=['analysis_failed_at'], name='series_failing'),
+            model_name="series",
+            index=models.Index(
+                condition=models.Q(("analysis_failures__gt", 0)),
+                fields=["analysis_failed_at"],
+                name="series_failing",
+            ),
         ),
         migrations.RunPython(due_since_last_touch, migrations.RunPython.noop),
     ]

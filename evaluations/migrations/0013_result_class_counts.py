@@ -4,24 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluations', '0012_access'),
+        ("evaluations", "0012_access"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='metricresult',
-            name='n_neg',
+            model_name="metricresult",
+            name="n_neg",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='metricresult',
-            name='n_pos',
+            model_name="metricresult",
+            name="n_pos",
             field=models.PositiveBigIntegerField(blank=True, null=True),
         ),
         migrations.AddConstraint(
-            model_name='metricresult',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('n_neg__isnull', True), ('n_pos__isnull', True)), models.Q(('n_neg__isnull', False), ('n_pos__isnull', False)), _connector='OR'), name='result_classes_together'),
+            model_name="metricresult",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("n_neg__isnull", True), ("n_pos__isnull", True)),
+                    models.Q(("n_neg__isnull", False), ("n_pos__isnull", False)),
+                    _connector="OR",
+                ),
+                name="result_classes_together",
+            ),
         ),
     ]

@@ -4,6 +4,7 @@ from .alerts import AlertSubscription, Notification
 from .findings import ChangeMark, Finding
 from .gate import BaselinePin, ThresholdRule
 from .history import (
+    Branch,
     EvaluationDataset,
     EvaluationRun,
     MetricDefinition,
@@ -19,6 +20,7 @@ __all__ = [
     "AlertSubscription",
     "ApiToken",
     "BaselinePin",
+    "Branch",
     "ChangeMark",
     "EvaluationDataset",
     "EvaluationRun",

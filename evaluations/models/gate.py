@@ -4,17 +4,20 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .history import EvaluationRun, ModelVersion, RegisteredModel
+from .history import Branch, EvaluationRun, ModelVersion, RegisteredModel
 from .projects import NAME_MAX_LENGTH
 
 
 class BaselinePin(models.Model):
     """One pin of a model's baseline on a dataset: the version whose results the gate compares
-    against. Pins are only ever added, so the latest per (model, dataset name) is the
+    against. Pins are only ever added, so the latest per (model, dataset name, branch) is the
     baseline and the rest is its history."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="pins")
     dataset_name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # Each branch has its own baseline; runs on other branches are judged against their base
+    # branch's (the default's, unless they name another).
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="pins")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
     # The run whose results are the baseline values (the version's latest on that dataset).
     run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="+")
@@ -24,7 +27,9 @@ class BaselinePin(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["model", "dataset_name", "-pinned_at", "-id"], name="pin_latest"),
+            models.Index(
+                fields=["model", "dataset_name", "branch", "-pinned_at", "-id"], name="pin_latest"
+            ),
         ]
 
     def __str__(self):

@@ -41,6 +41,32 @@ class ModelVersion(models.Model):
         return f"{self.model.name}@{self.label}"
 
 
+class Branch(models.Model):
+    """A line of a model's history: the project's default branch (``main``), a long-lived
+    release branch, or a pull request's branch. Series are kept per branch, so a branch's runs
+    never move the default branch's charts, findings or budgets; a merged or archived branch's
+    history stays readable."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="branches")
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # Trend analysis and alerts run on it (besides the default branch, which always has them).
+    long_lived = models.BooleanField(default=False)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    # Set when someone says it merged (a merge commit CI never evaluated); a run on the
+    # default branch with one of its commits shows it merged without being stored here.
+    merged_at = models.DateTimeField(null=True, blank=True)
+    merged_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="branch_unique_name"),
+        ]
+        verbose_name_plural = "branches"
+
+    def __str__(self):
+        return f"{self.model_id}:{self.name}"
+
+
 class EvaluationDataset(models.Model):
     """A fixed evaluation set: a name plus a version or fingerprint. Baselines and series
     only ever compare results on the same (name, version)."""
@@ -108,7 +134,10 @@ class EvaluationRun(models.Model):
     # The run's place in history: finished_at when CI sent it, else the time it arrived.
     recorded_at = models.DateTimeField(default=timezone.now)
     commit = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    # The branch the run's points went to (the project's default when the body named none),
+    # and the branch whose baseline judged it (the default, unless the body named another).
     branch = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
+    base_branch = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     ci_url = models.URLField(max_length=2000, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # NULL, not "", for "no idempotency key": the unique constraint skips NULLs.
@@ -137,6 +166,8 @@ class EvaluationRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "-recorded_at", "-id"], name="run_by_project_time"),
+            # A run on the default branch with a branch's commit shows that branch merged.
+            models.Index(fields=["commit"], name="run_by_commit", condition=~Q(commit="")),
         ]
 
     def __str__(self):
@@ -144,7 +175,8 @@ class EvaluationRun(models.Model):
 
 
 class Series(models.Model):
-    """One metric history: a model's results for one metric and slice on one dataset.
+    """One metric history: a model's results for one metric and slice on one dataset, on one
+    branch and in one environment (offline, shadow, canary, production).
 
     Results point here, so a history read is one index range scan. It also carries the
     analysis bookkeeping, which makes the analysis at-least-once per touched series:
@@ -165,6 +197,13 @@ class Series(models.Model):
     dataset = models.ForeignKey(EvaluationDataset, on_delete=models.CASCADE, related_name="series")
     metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="series")
     slice = models.CharField(max_length=NAME_MAX_LENGTH, default="overall")
+    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="series")
+    environment = models.CharField(
+        max_length=16, choices=EvaluationRun.Environment.choices, default="offline"
+    )
+    # Trend analysis and alerts run on it: its branch is the default or long-lived (or the
+    # project analyses every branch). The sweep and posts skip the others.
+    watched = models.BooleanField(default=True)
     dirty = models.BooleanField(default=False)
     touched_at = models.DateTimeField(default=timezone.now)
     generation = models.BigIntegerField(default=0)
@@ -184,7 +223,8 @@ class Series(models.Model):
         verbose_name_plural = "series"
         constraints = [
             models.UniqueConstraint(
-                fields=["model", "dataset", "metric", "slice"], name="series_unique_key"
+                fields=["model", "dataset", "metric", "slice", "branch", "environment"],
+                name="series_unique_key",
             ),
         ]
         indexes = [

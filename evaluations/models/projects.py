@@ -9,11 +9,23 @@ from django.utils import timezone
 NAME_MAX_LENGTH = 200
 
 
+def default_long_lived_branches():
+    return ["release/*", "release-*"]
+
+
 class Project(models.Model):
     """A team's space: its models, members and API tokens."""
 
     name = models.SlugField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Branches: runs without one go to the default; trend analysis and alerts run on the
+    # default branch and on long-lived ones (names matching ``long_lived_branches``, glob
+    # patterns, or marked so), and on every branch with ``analyse_every_branch``; a branch with
+    # no run for ``archive_branches_after_days`` leaves the lists (never deleted).
+    default_branch = models.CharField(max_length=NAME_MAX_LENGTH, default="main")
+    long_lived_branches = models.JSONField(default=default_long_lived_branches, blank=True)
+    analyse_every_branch = models.BooleanField(default=False)
+    archive_branches_after_days = models.PositiveIntegerField(default=30)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )

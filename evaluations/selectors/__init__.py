@@ -1,10 +1,12 @@
 """Reads shaped for the API, the pages and the jobs; one place for query tuning."""
 
 from .analysis import AnalysisInput, analysis_inputs, failing_analyses
+from .branches import BranchRow, branches_of
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
     RuleRow,
+    branch_head,
     compare_versions,
     current_pin,
     gate_results,
@@ -37,9 +39,12 @@ __all__ = [
     "SERIES_CACHE_SECONDS",
     "AmbiguousDataset",
     "AnalysisInput",
+    "BranchRow",
     "PinRow",
     "RuleRow",
     "analysis_inputs",
+    "branch_head",
+    "branches_of",
     "compare_versions",
     "current_pin",
     "failing_analyses",

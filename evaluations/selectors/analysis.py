@@ -37,7 +37,7 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
     """The latest ``points`` points of each series and what they are judged against, in a
     fixed number of queries however many series there are; without the series analysed and
     clean since ``skip_analysed_since``, if given."""
-    wanted = Series.objects.filter(pk__in=series_ids)
+    wanted = Series.objects.filter(pk__in=series_ids, watched=True)
     if skip_analysed_since is not None:
         wanted = wanted.exclude(dirty=False, analysed_at__gte=skip_analysed_since)
     series_rows = list(wanted.select_related("metric", "dataset", "model"))
@@ -98,20 +98,31 @@ def _attach_limits(inputs, model_ids):
     """Baseline value (when the baseline ran on the series' dataset version), floor and budget."""
     latest_pins = {}
     for pin in BaselinePin.objects.filter(model_id__in=model_ids).order_by("pinned_at", "id"):
-        latest_pins[(pin.model_id, pin.dataset_name)] = pin
+        latest_pins[(pin.model_id, pin.dataset_name, pin.branch_id)] = pin
+    # The pinned run's value of the series' metric and slice, on the series' dataset version
+    # and in its environment (the pinned run may have been posted on another branch: its
+    # results are in that branch's series).
     baseline_values = {
-        (run_id, series_id): value
-        for run_id, series_id, value in MetricResult.objects.filter(
-            run_id__in={pin.run_id for pin in latest_pins.values()},
-            series_id__in=[item.series.pk for item in inputs],
-        ).values_list("run_id", "series_id", "value")
+        key[:1] + key[2:]: key[1]
+        for key in MetricResult.objects.filter(
+            run_id__in={pin.run_id for pin in latest_pins.values()}
+        ).values_list(
+            "run_id",
+            "value",
+            "series__dataset_id",
+            "series__metric_id",
+            "series__slice",
+            "series__environment",
+        )
     }
     rules = list(ThresholdRule.objects.filter(model_id__in=model_ids))
     for item in inputs:
         series = item.series
-        pin = latest_pins.get((series.model_id, series.dataset.name))
+        pin = latest_pins.get((series.model_id, series.dataset.name, series.branch_id))
         if pin is not None:
-            item.baseline = baseline_values.get((pin.run_id, series.pk))
+            item.baseline = baseline_values.get(
+                (pin.run_id, series.dataset_id, series.metric_id, series.slice, series.environment)
+            )
         higher = series.metric.direction == "higher_is_better"
         for rule in rules:
             if (

@@ -42,10 +42,33 @@ def dataset_of(series) -> DatasetChoice:
     return DatasetChoice(series.dataset_id, series.dataset.name, series.dataset.version)
 
 
-def dataset_choices(*, model) -> list[DatasetChoice]:
-    """The datasets the model has results on, the most recently used first."""
+@dataclass(frozen=True)
+class Line:
+    """One line of a model's history: a branch in an environment."""
+
+    branch: str
+    environment: str = "offline"
+
+    def series(self, model):
+        return Series.objects.filter(
+            model=model, branch__name=self.branch, environment=self.environment
+        )
+
+    def runs(self, model):
+        return EvaluationRun.objects.filter(
+            model_version__model=model, branch=self.branch, environment=self.environment
+        )
+
+
+def default_line(model) -> Line:
+    return Line(model.project.default_branch)
+
+
+def dataset_choices(*, model, line: Line | None = None) -> list[DatasetChoice]:
+    """The datasets the model has results on (on ``line``, when given), the most recently
+    used first."""
     rows = (
-        Series.objects.filter(model=model)
+        (line.series(model) if line else Series.objects.filter(model=model))
         .values("dataset_id", "dataset__name", "dataset__version")
         .annotate(latest=Max("touched_at"))
         .order_by("-latest", "dataset__name", "dataset__version")
@@ -64,29 +87,43 @@ def pick_dataset(choices, *, name=None, version=None) -> DatasetChoice | None:
     return None
 
 
-def slices_on(*, model, dataset: DatasetChoice) -> list[str]:
+def slices_on(*, model, dataset: DatasetChoice, line: Line) -> list[str]:
     """The slices the model has results on in the dataset, ``overall`` first."""
-    names = Series.objects.filter(model=model, dataset_id=dataset.id).values_list(
-        "slice", flat=True
-    )
+    names = line.series(model).filter(dataset_id=dataset.id).values_list("slice", flat=True)
     return sorted(set(names), key=lambda name: (name != "overall", name))
 
 
-def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, metric=None) -> dict:
+def model_charts(
+    *, model, dataset: DatasetChoice, slice="overall", last=None, metric=None,
+    line: Line | None = None, over: Line | None = None,
+) -> dict:  # fmt: skip
     """Every metric (or just ``metric``) of ``model`` on ``dataset`` for one slice (or every
-    slice with ``ALL_SLICES``): values per run (the latest ``last`` runs only, if given),
-    baseline, threshold limits, fitted trend, findings."""
-    shown = Series.objects.filter(model=model, dataset_id=dataset.id)
-    if slice != ALL_SLICES:
-        shown = shown.filter(slice=slice)
-    if metric is not None:
-        shown = shown.filter(metric__name=metric)
-    shown = list(shown.select_related("metric").order_by("metric__name", "slice"))
-    runs = _runs(model, dataset)
+    slice with ``ALL_SLICES``) on ``line`` (the default branch, offline, unless named):
+    values per run (the latest ``last`` runs only, if given), baseline, threshold limits,
+    fitted trend, findings. With ``over``, another line's values of the same metrics and
+    slices too (``over`` per series), on one x axis of both lines' runs in time order: a pull
+    request's branch over the main line, production over offline."""
+    line = line or default_line(model)
+    shown = _shown(model, dataset, line, slice, metric)
+    runs = _runs(model, dataset, [line] if over is None else [line, over])
     if last is not None:
         runs = runs.iloc[-last:]
     values = _values(shown, runs, trimmed=last is not None)
-    pin = current_pin(model=model, dataset_name=dataset.name)
+    over_values = {}
+    if over is not None:
+        beneath = {(s.metric_id, s.slice): s for s in _shown(model, dataset, over, slice, metric)}
+        aligned = _values(list(beneath.values()), runs, trimmed=last is not None)
+        over_values = {
+            series.pk: aligned.get(beneath[key].pk)
+            for series in shown
+            if (key := (series.metric_id, series.slice)) in beneath
+        }
+    # A branch without its own baseline is judged against the default branch's.
+    pin = current_pin(model=model, dataset_name=dataset.name, branch=line.branch)
+    if pin is None and line.branch != model.project.default_branch:
+        pin = current_pin(
+            model=model, dataset_name=dataset.name, branch=model.project.default_branch
+        )
     baseline = _baseline_values(pin, shown, dataset)
     rules = list(rules_for(model=model, dataset_name=dataset.name))
     findings = _findings(shown)
@@ -111,13 +148,17 @@ def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, m
                 "thresholds": threshold_limits(rules, series, base),
                 "trend": series.trend,
                 "findings": findings.get(series.pk, []),
+                "over": over_values.get(series.pk),
             }
         )
     return {
         "model": model.name,
         "dataset": {"name": dataset.name, "version": dataset.version},
         "slice": slice,
+        "line": {"branch": line.branch, "environment": line.environment},
+        "over": None if over is None else {"branch": over.branch, "environment": over.environment},
         "baseline_version": pin.model_version.label if pin else None,
+        "baseline_branch": pin.branch.name if pin else None,
         # The pin is per dataset name; its values apply only on the version it ran on.
         "baseline_dataset_version": pin.run.dataset.version if pin else None,
         "runs": _runs_payload(runs),
@@ -129,15 +170,30 @@ def model_charts(*, model, dataset: DatasetChoice, slice="overall", last=None, m
     }
 
 
-def _runs(model, dataset) -> pd.DataFrame:
-    """The x axis: the model's runs on the dataset in time order, indexed by run id."""
+def _shown(model, dataset, line, slice, metric):
+    shown = line.series(model).filter(dataset_id=dataset.id)
+    if slice != ALL_SLICES:
+        shown = shown.filter(slice=slice)
+    if metric is not None:
+        shown = shown.filter(metric__name=metric)
+    return list(shown.select_related("metric").order_by("metric__name", "slice"))
+
+
+def _runs(model, dataset, lines) -> pd.DataFrame:
+    """The x axis: the model's runs on the dataset and lines in time order, by run id."""
+    runs = lines[0].runs(model)
+    for line in lines[1:]:
+        runs = runs | line.runs(model)
     rows = (
-        EvaluationRun.objects.filter(model_version__model=model, dataset_id=dataset.id)
+        runs.filter(dataset_id=dataset.id)
         .order_by("recorded_at", "id")
-        .values_list("id", "model_version__label", "commit", "model_version__commit", "recorded_at")
-    )
+        .values_list(
+            "id", "model_version__label", "commit", "model_version__commit", "recorded_at",
+            "branch",
+        )
+    )  # fmt: skip
     runs = pd.DataFrame.from_records(
-        list(rows), columns=["run_id", "version", "commit", "version_commit", "at"]
+        list(rows), columns=["run_id", "version", "commit", "version_commit", "at", "branch"]
     ).set_index("run_id")
     runs["commit"] = runs["commit"].where(runs["commit"] != "", runs["version_commit"])
     return runs
@@ -152,6 +208,7 @@ def _runs_payload(runs) -> dict:
         "run_id": runs.index.tolist(),
         "version": labels.tolist(),
         "commit": runs["commit"].str.slice(0, 12).tolist(),
+        "branch": runs["branch"].tolist(),
         "at": at.tolist(),
         "url": reverse("run-page", args=[0]).replace("/0/", "/{id}/"),
     }
@@ -212,15 +269,20 @@ def _empty(length):
 
 
 def _baseline_values(pin, series_list, dataset) -> dict:
-    """The pinned run's value per series, when the baseline ran on this dataset version."""
+    """The pinned run's value per series (of the same metric, slice and environment: the
+    pinned run may be another branch's), when the baseline ran on this dataset version."""
     if pin is None or pin.run.dataset_id != dataset.id:
         return {}
-    rows = MetricResult.objects.filter(
-        run_id=pin.run_id, series__in=[s.pk for s in series_list]
-    ).values_list("series_id", "value")
-    return {
-        series_id: {"value": value, "version": pin.model_version.label} for series_id, value in rows
-    }
+    rows = MetricResult.objects.filter(run_id=pin.run_id).values_list(
+        "series__metric_id", "series__slice", "series__environment", "value"
+    )
+    values = {key[:3]: key[3] for key in rows}
+    shaped = {}
+    for series in series_list:
+        value = values.get((series.metric_id, series.slice, series.environment))
+        if value is not None:
+            shaped[series.pk] = {"value": value, "version": pin.model_version.label}
+    return shaped
 
 
 def threshold_limits(rules, series, baseline) -> list[dict]:
@@ -329,10 +391,11 @@ def _change(delta, direction):
     return "better" if (delta > 0) == (direction == gate.HIGHER) else "worse"
 
 
-def versions_on(*, model, dataset: DatasetChoice) -> list[str]:
-    """The versions evaluated on the dataset, the latest first."""
+def versions_on(*, model, dataset: DatasetChoice, line: Line | None = None) -> list[str]:
+    """The versions evaluated on the dataset (on ``line``, when given), the latest first."""
+    runs = line.runs(model) if line else EvaluationRun.objects.filter(model_version__model=model)
     labels = (
-        EvaluationRun.objects.filter(model_version__model=model, dataset_id=dataset.id)
+        runs.filter(dataset_id=dataset.id)
         .order_by("-recorded_at", "-id")
         .values_list("model_version__label", flat=True)
     )
@@ -358,7 +421,7 @@ def finding_chart(*, finding, context_points=20) -> dict:
     series = finding.series
     data = model_charts(
         model=series.model, dataset=dataset_of(series), slice=series.slice,
-        metric=series.metric.name,
+        metric=series.metric.name, line=Line(series.branch.name, series.environment),
     )  # fmt: skip
     versions = data["runs"]["version"]
     start_label = finding.start_version.label if finding.start_version else None
@@ -373,4 +436,6 @@ def finding_chart(*, finding, context_points=20) -> dict:
             for key in ("value", "n", "ci_low", "ci_high"):
                 if entry[key] is not None:
                     entry[key] = entry[key][keep]
+            if entry["over"] is not None:
+                entry["over"] = {k: v and v[keep] for k, v in entry["over"].items()}
     return data

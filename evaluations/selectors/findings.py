@@ -10,7 +10,12 @@ def findings_for(*, project):
     return (
         Finding.objects.filter(series__model__project=project)
         .select_related(
-            "series__model", "series__dataset", "series__metric", "start_version", "end_version"
+            "series__model",
+            "series__dataset",
+            "series__metric",
+            "series__branch",
+            "start_version",
+            "end_version",
         )
         .order_by("-last_seen_at", "-id")
     )
@@ -36,7 +41,12 @@ def findings_of_series(*, series, limit=20):
     found = (
         Finding.objects.filter(series=series)
         .select_related(
-            "series__model", "series__dataset", "series__metric", "start_version", "end_version"
+            "series__model",
+            "series__dataset",
+            "series__metric",
+            "series__branch",
+            "start_version",
+            "end_version",
         )
         .order_by("-last_seen_at", "-id")
     )

@@ -8,6 +8,7 @@ from django.http import Http404
 
 from evaluations.models import (
     BaselinePin,
+    Branch,
     ChangeMark,
     EvaluationDataset,
     EvaluationRun,
@@ -20,22 +21,23 @@ from evaluations.models import (
 from trackerclient import gate, stats
 
 
-def pins_for(*, model, dataset_name):
-    """The baseline's history on a dataset, newest first (the first is the baseline)."""
+def pins_for(*, model, dataset_name, branch):
+    """The baseline's history on a dataset and branch, newest first (the first is the
+    baseline)."""
     return (
-        BaselinePin.objects.filter(model=model, dataset_name=dataset_name)
-        .select_related("model_version", "run__dataset")
+        BaselinePin.objects.filter(model=model, dataset_name=dataset_name, branch__name=branch)
+        .select_related("model_version", "run__dataset", "branch")
         .order_by("-pinned_at", "-id")
     )
 
 
-def current_pin(*, model, dataset_name) -> BaselinePin | None:
-    return pins_for(model=model, dataset_name=dataset_name).first()
+def current_pin(*, model, dataset_name, branch) -> BaselinePin | None:
+    return pins_for(model=model, dataset_name=dataset_name, branch=branch).first()
 
 
-def pin_at(*, model, dataset_name, moment) -> BaselinePin | None:
+def pin_at(*, model, dataset_name, branch, moment) -> BaselinePin | None:
     """The baseline as it was at ``moment``; the earliest one if none was pinned yet."""
-    pins = pins_for(model=model, dataset_name=dataset_name)
+    pins = pins_for(model=model, dataset_name=dataset_name, branch=branch)
     return pins.filter(pinned_at__lte=moment).first() or pins.order_by("pinned_at", "id").first()
 
 
@@ -50,7 +52,7 @@ class PinRow(NamedTuple):
 # and compiling their ORM queries cost several times the CPU of running them.
 
 
-def pin_rows(*, model, dataset_name, limit) -> list[PinRow]:
+def pin_rows(*, model, dataset_name, branch, limit) -> list[PinRow]:
     """The latest ``limit`` pins as plain rows, newest first (the gate's hot path)."""
     rows = _fetch(
         f"""
@@ -59,11 +61,12 @@ def pin_rows(*, model, dataset_name, limit) -> list[PinRow]:
         JOIN {_table(ModelVersion)} v ON v.id = p.model_version_id
         JOIN {_table(EvaluationRun)} r ON r.id = p.run_id
         JOIN {_table(EvaluationDataset)} d ON d.id = r.dataset_id
-        WHERE p.model_id = %s AND p.dataset_name = %s
+        JOIN {_table(Branch)} b ON b.id = p.branch_id
+        WHERE p.model_id = %s AND p.dataset_name = %s AND b.name = %s
         ORDER BY p.pinned_at DESC, p.id DESC
         LIMIT %s
         """,
-        [model.pk, dataset_name, limit],
+        [model.pk, dataset_name, branch, limit],
     )
     return [PinRow(_aware(pinned_at), *rest) for pinned_at, *rest in rows]
 
@@ -162,28 +165,50 @@ def gate_results(*, run_id) -> list[gate.Result]:
     ]
 
 
-def latest_run_of(*, model, version_label, dataset_name, dataset_version=None):
-    """The latest run of a version on a dataset (its latest version unless one is named)."""
+def latest_run_of(
+    *, model, version_label, dataset_name, dataset_version=None, branch=None, environment=None
+):
+    """The latest run of a version on a dataset (its latest version unless one is named); on
+    ``branch`` and in ``environment`` when named."""
     runs = EvaluationRun.objects.filter(
         model_version__model=model, model_version__label=version_label, dataset__name=dataset_name
     )
     if dataset_version is not None:
         runs = runs.filter(dataset__version=dataset_version)
+    if branch is not None:
+        runs = runs.filter(branch=branch)
+    if environment is not None:
+        runs = runs.filter(environment=environment)
     return runs.select_related("model_version", "dataset").order_by("-recorded_at", "-id").first()
 
 
-def compare_versions(*, model, a, b, dataset_name, dataset_version=None) -> dict:
+def branch_head(*, model, branch, dataset_name, dataset_version=None, environment=None):
+    """The latest run on ``branch`` on a dataset (in ``environment`` when named)."""
+    runs = EvaluationRun.objects.filter(
+        model_version__model=model, branch=branch, dataset__name=dataset_name
+    )
+    if dataset_version is not None:
+        runs = runs.filter(dataset__version=dataset_version)
+    if environment is not None:
+        runs = runs.filter(environment=environment)
+    return runs.select_related("model_version", "dataset").order_by("-recorded_at", "-id").first()
+
+
+def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environment=None) -> dict:
     """Two versions side by side on a dataset: per metric and slice the values, the delta,
     whether it is better or worse given the direction, and its significance when the results
-    carry sample sizes, intervals or outcomes."""
+    carry sample sizes, intervals or outcomes. A side names a version, else a branch (its
+    latest run: ``a=main&b=feature-x`` compares a pull request's head with the main line's)."""
     runs = {}
     for side, label in (("a", a), ("b", b)):
-        runs[side] = latest_run_of(
-            model=model, version_label=label, dataset_name=dataset_name,
-            dataset_version=dataset_version,
-        )  # fmt: skip
+        where = {"dataset_name": dataset_name, "dataset_version": dataset_version,
+                 "environment": environment}  # fmt: skip
+        runs[side] = latest_run_of(model=model, version_label=label, **where) or branch_head(
+            model=model, branch=label, **where
+        )
         if runs[side] is None:
-            raise Http404(f"{model.name} {label} has no run on {dataset_name}.")
+            raise Http404(f"{model.name} has no version or branch {label} with a run on "
+                          f"{dataset_name}.")  # fmt: skip
     results = {side: {r.key: r for r in gate_results(run_id=run.pk)} for side, run in runs.items()}
     comparable = runs["a"].dataset_id == runs["b"].dataset_id
     rows = [
@@ -197,7 +222,8 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None) -> dict
         "metrics": rows,
         **{
             side: {"version": run.model_version.label, "run_id": run.pk,
-                   "dataset_version": run.dataset.version}
+                   "dataset_version": run.dataset.version, "branch": run.branch,
+                   "environment": run.environment}
             for side, run in runs.items()
         },
     }  # fmt: skip

@@ -1,6 +1,7 @@
 """Reads of runs, models and versions."""
 
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from evaluations.models import EvaluationRun, MetricResult, ModelVersion, RegisteredModel
@@ -17,7 +18,7 @@ def runs_for(*, project):
     )
     return (
         EvaluationRun.objects.filter(project=project)
-        .select_related("model_version__model", "dataset")
+        .select_related("model_version__model__project", "dataset")
         .prefetch_related(Prefetch("results", queryset=results, to_attr="result_list"))
         .order_by("-recorded_at", "-id")
     )
@@ -46,7 +47,10 @@ def models_for(*, project):
 def find_model(*, project, name) -> RegisteredModel | None:
     if "\x00" in name:  # from a URL; no name holds one, and PostgreSQL would refuse the query
         return None
-    return RegisteredModel.objects.filter(project=project, name=name).first()
+    model = RegisteredModel.objects.filter(project=project, name=name).first()
+    if model is not None:
+        model.project = project  # the caller's: its branch settings are what it just read
+    return model
 
 
 def get_model(*, project, name) -> RegisteredModel:
@@ -65,17 +69,21 @@ def versions_for(*, model):
 
 
 def latest_runs_per_dataset(*, model, dataset_name=""):
-    """The latest run of ``model`` on each dataset version (on those named ``dataset_name``
-    only, when given), with everything a run's answer shows: the runs whose verdicts and
-    threshold findings stand for their series now."""
+    """The latest run of ``model`` on each dataset version and branch (on datasets named
+    ``dataset_name`` only, when given), with everything a run's answer shows: the runs whose
+    verdicts and threshold findings stand for their series now."""
     runs = EvaluationRun.objects.filter(model_version__model=model)
     if dataset_name:
         runs = runs.filter(dataset__name=dataset_name)
-    dataset_ids = runs.values_list("dataset_id", flat=True).distinct().order_by()
-    latest_ids = [
-        runs.filter(dataset_id=dataset_id)
-        .order_by("-recorded_at", "-id")
-        .values_list("pk", flat=True)[0]
-        for dataset_id in dataset_ids
-    ]
-    return list(runs_for(project=model.project).filter(pk__in=latest_ids).order_by("pk"))
+    latest_ids = (
+        runs.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("dataset_id"), F("branch"), F("environment")],
+                order_by=[F("recorded_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values_list("pk", flat=True)
+    )
+    return list(runs_for(project=model.project).filter(pk__in=list(latest_ids)).order_by("pk"))

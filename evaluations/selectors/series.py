@@ -16,17 +16,31 @@ from evaluations.models.points import POINT_FIELDS, encode_point
 SERIES_CACHE_SECONDS = 3600
 
 
-def find_series(*, model, metric, dataset=None, dataset_version=None, slice="overall") -> Series:
-    """The series of one metric and slice. Without ``dataset`` the model must have been
-    evaluated on a single dataset name; without ``dataset_version`` the latest one used."""
-    candidates = Series.objects.filter(model=model, metric__name=metric, slice=slice)
+def find_series(
+    *, model, metric, dataset=None, dataset_version=None, slice="overall", branch=None,
+    environment="offline",
+) -> Series:  # fmt: skip
+    """The series of one metric and slice, on ``branch`` (the project's default unless named)
+    and in ``environment``. Without ``dataset`` the model must have been evaluated on a single
+    dataset name; without ``dataset_version`` the latest one used."""
+    branch = branch or model.project.default_branch
+    candidates = Series.objects.filter(
+        model=model, metric__name=metric, slice=slice, branch__name=branch,
+        environment=environment,
+    )  # fmt: skip
     if dataset is not None:
         candidates = candidates.filter(dataset__name=dataset)
     if dataset_version is not None:
         candidates = candidates.filter(dataset__version=dataset_version)
-    candidates = list(candidates.select_related("metric", "dataset").order_by("-touched_at"))
+    candidates = list(
+        candidates.select_related("metric", "dataset", "branch").order_by("-touched_at")
+    )
     if not candidates:
-        raise Http404(_missing_series_message(model, metric, dataset, dataset_version, slice))
+        raise Http404(
+            _missing_series_message(
+                model, metric, dataset, dataset_version, slice, branch, environment
+            )
+        )
     names = {series.dataset.name for series in candidates}
     if len(names) > 1:
         raise AmbiguousDataset(sorted(names))
@@ -168,8 +182,11 @@ class AmbiguousDataset(Exception):
         self.names = names
 
 
-def _missing_series_message(model, metric, dataset, dataset_version, slice):
+def _missing_series_message(model, metric, dataset, dataset_version, slice, branch, environment):
     where = f" on {dataset}" if dataset else ""
     if dataset_version:
         where += f"@{dataset_version}"
-    return f"No results for {metric}{where} (slice '{slice}') of model '{model.name}'."
+    return (
+        f"No results for {metric}{where} (slice '{slice}', branch '{branch}', {environment}) "
+        f"of model '{model.name}'."
+    )

@@ -4,8 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from evaluations import selectors
-from evaluations.models import BaselinePin, ThresholdRule
-from evaluations.services import gate
+from evaluations.models import BaselinePin, Branch, ThresholdRule
+from evaluations.services import branches, gate
 
 RULE_LIMITS = ("min", "max", "max_drop", "max_drop_pct", "significance", "budget")
 
@@ -19,22 +19,27 @@ class BaselineError(Exception):
 
 
 def pin_baseline(
-    *, model, dataset_name, version_label, dataset_version=None, pinned_by, note=""
+    *, model, dataset_name, version_label, dataset_version=None, branch=None, pinned_by, note=""
 ) -> BaselinePin:
-    """Pin ``version_label`` as the baseline of ``model`` on ``dataset_name``: its latest run
-    there supplies the values. The previous pins stay as the baseline's history."""
-    run = selectors.latest_run_of(
-        model=model,
-        version_label=version_label,
-        dataset_name=dataset_name,
-        dataset_version=dataset_version,
-    )
+    """Pin ``version_label`` as the baseline of ``model`` on ``dataset_name`` and ``branch``
+    (the project's default branch unless named): its latest run there (on that branch, when it
+    ran there) supplies the values. The previous pins stay as the baseline's history."""
+    branch = branch or model.project.default_branch
+    where = {"model": model, "version_label": version_label, "dataset_name": dataset_name,
+             "dataset_version": dataset_version}  # fmt: skip
+    run = selectors.latest_run_of(**where, branch=branch) or selectors.latest_run_of(**where)
     if run is None:
         on = f"{dataset_name}@{dataset_version}" if dataset_version else dataset_name
         raise BaselineError({"version": [f"{model.name} {version_label} has no run on {on}."]})
+    branch_row, _ = Branch.objects.get_or_create(
+        model=model,
+        name=branch,
+        defaults={"long_lived": branches.is_long_lived(model.project, branch)},
+    )
     return BaselinePin.objects.create(
         model=model,
         dataset_name=dataset_name,
+        branch=branch_row,
         model_version=run.model_version,
         run=run,
         pinned_by=pinned_by,

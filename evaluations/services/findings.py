@@ -168,6 +168,8 @@ def breach_states(judged) -> list[SeriesBreach]:
                 failed.setdefault((check.metric, check.slice), []).append(check)
         for result in run.result_list:
             series = result.series
+            if not series.watched:  # a pull request's branch: its verdict says enough
+                continue
             checks = failed.get((series.metric.name, series.slice), [])
             before = states.get(series.pk)
             failing_since = before.start_version_id if before and before.checks else None

@@ -8,7 +8,7 @@ from django.db import connection
 
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition
-from evaluations.services import alerts, findings
+from evaluations.services import alerts, branches, findings
 from trackerclient import gate, metric_catalog, stats
 
 
@@ -22,6 +22,7 @@ def evaluate_gate(*, run) -> gate.Verdict:
         dataset_name=run.dataset.name,
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
+        branch=run.base_branch or model.project.default_branch,
     )
 
 
@@ -45,9 +46,11 @@ def judge_runs(*, runs) -> list[dict]:
 def _judge(run, inputs) -> gate.Verdict:
     """``evaluate_gate`` with the baseline and rules of ``inputs`` (a cache by model and
     dataset), so that a batch reads them once."""
-    key = (run.model_version.model_id, run.dataset.name)
+    key = (run.model_version.model_id, run.dataset.name, run.base_branch)
     if key not in inputs:
-        inputs[key] = _GateInputs(model=run.model_version.model, dataset_name=run.dataset.name)
+        inputs[key] = _GateInputs(
+            model=run.model_version.model, dataset_name=run.dataset.name, branch=run.base_branch
+        )
     return _evaluate_on(
         inputs[key],
         candidate=_candidate(run),
@@ -67,7 +70,7 @@ def rejudge_latest_runs(*, model, dataset_name="") -> list[dict]:
         verdict = evaluate_gate(run=run)
         recorded = findings.record_gate_breaches(judged=[(run, verdict)])
         alerts.notify(opened=recorded.opened, resolved=recorded.resolved)
-        run.gate_verdict = verdict_data(verdict)
+        run.gate_verdict = verdict_data(verdict, base_branch=run.base_branch)
         EvaluationRun.objects.filter(pk=run.pk).update(gate_verdict=run.gate_verdict)
         verdicts.append(run.gate_verdict)
     return verdicts
@@ -83,9 +86,14 @@ def run_verdict(*, run) -> dict:
     return _store_verdict(run, evaluate_gate(run=run))
 
 
-def verdict_data(verdict: gate.Verdict) -> dict:
-    """A verdict as the API answers it (GateSerializer's shape) and as runs store it."""
-    return {"status": verdict.status, "checks": [_check_data(c) for c in verdict.checks]}
+def verdict_data(verdict: gate.Verdict, *, base_branch) -> dict:
+    """A verdict as the API answers it (GateSerializer's shape) and as runs store it:
+    ``base_branch`` names the branch whose baseline judged it."""
+    return {
+        "status": verdict.status,
+        "base_branch": base_branch,
+        "checks": [_check_data(c) for c in verdict.checks],
+    }
 
 
 def _store_verdict(run, verdict):
@@ -94,7 +102,7 @@ def _store_verdict(run, verdict):
 
 def _store_verdicts(runs, verdicts):
     for run, verdict in zip(runs, verdicts, strict=True):
-        run.gate_verdict = verdict_data(verdict)
+        run.gate_verdict = verdict_data(verdict, base_branch=run.base_branch)
     # Only where still unjudged: two requests judging the same run at once store one verdict.
     unjudged = EvaluationRun.objects.filter(gate_verdict__isnull=True)
     if len(runs) == 1:  # a post: one statement, without bulk_update's own transaction
@@ -169,11 +177,13 @@ def _candidate(run) -> list[gate.Result]:
     ]
 
 
-def evaluate_payload(*, project, payload) -> gate.Verdict:
-    """The verdict a validated run body would get, without storing anything (dry run)."""
+def evaluate_payload(*, project, payload) -> dict:
+    """The verdict a validated run body would get, without storing anything (dry run), as
+    ``verdict_data`` shapes it."""
+    base = branches.base_branch(project, payload)
     model = selectors.find_model(project=project, name=payload["model"])
     if model is None:
-        return gate.Verdict("no_baseline", [])
+        return verdict_data(gate.Verdict("no_baseline", []), base_branch=base)
     directions = dict(
         MetricDefinition.objects.filter(
             project=project, name__in=[m["name"] for m in payload["metrics"]]
@@ -196,13 +206,15 @@ def evaluate_payload(*, project, payload) -> gate.Verdict:
         )
         for m in payload["metrics"]
     ]
-    return _evaluate(
+    verdict = _evaluate(
         model=model,
         candidate=candidate,
         dataset_name=payload["dataset"]["name"],
         dataset_version=payload["dataset"]["version"],
         version_label=payload["version"],
+        branch=base,
     )
+    return verdict_data(verdict, base_branch=base)
 
 
 # Pins read at once when a budget counts from an earlier baseline than the current one.
@@ -215,9 +227,9 @@ class _GateInputs:
     budget started). Earlier pins, other runs' results and the marks are read only when a
     budget counts from them."""
 
-    def __init__(self, *, model, dataset_name):
-        self.model, self.dataset_name = model, dataset_name
-        current = selectors.pin_rows(model=model, dataset_name=dataset_name, limit=1)
+    def __init__(self, *, model, dataset_name, branch):
+        self.model, self.dataset_name, self.branch = model, dataset_name, branch
+        current = selectors.pin_rows(model=model, dataset_name=dataset_name, branch=branch, limit=1)
         self.pin = current[0] if current else None
         self._pins = None  # the latest PIN_WINDOW, once a budget needs an earlier pin
         self._results = {}
@@ -255,13 +267,17 @@ class _GateInputs:
             return self.pin
         if self._pins is None:
             self._pins = selectors.pin_rows(
-                model=self.model, dataset_name=self.dataset_name, limit=PIN_WINDOW
-            )
+                model=self.model, dataset_name=self.dataset_name, branch=self.branch,
+                limit=PIN_WINDOW,
+            )  # fmt: skip
         for pin in self._pins:  # newest first
             if pin.pinned_at <= moment:
                 return pin
         if len(self._pins) == PIN_WINDOW:  # a budget older than the window: read its pin
-            pin = selectors.pin_at(model=self.model, dataset_name=self.dataset_name, moment=moment)
+            pin = selectors.pin_at(
+                model=self.model, dataset_name=self.dataset_name, branch=self.branch,
+                moment=moment,
+            )  # fmt: skip
             return selectors.PinRow(
                 pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version
             )
@@ -306,14 +322,14 @@ class _GateInputs:
         )
 
 
-def gate_rules(*, model, dataset_name) -> list[gate.Rule]:
-    """The rules that apply on ``dataset_name``, with their budgets' anchors."""
-    return _GateInputs(model=model, dataset_name=dataset_name).rules()
+def gate_rules(*, model, dataset_name, branch) -> list[gate.Rule]:
+    """The rules that apply on ``dataset_name``, with their budgets' anchors on ``branch``."""
+    return _GateInputs(model=model, dataset_name=dataset_name, branch=branch).rules()
 
 
-def _evaluate(*, model, candidate, dataset_name, dataset_version, version_label):
+def _evaluate(*, model, candidate, dataset_name, dataset_version, version_label, branch):
     return _evaluate_on(
-        _GateInputs(model=model, dataset_name=dataset_name),
+        _GateInputs(model=model, dataset_name=dataset_name, branch=branch),
         candidate=candidate,
         dataset_version=dataset_version,
         version_label=version_label,

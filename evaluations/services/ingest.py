@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from evaluations import selectors
 from evaluations.models import (
+    Branch,
     EvaluationDataset,
     EvaluationRun,
     MetricDefinition,
@@ -29,7 +30,7 @@ from evaluations.models import (
 )
 from evaluations.models.points import encode_point
 from evaluations.queue import queue_analysis
-from evaluations.services import rows
+from evaluations.services import branches, rows
 from trackerclient import metric_catalog
 
 
@@ -143,9 +144,12 @@ def _create_runs(project, payloads, digests):
     models = rows.ensure(
         RegisteredModel, {"project": project}, ("name",), {(p["model"],): {} for p in payloads}
     )
+    for model in models.values():
+        model.project = project  # this request's: its branch settings are current
     versions = _ensure_versions(models, payloads)
     datasets = _ensure_datasets(project, payloads)
     metrics = _ensure_metrics(project, payloads)
+    branch_rows = _ensure_branches(project, models, payloads)
 
     runs = EvaluationRun.objects.bulk_create(
         [
@@ -159,7 +163,8 @@ def _create_runs(project, payloads, digests):
                 finished_at=p["finished_at"],
                 recorded_at=p["finished_at"] or now,
                 commit=p["commit"],
-                branch=p["branch"],
+                branch=branches.run_branch(project, p),
+                base_branch=branches.base_branch(project, p),
                 ci_url=p["ci_url"],
                 metadata=p["metadata"],
                 external_id=p["external_id"],
@@ -171,13 +176,14 @@ def _create_runs(project, payloads, digests):
     )
 
     wanted_series = {}
+    for run in runs:
+        run.branch_row = branch_rows[(run.model_version.model_id, run.branch)]
     for run, payload in zip(runs, payloads, strict=True):
         for metric in payload["metrics"]:
             key = _series_key(run, metrics[(metric["name"],)], metric["slice"])
-            wanted_series[key] = {"touched_at": now}
-    series = rows.ensure(
-        Series, {}, ("model_id", "dataset_id", "metric_id", "slice"), wanted_series
-    )
+            # Watched from the first post on, when its branch is (_mark_dirty).
+            wanted_series[key] = {"touched_at": now, "watched": False}
+    series = rows.ensure(Series, {}, SERIES_KEY, wanted_series)
     metric_by_pk = {metric.pk: metric for metric in metrics.values()}
     for row in series.values():
         row.metric = metric_by_pk[row.metric_id]
@@ -214,54 +220,87 @@ def _create_runs(project, payloads, digests):
         run.result_list = []  # what the answer shows, without reading it back
     for result in results:
         result.run.result_list.append(result)
-    needing_job = _mark_dirty([row.pk for row in series.values()], now)
+    watched, needing_job = _mark_dirty(project, [row.pk for row in series.values()], now)
+    for row in series.values():
+        row.watched = row.pk in watched
+    unwatched = [row.pk for row in series.values() if not row.watched]
+    if unwatched:  # a series read caches by touched_at: a new point must move it
+        Series.objects.filter(pk__in=unwatched).update(touched_at=now)
     if needing_job:
         transaction.on_commit(lambda: _schedule_analysis(needing_job), robust=True)
     return runs
 
 
-def _mark_dirty(series_ids, now):
-    """Mark the series due and return those that were clean: they need a job queued.
+def _mark_dirty(project, series_ids, now):
+    """Mark the watched series among ``series_ids`` due; answer (the watched ones, those
+    that were clean: they need a job queued).
 
-    Every post bumps ``generation``, so a job that read the series before this post does not
-    mark it analysed; ``due_since`` and ``queued_at`` move only when it was clean, so a busy
-    series whose job was lost is still swept. The rows stay locked until commit; locking in
-    id order keeps concurrent posts free of deadlocks.
+    A series is watched when its branch is (the default, a long-lived one, or any with the
+    project's ``analyse_every_branch``), as the branch table says now: other processes may
+    have marked a branch long-lived since this one remembered it. Every post bumps
+    ``generation``, so a job that read the series before this post does not mark it analysed;
+    ``due_since`` and ``queued_at`` move only when it was clean, so a busy series whose job
+    was lost is still swept. The rows stay locked until commit; locking in id order keeps
+    concurrent posts free of deadlocks.
     """
     if connection.vendor == "postgresql":
         # One round trip: lock, read the old flags and set the new ones.
-        table = Series._meta.db_table
+        table, branches_table = Series._meta.db_table, Branch._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                UPDATE {table} AS s SET dirty = true, touched_at = %s,
+                UPDATE {table} AS s SET dirty = true, touched_at = %s, watched = true,
                     generation = s.generation + 1,
                     due_since = CASE WHEN old.dirty THEN s.due_since ELSE %s END,
                     queued_at = CASE WHEN old.dirty THEN s.queued_at ELSE %s END
-                FROM (SELECT id, dirty FROM {table} WHERE id = ANY(%s)
-                      ORDER BY id FOR UPDATE) AS old
+                FROM (SELECT s2.id, s2.dirty FROM {table} s2
+                      JOIN {branches_table} b ON b.id = s2.branch_id
+                      WHERE s2.id = ANY(%s) AND (b.long_lived OR b.name = %s OR %s)
+                      ORDER BY s2.id FOR UPDATE OF s2) AS old
                 WHERE s.id = old.id
                 RETURNING s.id, old.dirty
                 """,
-                [now, now, now, list(series_ids)],
-            )
-            return sorted(pk for pk, was_dirty in cursor.fetchall() if not was_dirty)
-    flags = (
+                [now, now, now, list(series_ids), project.default_branch,
+                 project.analyse_every_branch],
+            )  # fmt: skip
+            flags = cursor.fetchall()
+        return {pk for pk, _ in flags}, sorted(pk for pk, was_dirty in flags if not was_dirty)
+    watched = Q(branch__long_lived=True) | Q(branch__name=project.default_branch)
+    if project.analyse_every_branch:
+        watched = Q()
+    flags = list(
         Series.objects.select_for_update()
-        .filter(pk__in=series_ids)
+        .filter(watched, pk__in=series_ids)
         .order_by("pk")
         .values_list("pk", "dirty")
     )
     was_clean = [pk for pk, dirty in flags if not dirty]
     Series.objects.filter(pk__in=was_clean).update(due_since=now, queued_at=now)
-    Series.objects.filter(pk__in=series_ids).update(
-        dirty=True, touched_at=now, generation=F("generation") + 1
+    Series.objects.filter(pk__in=[pk for pk, _ in flags]).update(
+        dirty=True, watched=True, touched_at=now, generation=F("generation") + 1
     )
-    return was_clean
+    return {pk for pk, _ in flags}, was_clean
+
+
+SERIES_KEY = ("model_id", "dataset_id", "metric_id", "slice", "branch_id", "environment")
 
 
 def _series_key(run, metric, slice_name):
-    return (run.model_version.model_id, run.dataset.pk, metric.pk, slice_name)
+    return (
+        run.model_version.model_id, run.dataset.pk, metric.pk, slice_name, run.branch_row.pk,
+        run.environment,
+    )  # fmt: skip
+
+
+def _ensure_branches(project, models, payloads):
+    """The branches the runs go to, by (model id, name); a new branch is long-lived when its
+    name matches the project's patterns."""
+    wanted = {}
+    for p in payloads:
+        name = branches.run_branch(project, p)
+        key = (models[(p["model"],)].pk, name)
+        wanted.setdefault(key, {"long_lived": branches.is_long_lived(project, name)})
+    return rows.ensure(Branch, {}, ("model_id", "name"), wanted)
 
 
 def _dataset_key(payload):

@@ -270,7 +270,7 @@ def claim_due_series(*, limit=100_000) -> list[int]:
     idle = Q(dirty=False) & (Q(analysed_at__lt=stale) | Q(analysed_at__isnull=True))
     with transaction.atomic():
         ids = list(
-            Series.objects.filter((lost | idle) & backoff_over)
+            Series.objects.filter((lost | idle) & backoff_over, watched=True)
             .order_by(F("due_since").asc(nulls_last=True), "pk")
             .values_list("pk", flat=True)[:limit]
         )
@@ -281,7 +281,7 @@ def claim_due_series(*, limit=100_000) -> list[int]:
 def analysis_health() -> dict:
     """How far behind the analysis is: series due, the oldest due's age, series failing."""
     now = timezone.now()
-    due = Series.objects.filter(dirty=True)
+    due = Series.objects.filter(dirty=True, watched=True)
     oldest = due.order_by("due_since").values_list("due_since", flat=True).first()
     failing = Series.objects.filter(analysis_failures__gt=0)
     return {

@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 
 from evaluations import selectors
 from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
+from evaluations.models import EvaluationRun
 from evaluations.selectors import charts
 from evaluations.services import baselines
 from evaluations.views.access import WRITERS, may_write, member_project, require_role
@@ -25,15 +26,17 @@ def model_page(request, project_name, model_name):
     context["failing"] = selectors.failing_analyses(model=model)
     if dataset is None:
         return render(request, "evaluations/model.html", context)
+    line, over = context["line"], _over_line(query.cleaned_data, context["line"])
     slice_name = query.cleaned_data["slice"] or "overall"
-    slices = charts.slices_on(model=model, dataset=dataset)
+    slices = charts.slices_on(model=model, dataset=dataset, line=line) or ["overall"]
     if slice_name != charts.ALL_SLICES and slice_name not in slices:
         if query.cleaned_data["slice"]:
             messages.warning(request, f"No results on slice '{slice_name}' of {dataset.label}.")
         slice_name = slices[0]
     data = charts.model_charts(
-        model=model, dataset=dataset, slice=slice_name, last=query.cleaned_data["last"]
-    )
+        model=model, dataset=dataset, slice=slice_name, last=query.cleaned_data["last"],
+        line=line, over=over,
+    )  # fmt: skip
     context |= {
         "dataset": dataset,
         "slice": slice_name,
@@ -42,13 +45,33 @@ def model_page(request, project_name, model_name):
         "data": data,
         "summary": charts.summary_rows(data),
         "chart_json": script_json(data),
+        "over": over,
         "compare_url": _with_query(
             reverse("compare-page", args=[project.name, model.name]),
             dataset=dataset.name,
             dataset_version=dataset.version,
+            **_line_query(project, line),
         ),
     }
     return render(request, "evaluations/model.html", context)
+
+
+def _over_line(data, line):
+    """The line drawn beneath: another branch, another environment, or both."""
+    if not data["over"] and not data["over_environment"]:
+        return None
+    over = charts.Line(data["over"] or line.branch, data["over_environment"] or line.environment)
+    return None if over == line else over
+
+
+def _line_query(project, line) -> dict:
+    """The query naming a line, without the defaults."""
+    query = {}
+    if line.branch != project.default_branch:
+        query["branch"] = line.branch
+    if line.environment != "offline":
+        query["environment"] = line.environment
+    return query
 
 
 @login_required
@@ -60,8 +83,9 @@ def compare_page(request, project_name, model_name):
     context["may_write"] = may_write(project, request.user)
     if dataset is None:
         return render(request, "evaluations/compare.html", context)
-    versions = charts.versions_on(model=model, dataset=dataset)
-    pin = selectors.current_pin(model=model, dataset_name=dataset.name)
+    line = context["line"]
+    versions = charts.versions_on(model=model, dataset=dataset, line=line)
+    pin = selectors.current_pin(model=model, dataset_name=dataset.name, branch=line.branch)
     a, b = charts.default_pair(
         versions, pin.model_version.label if pin else None, query.cleaned_data
     )
@@ -69,8 +93,9 @@ def compare_page(request, project_name, model_name):
     if a and b:
         try:
             comparison = selectors.compare_versions(
-                model=model, a=a, b=b, dataset_name=dataset.name, dataset_version=dataset.version
-            )
+                model=model, a=a, b=b, dataset_name=dataset.name,
+                dataset_version=dataset.version, environment=line.environment,
+            )  # fmt: skip
         except Http404 as exc:
             context["problem"] = str(exc)
         else:
@@ -104,24 +129,27 @@ def pin_page(request, project_name, model_name):
             request, "evaluations/bad_query.html", {"form": form, "project": project}, status=400
         )
     data = form.cleaned_data
+    branch = data["branch"] or project.default_branch
     compare_url = _with_query(
         reverse("compare-page", args=[project.name, model.name]),
         dataset=data["dataset"],
         dataset_version=data["dataset_version"],
         b=data["version"],
+        **_line_query(project, charts.Line(branch)),
     )
     if request.method == "POST" and data["confirmed"]:
         try:
             baselines.pin_baseline(
                 model=model, dataset_name=data["dataset"], version_label=data["version"],
-                dataset_version=data["dataset_version"] or None,
+                dataset_version=data["dataset_version"] or None, branch=branch,
                 pinned_by=request.user.get_username(), note=data["note"],
             )  # fmt: skip
         except baselines.BaselineError as exc:
             messages.error(request, exc.errors["version"][0])
             return redirect(compare_url)
         messages.success(
-            request, f"{model.name} {data['version']} is now the baseline on {data['dataset']}."
+            request,
+            f"{model.name} {data['version']} is now the baseline on {data['dataset']} ({branch}).",
         )
         return redirect(compare_url)
     context = {
@@ -129,7 +157,8 @@ def pin_page(request, project_name, model_name):
         "model": model,
         "form": form,
         "data": data,
-        "current": selectors.current_pin(model=model, dataset_name=data["dataset"]),
+        "branch": branch,
+        "current": selectors.current_pin(model=model, dataset_name=data["dataset"], branch=branch),
         "cancel_url": compare_url,
     }
     return render(request, "evaluations/pin_confirm.html", context)
@@ -147,8 +176,20 @@ def _page_context(request, project_name, model_name, form_class):
             request, "evaluations/bad_query.html", {"form": query, "project": project}, status=400
         )
         return {"bad_query": page}, None
-    choices = charts.dataset_choices(model=model)
-    context = {"project": project, "model": model, "query": query, "datasets": choices}
+    line = charts.Line(
+        query.cleaned_data["branch"] or project.default_branch,
+        query.cleaned_data["environment"] or "offline",
+    )
+    choices = charts.dataset_choices(model=model, line=line)
+    context = {
+        "project": project,
+        "model": model,
+        "query": query,
+        "datasets": choices,
+        "line": line,
+        "branches": selectors.branches_of(model=model, archived=True),
+        "environments": [value for value, _ in EvaluationRun.Environment.choices],
+    }
     return context, _chosen_dataset(choices, query.cleaned_data)
 
 

@@ -37,12 +37,21 @@ from evaluations.management.demo import (
     MODELS,
     PINNED_BY,
     DemoModel,
+    pull_request_bodies,
     run_bodies,
     version_history,
 )
 from evaluations.models import EvaluationRun, Finding, MetricResult, RegisteredModel, Series
 from evaluations.queue import ANALYSIS_CHUNK
-from evaluations.services import baselines, findings, gate, posting, projects, series_analysis
+from evaluations.services import (
+    baselines,
+    branches,
+    findings,
+    gate,
+    posting,
+    projects,
+    series_analysis,
+)
 from trackerapp.celery import app as celery_app
 
 
@@ -80,8 +89,10 @@ class Command(BaseCommand):
                     labels = [label for label, *_ in histories[model.name]]
                     for batch in posts(project_row, model, labels, bodies[model.name]):
                         progress.advance(len(batch), f"storing {model.name}")
+                for model in MODELS:
+                    post_pull_requests(project_row, model, bodies[model.name], seed)
             series_ids = list(
-                Series.objects.filter(model__project=project_row)
+                Series.objects.filter(model__project=project_row, watched=True)
                 .order_by("pk")
                 .values_list("pk", flat=True)
             )
@@ -114,6 +125,19 @@ def posts(project, demo: DemoModel, labels: list[str], bodies: list[dict]):
             pending = []
             for step in steps.get(index, ()):
                 step()
+
+
+def post_pull_requests(project, demo: DemoModel, bodies: list[dict], seed: int):
+    """The model's pull requests, each on its branch and judged against main's baseline; a
+    merged one marked merged (its merge commit was never evaluated)."""
+    for pr, runs in zip(demo.pull_requests, pull_request_bodies(demo, bodies, seed), strict=True):
+        posting.post_runs(project=project, payloads=runs)
+        if pr.merged:
+            branches.merge_branch(
+                model=RegisteredModel.objects.get(project=project, name=demo.name),
+                name=pr.branch,
+                by=PINNED_BY,
+            )
 
 
 def configuration(project, demo: DemoModel, labels: list[str]) -> dict:
