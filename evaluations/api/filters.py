@@ -4,7 +4,7 @@ means any."""
 
 import django_filters
 
-from evaluations.models import EvaluationRun
+from evaluations.models import NAME_MAX_LENGTH, EvaluationRun
 
 ANY = "*"
 ENVIRONMENT_CHOICES = [*EvaluationRun.Environment.choices, (ANY, "any")]
@@ -21,6 +21,7 @@ class LineFilterSet(django_filters.FilterSet):
 
     branch = django_filters.CharFilter(
         method="filter_branch",
+        max_length=NAME_MAX_LENGTH,
         help_text="A branch name; the project's default branch when left out; `*` for any.",
     )
     environment = django_filters.ChoiceFilter(
