@@ -198,7 +198,15 @@ def _judge_online(args, body) -> report.Summary:
         where = f"Run (already stored; this post was a replay): {url}"
     else:
         where = ""
-    return report.Summary(gate["status"], checks, _subject({**body, **run}), url, where)
+    return report.Summary(
+        gate["status"], checks, _subject({**body, **run}), url, where,
+        branch=_text(run.get("branch")), base_branch=_text(gate.get("base_branch")),
+        branch_url=_text(run.get("branch_url")),
+    )  # fmt: skip
+
+
+def _text(value):
+    return value if isinstance(value, str) and value else None
 
 
 def _judge_offline(args, body) -> report.Summary:

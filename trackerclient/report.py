@@ -27,6 +27,16 @@ class Summary:
     subject: str  # "fraud-detector 1.4.0 on holdout@2024-06"
     url: str | None = None  # the run's page
     where: str = ""  # how it was judged, when not as a stored run: "Dry run: nothing stored."
+    branch: str | None = None  # the run's branch
+    base_branch: str | None = None  # the branch whose baseline judged it
+    branch_url: str | None = None  # the model page on the run's branch, over the main line
+
+    @property
+    def against(self) -> str:
+        """"Judged against main's baseline." for a run on another branch, else ""."""
+        if self.branch and self.base_branch and self.branch != self.base_branch:
+            return f"{self.branch}: judged against {self.base_branch}'s baseline."
+        return ""
 
     @property
     def word(self):
@@ -152,13 +162,17 @@ def _details(check):
 def markdown(summary) -> str:
     """A pull-request comment: the verdict, the checks (failed first), a link to the run."""
     link = f" [View the run]({summary.url})" if summary.url else ""
+    if summary.branch_url:
+        shown = f"{summary.branch} over {summary.base_branch}" if summary.against else "history"
+        link += f" · [The branch's {_md(shown)}]({summary.branch_url})"
     lines = [
         f"### Model gate: {summary.word}",
         "",
         f"**{_md(summary.subject)}**: {_md(_counts(summary))}.{link}",
     ]
-    if summary.where:
-        lines += ["", _md(summary.where)]
+    for note in (summary.against, summary.where):
+        if note:
+            lines += ["", _md(note)]
     if summary.checks:
         lines += [
             "",

@@ -1,12 +1,14 @@
 """Exit codes of ``python -m trackerclient post``: 0 passed or no baseline, 1 failed, 2 when
 nothing could be judged (usage, bad file, tracker unreachable, request refused)."""
 
+import re
 import subprocess
 import sys
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from evaluations.models import EvaluationRun
+from evaluations.models import EvaluationRun, Project
 from evaluations.services import projects
 from tests.client.conftest import Canned, check, run_answer
 from tests.conftest import ROOT, client_for
@@ -240,3 +242,37 @@ def test_an_answer_without_a_gate_exits_2(fake_tracker, results, capsys):
 
     assert code == 2
     assert "carries no gate verdict" in capsys.readouterr().err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pull_request_comment_says_what_judged_it_and_links_to_the_branch_view(
+    live_server, write_json, run_body, tmp_path, client
+):
+    secret = acme_token()
+    api = client_for(secret)
+    released = {**run_body, "version": "1.3.0", "external_id": None}
+    assert api.post("/api/v1/runs/", released, format="json").status_code == 201
+    assert (
+        api.put(
+            "/api/v1/models/fraud-detector/baseline/",
+            {"dataset": "holdout", "version": "1.3.0"},
+            format="json",
+        ).status_code
+        == 200
+    )
+    pull_request = {**run_body, "branch": "feature/calibration", "version": "1.4.0-pr12"}
+    comment = tmp_path / "comment.md"
+
+    cli.main(["post", write_json("results.json", pull_request), "--url", live_server.url,
+              "--token", secret, "--markdown", str(comment)])  # fmt: skip
+
+    text = comment.read_text()
+    assert "feature/calibration: judged against main's baseline." in text
+    (link,) = re.findall(r"\[The branch's feature/calibration over main\]\(([^)]+)\)", text)
+    query = parse_qs(urlsplit(link).query)
+    assert (query["branch"], query["over"]) == (["feature/calibration"], ["main"])
+    project = Project.objects.get(name="acme")
+    client.force_login(projects.ensure_member(project=project, username="ana"))
+    page = client.get(urlsplit(link).path, query)
+    assert page.status_code == 200
+    assert "1.4.0-pr12" in page.content.decode()
