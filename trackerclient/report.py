@@ -33,7 +33,7 @@ class Summary:
 
     @property
     def against(self) -> str:
-        """"Judged against main's baseline." for a run on another branch, else ""."""
+        """``feature/x: judged against main's baseline.`` for a run on another branch."""
         if self.branch and self.base_branch and self.branch != self.base_branch:
             return f"{self.branch}: judged against {self.base_branch}'s baseline."
         return ""
