@@ -20,13 +20,17 @@ A Celery worker consumes the analysis jobs that posts queue, on a Redis queue of
 own, as in production; it shares the machine's cores with the server. The queue, the worker,
 the server and the database are removed at the end, also on Ctrl-C (``benchmarks/stack.py``).
 
-    .venv/bin/python -m benchmarks.api [--quick] [--scenario single,bulk,series|all]
+    .venv/bin/python -m benchmarks.api [--quick] [--scenario single,bulk,series|all] [--branches 20]
+
+``--branches N`` gives the single-post and series models N - 1 pull requests' branches beside
+main first (10 runs each, with series of their own), as a team with open pull requests has.
 
 The exit status is 0 when the figures were measured, whether or not they meet their targets
 (they are for humans to read), and 1 on an error such as a non-2xx answer.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -52,6 +56,7 @@ WARMUP_POSTS = 40
 WARMUP_READS = 5
 REQUEST_TIMEOUT = 120
 SETTLE_SECONDS = 180
+BRANCH_RUNS = 10  # runs per pull request's branch (--branches)
 
 RUNS_PATH = "/api/v1/runs/"
 BATCH_PATH = "/api/v1/runs/batch/"
@@ -95,6 +100,7 @@ class Sizes:
     bulk_rounds: int
     series_points: int
     reads_per_round: int
+    branches: int = 1  # per model: main and branches - 1 pull requests
 
 
 FULL = Sizes(
@@ -211,12 +217,12 @@ def chunks(items, size):
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def run_body(*, model, version, rng, metrics=METRICS, finished_at=None):
+def run_body(*, model, version, rng, metrics=METRICS, finished_at=None, branch="main"):
     body = {
         "model": model,
         "version": version,
         "commit": f"{rng.getrandbits(160):040x}",
-        "branch": "main",
+        "branch": branch,
         "dataset": {"name": "holdout", "version": "2024-06", "size": 10_000},
         "metadata": {"runner": "benchmarks.api"},
         "metrics": [metric_body(name, slice_, n, rng) for name, slice_, n in metrics],
@@ -271,6 +277,7 @@ def single_post(api, sizes):
         return deal([Request("POST", RUNS_PATH, body) for body in bodies], POST_CLIENTS)
 
     api.send(posts("warmup", WARMUP_POSTS))
+    add_branches(api, model, sizes)
     # As in a team's CI: a pinned baseline and a few rules, so each answer carries a verdict.
     api.send([[
         Request("PUT", f"/api/v1/models/{model}/baseline/",
@@ -301,7 +308,23 @@ def single_post(api, sizes):
     return figures
 
 
-def batches(model, tag, runs, batch_runs, metrics=METRICS, start=None):
+def add_branches(api, model, sizes, metrics=METRICS):
+    """``sizes.branches - 1`` pull requests' branches beside main, each with
+    ``BRANCH_RUNS`` runs of every metric: the model's series and runs as a team with open
+    pull requests has them (the measured posts and reads stay on main)."""
+    if sizes.branches <= 1:
+        return
+    requests = [
+        request
+        for k in range(1, sizes.branches)
+        for request in batches(model, f"pr{k}", BRANCH_RUNS, BRANCH_RUNS, metrics,
+                               branch=f"feature/pr-{k}")
+    ]  # fmt: skip
+    api.send(deal(requests, POST_CLIENTS))
+    print(f"  {sizes.branches - 1} branches beside main, {BRANCH_RUNS} runs each")
+
+
+def batches(model, tag, runs, batch_runs, metrics=METRICS, start=None, branch="main"):
     """Batch requests for ``runs`` runs of ``model``, one version each; with ``start``, their
     finished_at times rise an hour apart from it."""
     rng = random.Random(tag)
@@ -312,6 +335,7 @@ def batches(model, tag, runs, batch_runs, metrics=METRICS, start=None):
             rng=rng,
             metrics=metrics,
             finished_at=None if start is None else start + timedelta(hours=i),
+            branch=branch,
         )
         for i in range(runs)
     ]
@@ -356,6 +380,7 @@ def series_read(api, sizes):
     api.send([batches(model, "s", points, LOAD_BATCH_RUNS, SERIES_METRICS, start)])
     # Autovacuum would refresh the planner's statistics within a minute of such a load; doing
     # it now gives every round the same (steady-state) plan.
+    add_branches(api, model, sizes, SERIES_METRICS)
     sql("ANALYZE", dbname=BENCH_DB)
     print(f"  loaded {points:,} points, then ANALYZE")
     path = f"/api/v1/models/{model}/series/?metric=accuracy&dataset=holdout"
@@ -489,6 +514,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument(
+        "--branches", type=int, default=1,
+        help="branches per model (main and pull requests' branches with runs of their own)",
+    )  # fmt: skip
+    parser.add_argument(
         "--scenario",
         default="all",
         help=f"'all' or some of {', '.join(SCENARIOS)}, comma-separated",
@@ -507,7 +536,8 @@ def interrupt(signum, frame):
 
 def main(argv=None):
     args = parse_args(argv)
-    return run_and_report(lambda: measure(args.names, QUICK if args.quick else FULL), args.quick)
+    sizes = dataclasses.replace(QUICK if args.quick else FULL, branches=args.branches)
+    return run_and_report(lambda: measure(args.names, sizes), args.quick)
 
 
 def run_and_report(measure_figures, quick) -> int:

@@ -52,6 +52,10 @@ def main(argv=None):
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument(
+        "--branches", type=int, default=1,
+        help="branches of the model: main and pull requests' branches of 10 versions each",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     env = {
         **os.environ,
@@ -73,11 +77,15 @@ def main(argv=None):
 
         django.setup()
         started = time.perf_counter()
-        client = load(args.versions)
+        client = load(args.versions, args.branches)
         print(f"loaded 1 model x {args.versions:,} versions x {len(METRICS)} metrics x "
-              f"{len(SLICES)} slices in {time.perf_counter() - started:.1f} s")  # fmt: skip
+              f"{len(SLICES)} slices, {args.branches} branches, in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
         path = "/projects/bench/models/classifier/"
-        for label, query in (("one slice", ""), ("every slice", "?slice=*")):
+        views = [("one slice", ""), ("every slice", "?slice=*")]
+        if args.branches > 1:
+            views.append(("a branch over main", "?branch=feature/pr-1&over=main"))
+        for label, query in views:
             measure(client, path + query, label, args.rounds, args.requests)
 
 
@@ -91,20 +99,20 @@ def scratch_database():
         sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
 
 
-def load(versions):
-    """The history written straight into the tables; returns a logged-in test client."""
+def load(versions, branches=1):
+    """The history written straight into the tables (main, and ``branches - 1`` pull
+    requests' branches of ``BRANCH_VERSIONS`` versions off its latest); returns a logged-in
+    test client."""
     from django.db import connection
     from django.test import Client
 
     from evaluations.models import (
         BaselinePin,
+        Branch,
         EvaluationDataset,
-        EvaluationRun,
         Finding,
         MetricDefinition,
-        ModelVersion,
         RegisteredModel,
-        Series,
         ThresholdRule,
     )  # fmt: skip
     from evaluations.services import projects
@@ -118,32 +126,22 @@ def load(versions):
         for name, direction, unit, _ in METRICS
     )
     start = datetime(2023, 1, 1, tzinfo=UTC)
-    rows = ModelVersion.objects.bulk_create(
-        ModelVersion(model=model, label=f"{1 + v // 100}.{v % 100}.0", commit=f"{v:040x}",
-                     first_seen_at=start + timedelta(hours=6 * v))
-        for v in range(versions)
-    )  # fmt: skip
-    runs = EvaluationRun.objects.bulk_create(
-        EvaluationRun(project=project, model_version=version, dataset=dataset, payload_digest="",
-                      commit=version.commit, recorded_at=version.first_seen_at)
-        for version in rows
-    )  # fmt: skip
-    series = Series.objects.bulk_create(
-        Series(model=model, dataset=dataset, metric=metric, slice=name, touched_at=start)
-        for metric in metrics for name in SLICES
-    )  # fmt: skip
+    main = Branch.objects.create(model=model, name="main")
+    lines = [(main, [f"{1 + v // 100}.{v % 100}.0" for v in range(versions)], 0)]
+    lines += [
+        (Branch.objects.create(model=model, name=f"feature/pr-{k}"),
+         [f"pr-{k}.{v}" for v in range(BRANCH_VERSIONS)], versions - BRANCH_VERSIONS)
+        for k in range(1, branches)
+    ]  # fmt: skip
     rng = np.random.default_rng(11)
     buffer = io.StringIO()
-    for row in series:
-        definition = METRICS[[m.pk for m in metrics].index(row.metric_id)]
-        values = 0.9 + rng.normal(0, 0.004, versions)
-        for run, value in zip(runs, values, strict=True):
-            n = "10000" if definition[3] else r"\N"
-            low, high = (r"\N", r"\N")
-            if definition[2]:  # latency: with intervals
-                low, high = f"{value - 0.01:.6f}", f"{value + 0.01:.6f}"
-            buffer.write(f"{run.pk}\t{row.pk}\t{run.model_version_id}\t{value:.6f}\t{n}\t{low}\t"
-                         f"{high}\t{run.recorded_at.isoformat()}\n")  # fmt: skip
+    for branch, labels, offset in lines:
+        line_rows, line_runs, line_series = _line(
+            project, model, dataset, metrics, branch, labels, start, offset
+        )
+        if branch == main:
+            rows, runs, series = line_rows, line_runs, line_series
+        _write_results(buffer, line_series, line_runs, metrics, rng)
     buffer.seek(0)
     with connection.cursor() as cursor:
         cursor.copy_expert(
@@ -153,7 +151,7 @@ def load(versions):
         )
         cursor.execute("ANALYZE")
     BaselinePin.objects.create(
-        model=model, dataset_name="holdout", model_version=rows[versions // 2],
+        model=model, dataset_name="holdout", branch=main, model_version=rows[versions // 2],
         run=runs[versions // 2], pinned_by="bench",
     )  # fmt: skip
     for name in ("accuracy", "f1", "latency_p95_ms"):
@@ -171,6 +169,46 @@ def load(versions):
     client = Client()
     client.force_login(user)
     return client
+
+
+BRANCH_VERSIONS = 10
+
+
+def _line(project, model, dataset, metrics, branch, labels, start, offset):
+    """Versions, runs and series of one branch; its versions six hours apart from the
+    ``offset``-th six hours after ``start``."""
+    from evaluations.models import EvaluationRun, ModelVersion, Series
+
+    rows = ModelVersion.objects.bulk_create(
+        ModelVersion(model=model, label=label, commit=f"{branch.pk:08x}{v:032x}",
+                     first_seen_at=start + timedelta(hours=6 * (offset + v)))
+        for v, label in enumerate(labels)
+    )  # fmt: skip
+    runs = EvaluationRun.objects.bulk_create(
+        EvaluationRun(project=project, model_version=version, dataset=dataset, payload_digest="",
+                      commit=version.commit, recorded_at=version.first_seen_at,
+                      branch=branch.name, base_branch="main")
+        for version in rows
+    )  # fmt: skip
+    series = Series.objects.bulk_create(
+        Series(model=model, dataset=dataset, metric=metric, slice=name, touched_at=start,
+               branch=branch, watched=branch.name == "main")
+        for metric in metrics for name in SLICES
+    )  # fmt: skip
+    return rows, runs, series
+
+
+def _write_results(buffer, series, runs, metrics, rng):
+    for row in series:
+        definition = METRICS[[m.pk for m in metrics].index(row.metric_id)]
+        values = 0.9 + rng.normal(0, 0.004, len(runs))
+        for run, value in zip(runs, values, strict=True):
+            n = "10000" if definition[3] else r"\N"
+            low, high = (r"\N", r"\N")
+            if definition[2]:  # latency: with intervals
+                low, high = f"{value - 0.01:.6f}", f"{value + 0.01:.6f}"
+            buffer.write(f"{run.pk}\t{row.pk}\t{run.model_version_id}\t{value:.6f}\t{n}\t{low}\t"
+                         f"{high}\t{run.recorded_at.isoformat()}\n")  # fmt: skip
 
 
 def measure(client, path, label, rounds, requests):
