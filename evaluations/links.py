@@ -34,13 +34,18 @@ def model_chart_url(series) -> str:
 def branch_url(run) -> str:
     """The model page on the run's branch (drawn over the main line) and dataset: where a
     pull request's comment sends its reader."""
+    return absolute(branch_path(run))
+
+
+def branch_path(run) -> str:
+    """``branch_url`` without the site: for the pages' own links."""
     model, dataset = run.model_version.model, run.dataset
     path = reverse("model-page", args=[model.project.name, model.name])
     params = {"dataset": dataset.name, "dataset_version": dataset.version}
     params |= _line(model.project, run.branch, run.environment)
     if run.branch != model.project.default_branch:
         params["over"] = model.project.default_branch
-    return absolute(f"{path}?{urlencode(params)}")
+    return f"{path}?{urlencode(params)}"
 
 
 def branch_page_url(model, branch) -> str:

@@ -233,3 +233,31 @@ def test_bad_line_filters_are_refused_by_name(main_line, api, query):
         response = api.get(path, query)
         assert response.status_code == 400, (path, response.content)
         assert set(query) <= set(response.json()), response.json()
+
+
+@pytest.mark.parametrize("name", ["a%00b", "%ED%A0%80", "x" * 300])
+def test_absurd_branch_names_in_paths_answer_404(main_line, api, name):
+    for method, path in (
+        ("get", f"{MODEL_API}/branches/{name}/"),
+        ("patch", f"{MODEL_API}/branches/{name}/"),
+        ("post", f"{MODEL_API}/branches/{name}/merge/"),
+    ):
+        response = getattr(api, method)(path, {"long_lived": True}, format="json")
+        assert response.status_code == 404, (method, path, response.content)
+
+
+def test_the_overview_shows_the_main_line_not_a_newer_pull_request(main_line, post_run, member):
+    post_run(body("pr-3.1", 0.5, branch="feature/bad"))
+
+    page = member.get("/projects/acme/").content.decode()
+
+    assert "1.9" in page and "pr-3.1" not in page
+
+
+def test_a_run_page_names_its_branch_and_what_judged_it(main_line, post_run, member):
+    run_id = post_run(body("pr-4.1", 0.93, branch="feature/ok")).json()["id"]
+
+    page = member.get(f"/runs/{run_id}/").content.decode()
+
+    assert "judged against main's baseline" in page
+    assert "branch=feature%2Fok" in page and "over=main" in page

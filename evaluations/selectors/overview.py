@@ -4,6 +4,7 @@ its ongoing findings and a sparkline of its headline metric."""
 from dataclasses import dataclass, field
 
 from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from evaluations.models import EvaluationRun, Finding, RegisteredModel, Series
 from evaluations.selectors.findings import findings_for
@@ -28,12 +29,20 @@ class ModelSummary:
 
 
 def project_overview(*, project) -> list[ModelSummary]:
+    """Each model as its main line stands: the latest offline run on the default branch (a
+    newer pull request's run is not the model's state), else its latest run of any line."""
     latest = EvaluationRun.objects.filter(model_version__model=OuterRef("pk")).order_by(
         "-recorded_at", "-id"
     )
+    on_main = latest.filter(branch=project.default_branch, environment="offline")
     models = list(
         RegisteredModel.objects.filter(project=project)
-        .annotate(version_count=Count("versions"), latest_run_id=Subquery(latest.values("pk")[:1]))
+        .annotate(
+            version_count=Count("versions"),
+            latest_run_id=Coalesce(
+                Subquery(on_main.values("pk")[:1]), Subquery(latest.values("pk")[:1])
+            ),
+        )
         .order_by("name")
     )
     runs = {

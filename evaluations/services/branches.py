@@ -61,7 +61,8 @@ def merge_branch(*, model, name, by) -> Branch:
 
 
 def get_branch(*, model, name) -> Branch:
-    branch = Branch.objects.filter(model=model, name=name).first()
+    # A name from a URL may hold what no stored name does (PostgreSQL refuses a NUL).
+    branch = None if "\x00" in name else Branch.objects.filter(model=model, name=name).first()
     if branch is None:
         raise BranchError({"branch": [f"{model.name} has no branch {name!r}."]})
     return branch

@@ -5,7 +5,7 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from evaluations import selectors
+from evaluations import links, selectors
 from evaluations.services import gate
 from evaluations.views.access import member_project
 
@@ -18,6 +18,7 @@ def run_page(request, run_id):
         "run": run,
         "project": project,
         "verdict": gate.run_verdict(run=run),
+        "branch_path": links.branch_path(run),
         # As CI posted it (JSON), not as Python would print it.
         "metadata": json.dumps(run.metadata, indent=2, sort_keys=True, ensure_ascii=False),
     }
