@@ -4,7 +4,7 @@ branch and whether it has merged or been archived (no run for the project's arch
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import F, OuterRef, Subquery, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -92,20 +92,22 @@ def branches_of(*, model, archived=False) -> list[BranchRow]:
 
 def _merges(model, default_branch) -> dict:
     """``{branch: (when, commit)}``: the first run on the default branch that carried a commit
-    a run of the branch had (a fast-forward or rebase merge, evaluated again on the default)."""
-    on_default = EvaluationRun.objects.filter(
-        model_version__model=model, branch=default_branch, commit=OuterRef("commit")
-    ).order_by("recorded_at")
-    rows = (
-        EvaluationRun.objects.filter(model_version__model=model)
-        .exclude(branch=default_branch)
-        .exclude(commit="")
-        .annotate(merged_at=Subquery(on_default.values("recorded_at")[:1]))
-        .filter(merged_at__isnull=False)
-        .values_list("branch", "merged_at", "commit")
-    )
+    a run of the branch had (a fast-forward or rebase merge, evaluated again on the default).
+    Two plain reads (the other branches' commits, then the default branch's runs of those
+    commits, by the commit index): a correlated subquery per run costs far more."""
+    runs = EvaluationRun.objects.filter(model_version__model=model)
+    commits = {}
+    for branch, commit in (
+        runs.exclude(branch=default_branch).exclude(commit="").values_list("branch", "commit")
+    ):
+        commits.setdefault(commit, set()).add(branch)
+    if not commits:
+        return {}
     merges = {}
-    for branch, merged_at, commit in rows:
-        if branch not in merges or merged_at < merges[branch][0]:
-            merges[branch] = (merged_at, commit)
+    for commit, merged_at in runs.filter(
+        branch=default_branch, commit__in=list(commits)
+    ).values_list("commit", "recorded_at"):
+        for branch in commits[commit]:
+            if branch not in merges or merged_at < merges[branch][0]:
+                merges[branch] = (merged_at, commit)
     return merges
