@@ -27,7 +27,7 @@ def model_chart_url(series) -> str:
     model, dataset = series.model, series.dataset
     path = reverse("model-page", args=[model.project.name, model.name])
     params = {"dataset": dataset.name, "dataset_version": dataset.version, "slice": series.slice}
-    params |= _line(model.project, series.branch.name, series.environment)
+    params |= line_query(model.project, series.branch.name, series.environment)
     return absolute(f"{path}?{urlencode(params)}#{chart_anchor(series.metric.name)}")
 
 
@@ -42,7 +42,7 @@ def branch_path(run) -> str:
     model, dataset = run.model_version.model, run.dataset
     path = reverse("model-page", args=[model.project.name, model.name])
     params = {"dataset": dataset.name, "dataset_version": dataset.version}
-    params |= _line(model.project, run.branch, run.environment)
+    params |= line_query(model.project, run.branch, run.environment)
     if run.branch != model.project.default_branch:
         params["over"] = model.project.default_branch
     return f"{path}?{urlencode(params)}"
@@ -52,13 +52,13 @@ def branch_page_url(model, branch) -> str:
     """The model page on ``branch`` (drawn over the default branch, for any other)."""
     project = model.project
     path = reverse("model-page", args=[project.name, model.name])
-    params = _line(project, branch, "offline")
+    params = line_query(project, branch, "offline")
     if branch != project.default_branch:
         params["over"] = project.default_branch
     return absolute(f"{path}?{urlencode(params)}" if params else path)
 
 
-def _line(project, branch, environment) -> dict:
+def line_query(project, branch, environment="offline") -> dict:
     """The query naming a branch and environment, left out where they are the defaults."""
     params = {}
     if branch != project.default_branch:

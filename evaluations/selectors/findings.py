@@ -4,19 +4,18 @@ from django.http import Http404
 
 from evaluations.models import ChangeMark, Finding
 
+# What a finding's answer and page show of it, read with it.
+FINDING_RELATIONS = (
+    "series__model", "series__dataset", "series__metric", "series__branch", "start_version",
+    "end_version",
+)  # fmt: skip
+
 
 def findings_for(*, project):
     """A project's findings, the most recently seen first."""
     return (
         Finding.objects.filter(series__model__project=project)
-        .select_related(
-            "series__model",
-            "series__dataset",
-            "series__metric",
-            "series__branch",
-            "start_version",
-            "end_version",
-        )
+        .select_related(*FINDING_RELATIONS)
         .order_by("-last_seen_at", "-id")
     )
 
@@ -40,14 +39,7 @@ def findings_of_series(*, series, limit=20):
     """A series' findings, newest first (the latest ``limit``; all with None)."""
     found = (
         Finding.objects.filter(series=series)
-        .select_related(
-            "series__model",
-            "series__dataset",
-            "series__metric",
-            "series__branch",
-            "start_version",
-            "end_version",
-        )
+        .select_related(*FINDING_RELATIONS)
         .order_by("-last_seen_at", "-id")
     )
     return found if limit is None else found[:limit]

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from evaluations import selectors
+from evaluations import links, selectors
 from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
 from evaluations.models import EvaluationRun
 from evaluations.selectors import charts
@@ -50,7 +50,7 @@ def model_page(request, project_name, model_name):
             reverse("compare-page", args=[project.name, model.name]),
             dataset=dataset.name,
             dataset_version=dataset.version,
-            **_line_query(project, line),
+            **links.line_query(project, line.branch, line.environment),
         ),
     }
     return render(request, "evaluations/model.html", context)
@@ -62,16 +62,6 @@ def _over_line(data, line):
         return None
     over = charts.Line(data["over"] or line.branch, data["over_environment"] or line.environment)
     return None if over == line else over
-
-
-def _line_query(project, line) -> dict:
-    """The query naming a line, without the defaults."""
-    query = {}
-    if line.branch != project.default_branch:
-        query["branch"] = line.branch
-    if line.environment != "offline":
-        query["environment"] = line.environment
-    return query
 
 
 @login_required
@@ -135,7 +125,7 @@ def pin_page(request, project_name, model_name):
         dataset=data["dataset"],
         dataset_version=data["dataset_version"],
         b=data["version"],
-        **_line_query(project, charts.Line(branch)),
+        **links.line_query(project, branch),
     )
     if request.method == "POST" and data["confirmed"]:
         try:
