@@ -111,3 +111,19 @@ def test_the_url_in_the_api_answers_opens_the_runs_page(api, member, run_body):
             single["id"],
             batch["runs"][0]["id"],
         )
+
+
+def test_a_finding_on_a_release_branch_says_so_and_links_to_that_branch(
+    api, subscribed, member, smtp, django_capture_on_commit_callbacks
+):
+    runs = [{**run, "branch": "release/3"} for run in history(planted_drift())]
+    post_history(api, runs, django_capture_on_commit_callbacks)
+    ((_, message),) = smtp.messages
+
+    assert "on release/3" in message["Subject"]
+    assert "Branch:   release/3" in message.get_body(preferencelist=("plain",)).get_content()
+    (chart,) = [path for path in links_of(message)["text"] if path.startswith("/projects/")]
+    assert parse_qs(urlsplit(chart).query)["branch"] == ["release/3"]
+    answer = member.get(chart)
+    assert answer.status_code == 200
+    assert answer.context["line"].branch == "release/3"
