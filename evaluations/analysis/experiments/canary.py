@@ -9,7 +9,9 @@ Every metric's difference candidate - control gets always-valid one-sided bounds
 - promote when the primary is certainly no worse than its margin (non-inferiority: its bound
   in the good direction clears -margin), at alpha / 2, and no metric is breached. Guardrails
   are tripwires: they roll back when breached, they do not have to be proven safe to promote.
-  Promoting onto 100% (or from the last step) ends the experiment: ``complete``.
+  Promoting onto 100% (or from the last step) ends the experiment: ``complete``. A step lasts
+  at least ``min_windows_per_step`` windows, so that every traffic level is watched for a while
+  before the next (the guardrails gather evidence meanwhile).
 - a sample-ratio mismatch of the current step's units blocks promotion (a rollback still goes).
 
 The chance that an A/A canary ever rolls back, or ever promotes at a margin of 0, is then at
@@ -43,7 +45,8 @@ class CanaryConfig:
     """``traffic_steps``: the candidate's percent of traffic per step, increasing.
     ``planned_split``: (control, candidate) weights of the compared traffic at every step;
     None means the control serves the rest (95/5 at a 5% step). ``tuning_units``: where the
-    confidence sequences are tightest (``sequential``)."""
+    confidence sequences are tightest (``sequential``). ``min_windows_per_step``: windows a
+    step lasts at least before a promotion."""
 
     primary: MetricSpec
     guardrails: tuple[MetricSpec, ...] = ()
@@ -51,9 +54,12 @@ class CanaryConfig:
     traffic_steps: tuple[float, ...] = (1, 5, 25, 50, 100)
     planned_split: tuple[float, float] | None = None
     tuning_units: int = DEFAULT_TUNING_UNITS
+    min_windows_per_step: int = 1
 
     def __post_init__(self) -> None:
         check_alpha(self.alpha)
+        if self.min_windows_per_step < 1:
+            raise ValueError(f"min_windows_per_step must be >= 1, not {self.min_windows_per_step}")
         steps = self.traffic_steps
         if not steps or any(not 0 < s <= 100 for s in steps):
             raise ValueError(f"traffic steps must be percents in (0, 100], not {steps}")
@@ -80,9 +86,11 @@ def decide_canary(
     control: Mapping[str, ArmStats],
     candidate: Mapping[str, ArmStats],
     step_units: tuple[int, int],
+    windows_at_step: int = 1,
 ) -> Decision:
     """The canary's action at ``step`` (an index into ``traffic_steps``), from each metric's
-    cumulative statistics per arm and the (control, candidate) units since the step began."""
+    cumulative statistics per arm, the (control, candidate) units since the step began and the
+    windows seen at this step."""
     if not 0 <= step < len(config.traffic_steps):
         raise ValueError(f"step must index traffic_steps, not {step}")
     split = config.split_at(step)
@@ -112,6 +120,10 @@ def decide_canary(
         return Decision("canary", "continue", (srm_reason, *reasons), checks, srm)
     if breached:
         return Decision("canary", "rollback", tuple(breached), checks, srm)
+    waiting = config.min_windows_per_step - windows_at_step
+    if checks[0].status == "cleared" and waiting > 0:
+        hold = f"ready to promote; the step lasts {waiting} more window{'s' * (waiting > 1)}"
+        return Decision("canary", "continue", (*reasons, hold), checks, srm)
     if checks[0].status == "cleared":
         last = step == len(config.traffic_steps) - 1 or config.traffic_steps[step + 1] >= 100
         if last:

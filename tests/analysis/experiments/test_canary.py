@@ -67,6 +67,32 @@ def test_a_non_inferior_candidate_moves_to_the_next_step_then_completes():
     )
 
 
+def test_a_step_lasts_its_minimum_windows_before_promotion():
+    candidate = arms(50_000, conversion=0.10, errors=0.02, mean_latency=199.0)
+    config = CanaryConfig(primary=CONVERSION, guardrails=(ERRORS,), min_windows_per_step=4)
+
+    waiting = decide_canary(
+        config,
+        step=2,
+        control=CONTROL,
+        candidate=candidate,
+        step_units=(75_000, 25_000),
+        windows_at_step=2,
+    )
+    ready = decide_canary(
+        config,
+        step=2,
+        control=CONTROL,
+        candidate=candidate,
+        step_units=(75_000, 25_000),
+        windows_at_step=4,
+    )
+
+    assert waiting.action == "continue"
+    assert waiting.reasons[-1] == "ready to promote; the step lasts 2 more windows"
+    assert ready.action == "promote"
+
+
 def test_a_sample_ratio_mismatch_blocks_promotion_and_says_so():
     candidate = arms(50_000, conversion=0.10, errors=0.02, mean_latency=199.0)
 
@@ -146,6 +172,7 @@ def test_huge_traffic_is_judged_without_nan():
         ({"alpha": 0.7}, "alpha"),
         ({"guardrails": (CONVERSION,)}, "names"),
         ({"planned_split": (1, 0)}, "planned_split"),
+        ({"min_windows_per_step": 0}, "min_windows_per_step"),
     ],
 )
 def test_bad_configs_are_refused(change, message):
