@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.detection
 	$(BIN)/python -m benchmarks.mcnemar
 	$(BIN)/python -m benchmarks.outcomes
+	$(BIN)/python -m benchmarks.experiments
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache .import_linter_cache

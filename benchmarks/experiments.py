@@ -32,16 +32,16 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 from scipy.special import ndtri
 
-from evaluations.analysis.experiments.arms import ArmStats
-from evaluations.analysis.experiments.bandit import BanditConfig, decide_bandit
-from evaluations.analysis.experiments.canary import CanaryConfig, decide_canary
-from evaluations.analysis.experiments.decision import MetricSpec
-from evaluations.analysis.experiments.interleaving import (
+from evaluations.experiments.arms import ArmStats
+from evaluations.experiments.bandit import BanditConfig, decide_bandit
+from evaluations.experiments.canary import CanaryConfig, decide_canary
+from evaluations.experiments.decision import MetricSpec
+from evaluations.experiments.interleaving import (
     InterleavingConfig,
     impressions_for_power,
     share_prior,
 )
-from evaluations.analysis.experiments.sequential import log_share_mixture
+from evaluations.experiments.sequential import log_share_mixture
 
 ALPHA = 0.05
 WINDOWS = 100

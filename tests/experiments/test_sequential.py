@@ -5,8 +5,8 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import log_ndtr
 
-from evaluations.analysis.experiments.arms import ArmStats
-from evaluations.analysis.experiments.sequential import (
+from evaluations.experiments.arms import ArmStats
+from evaluations.experiments.sequential import (
     MIN_UNITS,
     beta_prior,
     difference_bounds,

@@ -3,7 +3,7 @@
 import pytest
 from scipy import stats
 
-from evaluations.analysis.experiments.srm import sample_ratio_mismatch
+from evaluations.experiments.srm import sample_ratio_mismatch
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluations.analysis.experiments.arms import ArmStats, total
+from evaluations.experiments.arms import ArmStats, total
 
 
 def test_windows_add_up_to_the_cumulative_mean_and_variance():

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from scipy.special import bdtrc
 
-from evaluations.analysis.experiments.interleaving import (
+from evaluations.experiments.interleaving import (
     InterleavingConfig,
     critical_wins,
     decide_interleaving,
     impressions_for_power,
     share_prior,
 )
-from evaluations.analysis.experiments.sequential import log_share_mixture
+from evaluations.experiments.sequential import log_share_mixture
 
 CONFIG = InterleavingConfig()
 PRIOR = share_prior(0.52)

@@ -3,14 +3,14 @@ a winner once one arm is very probably the best."""
 
 import pytest
 
-from evaluations.analysis.experiments.arms import ArmStats
-from evaluations.analysis.experiments.bandit import (
+from evaluations.experiments.arms import ArmStats
+from evaluations.experiments.bandit import (
     MAX_DRAWS,
     BanditConfig,
     decide_bandit,
     thompson_allocation,
 )
-from evaluations.analysis.experiments.decision import MetricSpec
+from evaluations.experiments.decision import MetricSpec
 
 CONVERSION = BanditConfig(metric=MetricSpec("conversion", "proportion", "higher_is_better"))
 LATENCY = BanditConfig(metric=MetricSpec("latency_ms", "mean", "lower_is_better"), floor=0.1)

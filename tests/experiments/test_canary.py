@@ -4,9 +4,9 @@ hold while undecided or while the traffic split is broken."""
 import numpy as np
 import pytest
 
-from evaluations.analysis.experiments.arms import ArmStats
-from evaluations.analysis.experiments.canary import CanaryConfig, decide_canary
-from evaluations.analysis.experiments.decision import MetricSpec
+from evaluations.experiments.arms import ArmStats
+from evaluations.experiments.canary import CanaryConfig, decide_canary
+from evaluations.experiments.decision import MetricSpec
 
 CONVERSION = MetricSpec("conversion", "proportion", "higher_is_better", 0.01)
 ERRORS = MetricSpec("error_rate", "proportion", "lower_is_better", 0.005)

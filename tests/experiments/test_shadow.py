@@ -4,7 +4,7 @@ certainly too low, and undecided in between."""
 import numpy as np
 import pytest
 
-from evaluations.analysis.experiments.shadow import ShadowConfig, decide_shadow
+from evaluations.experiments.shadow import ShadowConfig, decide_shadow
 
 CONFIG = ShadowConfig(min_agreement=0.95)
 
