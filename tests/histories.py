@@ -47,3 +47,21 @@ def add_rule(api, **rule):
     response = api.post(f"{MODEL_API}/thresholds/", rule, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
+
+
+def dated(runs, end):
+    """``runs`` re-dated a day apart, the last at ``end``: a history still going on."""
+    for i, run in enumerate(runs):
+        run["finished_at"] = (end - timedelta(days=len(runs) - 1 - i)).isoformat()
+    return runs
+
+
+def branch_history(branch, count, end, accuracy, prefix="pr", **extra):
+    """``count`` runs on ``branch`` (versions ``<prefix>.0`` ...), with drifting_history's
+    metrics, accuracy at ``accuracy``, a day apart up to ``end``; commits of their own, so
+    that no run on the main line makes the branch look merged."""
+    runs = dated(drifting_history(count), end)
+    for i, run in enumerate(runs):
+        run.update(branch=branch, version=f"{prefix}.{i}", commit=f"{prefix}-{i}", **extra)
+        run["metrics"][0]["value"] = accuracy
+    return runs

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from evaluations import selectors
+from evaluations import links, selectors
 from evaluations.forms import ChartQueryForm, CompareQueryForm, PinForm
 from evaluations.models import EvaluationRun
 from evaluations.selectors import charts
@@ -181,24 +181,44 @@ def _page_context(request, project_name, model_name, form_class):
         query.cleaned_data["environment"] or "offline",
     )
     choices = charts.dataset_choices(model=model, line=line)
+    branches = selectors.branches_of(model=model, archived=True)
     context = {
         "project": project,
         "model": model,
         "query": query,
         "datasets": choices,
         "line": line,
-        "branches": selectors.branches_of(model=model, archived=True),
+        "default_line": line == charts.Line(project.default_branch),
+        "branches": branches,
+        # The table of branches: the archived ones apart, behind a fold.
+        "branch_rows": _branch_rows(model, [row for row in branches if not row.archived]),
+        "archived_rows": _branch_rows(model, [row for row in branches if row.archived]),
         "environments": [value for value, _ in EvaluationRun.Environment.choices],
     }
-    return context, _chosen_dataset(choices, query.cleaned_data)
+    return context, _chosen_dataset(request, choices, query.cleaned_data, context)
 
 
-def _chosen_dataset(choices, data):
+def _branch_rows(model, rows):
+    return [{"row": row, "url": links.branch_page_path(model, row.name)} for row in rows]
+
+
+def _chosen_dataset(request, choices, data, context):
     dataset = charts.pick_dataset(
         choices, name=data["dataset"] or None, version=data["dataset_version"] or None
     )
     if dataset is None and data["dataset"]:
-        raise Http404(f"This model has no results on dataset '{data['dataset']}'.")
+        if context["default_line"]:
+            raise Http404(f"This model has no results on dataset '{data['dataset']}'.")
+        # Switching branch or environment keeps the dataset, which that line may not have:
+        # its most recent one is shown instead (none, when the line has no runs at all).
+        if choices:
+            line = context["line"]
+            messages.warning(
+                request,
+                f"No results on {data['dataset']} on {line.branch}, {line.environment}: "
+                f"showing {choices[0].label}.",
+            )
+            dataset = choices[0]
     return dataset
 
 

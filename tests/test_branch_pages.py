@@ -1,0 +1,266 @@
+"""The pages of branches and environments: the model page's line selectors, its charts drawn
+over another line and its table of branches."""
+
+import re
+from datetime import timedelta
+from html import unescape
+
+import pytest
+from django.utils import timezone
+
+from evaluations.models import EvaluationRun
+from tests.histories import (
+    MODEL_API,
+    add_rule,
+    branch_history,
+    dated,
+    drifting_history,
+    pin_baseline,
+    post_batch,
+)
+from tests.test_dashboard_pages import chart_data, counted_get
+
+MODEL_PAGE = "/projects/acme/models/fraud-detector/"
+SETTINGS = "/projects/acme/settings/"
+
+
+@pytest.fixture
+def branched(api, django_capture_on_commit_callbacks):
+    """40 versions on main up to yesterday (1.10 pinned, with a rule); a pull request,
+    feature/x, three runs whose accuracy fails main's largest drop; release/2, long-lived by
+    the default patterns, passing; feature/done, told merged; feature/old, 90 days without a
+    run (archived); and main's last five versions evaluated in production too."""
+    now = timezone.now()
+    main = dated(drifting_history(40), now - timedelta(days=1))
+    production = dated(drifting_history(40), now - timedelta(hours=12))[-5:]
+    for run in production:
+        run["environment"] = "production"
+        run["metrics"][0]["value"] -= 0.004
+    with django_capture_on_commit_callbacks(execute=True):
+        post_batch(api, main[:11])
+        pin_baseline(api, "1.10")
+        add_rule(api, metric="accuracy", min=0.9, max_drop=0.01)
+        post_batch(api, main[11:])
+        post_batch(api, branch_history("feature/x", 3, now - timedelta(hours=2), 0.91, "pr-7"))
+        post_batch(api, branch_history("release/2", 2, now - timedelta(hours=3), 0.93, "2.0rc"))
+        post_batch(api, branch_history("feature/done", 1, now - timedelta(days=3), 0.93, "pr-5"))
+        post_batch(api, branch_history("feature/old", 1, now - timedelta(days=90), 0.93, "pr-1"))
+        post_batch(api, production)
+    assert api.post(f"{MODEL_API}/branches/feature/done/merge/").status_code == 200
+
+
+def html_of(response):
+    assert response.status_code == 200, response.content.decode()[:500]
+    return response.content.decode()
+
+
+def options(html, select_id):
+    """(value, text) of each option of a select, in order (optgroups included)."""
+    select = re.search(rf'<select[^>]*id="{select_id}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return [
+        (unescape(value), unescape(text).strip())
+        for value, text in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    ]
+
+
+def selected(html, select_id):
+    select = re.search(rf'<select[^>]*id="{select_id}"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return [unescape(v) for v in re.findall(r'<option value="([^"]*)" selected', select)]
+
+
+def branch_table(html):
+    """{branch: {"badges", "head", "head_url", "verdict", "url"}} from the branch tables."""
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>\s*<th scope=\"row\"><a href=.*?</tr>", html, re.S):
+        url, name = re.search(r'<a href="([^"]*)">([^<]*)</a>', row).groups()
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        head = re.search(r'<a href="([^"]*)">([^<]*)</a>', cells[0])
+        verdict = re.sub(r"<[^>]+>", "", cells[1])
+        rows[unescape(name)] = {
+            "url": unescape(url),
+            "badges": re.findall(r'<span class="badge"[^>]*>([^<]*)</span>', row),
+            "head": head and head.group(2),
+            "head_url": head and head.group(1),
+            "verdict": " ".join(verdict.split()),
+        }
+    return rows
+
+
+def test_a_pull_request_is_drawn_over_main_with_its_runs_named(member, branched):
+    main = chart_data(member.get(MODEL_PAGE))
+    response = member.get(MODEL_PAGE, {"branch": "feature/x", "over": "main"})
+
+    html, data = html_of(response), chart_data(response)
+    assert data["line"] == {"branch": "feature/x", "environment": "offline"}
+    assert data["over"] == {"branch": "main", "environment": "offline"}
+    # One x axis: main's 40 runs and the branch's 3 in time order, each named by branch.
+    runs = data["runs"]
+    assert runs["at"] == sorted(runs["at"])
+    on_branch = [i for i, branch in enumerate(runs["branch"]) if branch == "feature/x"]
+    on_main = [i for i, branch in enumerate(runs["branch"]) if branch == "main"]
+    assert [runs["version"][i] for i in on_branch] == ["pr-7.0", "pr-7.1", "pr-7.2"]
+    assert len(on_main) == 40 and on_branch[0] < on_main[-1]  # interleaved by time
+    (accuracy,) = data["metrics"][0]["series"]
+    assert [accuracy["value"][i] for i in on_branch] == [0.91] * 3
+    assert {accuracy["value"][i] for i in on_main} == {None}
+    # Beneath it, main's own values at main's runs (as main's page draws them) and none at
+    # the branch's.
+    over = accuracy["over"]["value"]
+    assert [over[i] for i in on_main] == main["metrics"][0]["series"][0]["value"]
+    assert {over[i] for i in on_branch} == {None}
+    assert accuracy["over"]["n"][0] == 10000
+    (latency,) = data["metrics"][1]["series"]
+    assert latency["over"]["ci_low"][0] == 39.0
+    # The header names the line; the branch has no baseline of its own: main's judges it.
+    assert "on feature/x, offline" in html
+    assert "drawn over main, offline" in html
+    assert data["baseline_branch"] == "main"
+    assert "judged against main's baseline, 1.10" in html
+    assert accuracy["baseline"]["version"] == "1.10"
+    assert "max_drop" in {limit["kind"] for limit in accuracy["thresholds"]}
+
+
+def test_the_default_line_is_drawn_alone_and_says_nothing_of_lines(member, branched):
+    html = html_of(member.get(MODEL_PAGE))
+    data = chart_data(member.get(MODEL_PAGE))
+
+    assert (data["over"], data["baseline_branch"]) == (None, "main")
+    assert data["runs"]["branch"] == ["main"] * 40
+    assert data["metrics"][0]["series"][0]["over"] is None
+    assert 'id="line-shown"' not in html and 'id="baseline-branch"' not in html
+    assert 'id="over-default"' not in html  # nothing to draw main over
+
+
+def test_production_is_drawn_over_offline_for_the_same_versions(member, branched):
+    response = member.get(MODEL_PAGE, {"environment": "production", "over_environment": "offline"})
+
+    html, data = html_of(response), chart_data(response)
+    assert data["line"] == {"branch": "main", "environment": "production"}
+    assert data["over"] == {"branch": "main", "environment": "offline"}
+    (accuracy,) = data["metrics"][0]["series"]
+    shown = [i for i, value in enumerate(accuracy["value"]) if value is not None]
+    # The versions' second runs on the dataset: their labels say so.
+    assert [data["runs"]["version"][i] for i in shown] == [f"1.{i} #2" for i in range(35, 40)]
+    assert all(accuracy["over"]["value"][i] is None for i in shown)
+    assert "on main, production" in html
+    assert selected(html, "environment-select") == ["production"]
+    assert selected(html, "over-environment-select") == ["offline"]
+    # The overlay offers the other environments only.
+    assert [v for v, _ in options(html, "over-environment-select")] == [
+        "", "offline", "shadow", "canary"
+    ]  # fmt: skip
+
+
+def test_the_selectors_offer_every_branch_and_environment(member, branched):
+    html = html_of(member.get(MODEL_PAGE, {"branch": "feature/x", "over": "main"}))
+
+    branches = options(html, "branch-select")
+    # The default first (its value empty: the URL leaves it out), then by latest run; the
+    # archived branch last, in a group of its own.
+    assert branches == [
+        ("", "main"),
+        ("feature/x", "feature/x"),
+        ("release/2", "release/2"),
+        ("feature/done", "feature/done (merged)"),
+        ("feature/old", "feature/old"),
+    ]
+    assert re.search(r'<optgroup label="Archived"><option value="feature/old"', html)
+    assert selected(html, "branch-select") == ["feature/x"]
+    assert options(html, "environment-select") == [
+        ("", "offline"), ("shadow", "shadow"), ("canary", "canary"), ("production", "production")
+    ]  # fmt: skip
+    assert re.search(
+        r'<input type="checkbox" name="over" value="main" id="over-default"\s+checked', html
+    )
+    unticked = html_of(member.get(MODEL_PAGE, {"branch": "feature/x"}))
+    assert re.search(r'id="over-default"\s+>', unticked)
+    assert chart_data(member.get(MODEL_PAGE, {"branch": "feature/x"}))["over"] is None
+
+
+def test_the_branch_table_shows_heads_verdicts_and_badges(member, branched):
+    html = html_of(member.get(MODEL_PAGE))
+    table = branch_table(html)
+
+    head = {name: row["head"] for name, row in table.items()}
+    assert head == {"main": "1.39", "feature/x": "pr-7.2", "release/2": "2.0rc.1",
+                    "feature/done": "pr-5.0", "feature/old": "pr-1.0"}  # fmt: skip
+    badges = {name: row["badges"] for name, row in table.items()}
+    assert badges["main"] == ["default"]
+    assert badges["release/2"] == ["long-lived"]
+    assert badges["feature/x"] == []
+    assert re.fullmatch(r"merged \d{4}-\d\d-\d\d", badges["feature/done"][0])
+    assert badges["feature/old"] == ["archived"]
+    assert table["feature/x"]["verdict"] == "failed against main"
+    assert table["release/2"]["verdict"] == "passed against main"
+    # Archived branches are folded away, in a table of their own.
+    archived = html[html.index('<details id="archived-branches">') :]
+    assert "1 archived branch " in archived and "feature/old" in archived
+    assert '<details id="archived-branches" open' not in html
+    assert (
+        "feature/old"
+        not in html[: html.index('<details id="archived-branches">')].split('id="branches"')[1]
+    )
+
+
+def test_every_link_of_the_branch_table_opens(member, branched):
+    table = branch_table(html_of(member.get(MODEL_PAGE)))
+
+    for name, row in table.items():
+        run = EvaluationRun.objects.filter(branch=name).order_by("-recorded_at", "-id").first()
+        assert row["head_url"] == f"/runs/{run.pk}/"
+        assert member.get(row["head_url"]).status_code == 200
+        page = member.get(row["url"])
+        data = chart_data(page)
+        assert data["line"]["branch"] == name, name
+        # Any branch but the default opens drawn over it, without the defaults in its URL.
+        assert data["over"] == (
+            None if name == "main" else {"branch": "main", "environment": "offline"}
+        )
+    assert table["main"]["url"] == MODEL_PAGE
+    assert table["feature/x"]["url"] == MODEL_PAGE + "?branch=feature%2Fx&over=main"
+
+
+def test_every_link_the_model_page_builds_on_a_branch_opens(member, branched):
+    html = html_of(member.get(MODEL_PAGE, {"branch": "feature/x", "over": "main"}))
+
+    hrefs = {unescape(h) for h in re.findall(r'href="(/[^"]*)"', html)} - {"/logout/"}
+    hrefs = {h for h in hrefs if not h.startswith("/static/")}
+    assert any("/compare/" in h and "branch=feature%2Fx" in h for h in hrefs)
+    for href in sorted(hrefs):
+        assert member.get(href, follow=True).status_code == 200, href
+
+
+def test_switching_to_a_line_without_the_dataset_shows_its_latest_with_a_warning(member, branched):
+    response = member.get(
+        MODEL_PAGE, {"branch": "feature/x", "dataset": "holdout", "dataset_version": "v9"},
+        follow=True,
+    )  # fmt: skip
+    unknown = html_of(member.get(MODEL_PAGE, {"branch": "no-such-branch"}))
+
+    assert "No results on holdout on feature/x, offline: showing holdout@v1." in html_of(response)
+    assert chart_data(response)["line"]["branch"] == "feature/x"
+    assert "No results on no-such-branch, offline." in unknown
+    assert (
+        member.get(MODEL_PAGE, {"dataset": "holdout", "dataset_version": "v9"}).status_code == 404
+    )
+
+
+def test_a_branch_with_its_own_baseline_is_judged_by_it(member, api, branched):
+    pin_baseline(api, "pr-7.0", branch="feature/x")
+
+    response = member.get(MODEL_PAGE, {"branch": "feature/x", "over": "main"})
+
+    html, data = html_of(response), chart_data(response)
+    assert (data["baseline_branch"], data["baseline_version"]) == ("feature/x", "pr-7.0")
+    assert 'id="baseline-branch"' not in html
+    assert "baseline pr-7.0" in html
+
+
+def test_the_model_page_on_a_branch_drawn_over_main_costs_a_bounded_number_of_queries(
+    member, branched
+):
+    _, alone = counted_get(member, MODEL_PAGE)
+    _, over = counted_get(member, MODEL_PAGE + "?branch=feature%2Fx&over=main")
+
+    assert alone <= 22
+    assert over <= alone + 4
