@@ -1,5 +1,5 @@
 """The pages of branches and environments: the model page's line selectors, its charts drawn
-over another line and its table of branches."""
+over another line and its table of branches; the project's branch settings (owners only)."""
 
 import re
 from datetime import timedelta
@@ -8,7 +8,8 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from evaluations.models import EvaluationRun
+from evaluations.models import EvaluationRun, Membership, Project, Series
+from evaluations.services import projects
 from tests.histories import (
     MODEL_API,
     add_rule,
@@ -264,3 +265,82 @@ def test_the_model_page_on_a_branch_drawn_over_main_costs_a_bounded_number_of_qu
 
     assert alone <= 22
     assert over <= alone + 4
+
+
+# The project's branch settings
+
+
+def log_in(client, project, role):
+    client.force_login(projects.ensure_member(project=project, username=role, role=role))
+    return client
+
+
+def settings_of(project):
+    project.refresh_from_db()
+    return (
+        project.default_branch, project.long_lived_branches, project.analyse_every_branch,
+        project.archive_branches_after_days,
+    )  # fmt: skip
+
+
+def test_an_owner_changes_the_branch_settings_and_series_follow(client, project, branched):
+    owner = log_in(client, project, Membership.Role.OWNER)
+    form = html_of(owner.get(SETTINGS))
+    assert 'id="branch-settings-form"' in form
+    assert re.search(r"<textarea[^>]*>\s*release/\*\nrelease-\*</textarea>", form)
+
+    saved = owner.post(SETTINGS, {
+        "branch_settings": "save", "default_branch": "main",
+        "long_lived_branches": "release/*, hotfix-*\nstable", "analyse_every_branch": "on",
+        "archive_branches_after_days": "120",
+    }, follow=True)  # fmt: skip
+
+    assert "Branch settings saved." in html_of(saved)
+    assert settings_of(project) == ("main", ["release/*", "hotfix-*", "stable"], True, 120)
+    # Every branch is watched now (and analysed), and none is archived after 120 days.
+    assert not Series.objects.filter(watched=False).exists()
+    assert "feature/old" in branch_table(html_of(owner.get(MODEL_PAGE)))
+    assert 'id="archived-branches"' not in html_of(owner.get(MODEL_PAGE))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("archive_branches_after_days", "0", "greater than or equal to 1"),
+        ("archive_branches_after_days", "soon", "Enter a whole number."),
+        ("archive_branches_after_days", "99999999999999999999", "less than or equal to 36500"),
+        ("default_branch", "", "This field is required."),
+        ("default_branch", "main\u0007", "Must not contain control characters."),
+        ("long_lived_branches", "x" * 201, "at most 200 characters"),
+        ("long_lived_branches", ",".join(f"r{i}" for i in range(51)), "At most 50 patterns."),
+    ],
+)
+def test_bad_branch_settings_are_shown_on_the_form_and_change_nothing(
+    client, project, field, value, error
+):
+    owner = log_in(client, project, Membership.Role.OWNER)
+    before = settings_of(project)
+    body = {"branch_settings": "save", "default_branch": "main", "long_lived_branches": "",
+            "archive_branches_after_days": "30", field: value}  # fmt: skip
+
+    response = owner.post(SETTINGS, body)
+
+    assert response.status_code == 200
+    assert error in unescape(response.content.decode())
+    assert settings_of(project) == before
+
+
+@pytest.mark.parametrize("role", [Membership.Role.MEMBER, Membership.Role.VIEWER])
+def test_only_owners_change_the_branch_settings(client, project, role):
+    user = log_in(client, project, role)
+    before = settings_of(project)
+
+    page = html_of(user.get(SETTINGS))
+    refused = user.post(SETTINGS, {"branch_settings": "save", "default_branch": "trunk",
+                                   "archive_branches_after_days": "5"})  # fmt: skip
+
+    assert 'id="branch-settings-form"' not in page
+    assert 'id="branch-settings-read-only"' in page and "release/*" in page
+    assert refused.status_code == 403
+    assert settings_of(project) == before
+    assert Project.objects.get().default_branch == "main"
