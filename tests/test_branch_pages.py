@@ -1,5 +1,6 @@
 """The pages of branches and environments: the model page's line selectors, its charts drawn
-over another line and its table of branches; the project's branch settings (owners only)."""
+over another line and its table of branches; the project's branch settings (owners only);
+compare and pin carrying the branch."""
 
 import re
 from datetime import timedelta
@@ -8,7 +9,7 @@ from html import unescape
 import pytest
 from django.utils import timezone
 
-from evaluations.models import EvaluationRun, Membership, Project, Series
+from evaluations.models import BaselinePin, Branch, EvaluationRun, Membership, Project, Series
 from evaluations.services import projects
 from tests.histories import (
     MODEL_API,
@@ -344,3 +345,42 @@ def test_only_owners_change_the_branch_settings(client, project, role):
     assert refused.status_code == 403
     assert settings_of(project) == before
     assert Project.objects.get().default_branch == "main"
+
+
+# Compare and pin on a branch
+
+
+def test_compare_on_a_branch_starts_from_main_and_offers_branches(member, branched):
+    html = html_of(member.get(MODEL_PAGE + "compare/", {"branch": "feature/x"}))
+
+    assert "on feature/x, offline" in html
+    assert [v for v, _ in options(html, "version-a")] == [
+        "pr-7.2", "pr-7.1", "pr-7.0", "main", "feature/x", "release/2", "feature/done"
+    ]  # fmt: skip
+    # Main's head against the branch's, the gate's verdict explained.
+    assert selected(html, "version-a") == ["main"] and selected(html, "version-b") == ["pr-7.2"]
+    assert "1.39 → pr-7.2 <small>(main → feature/x)</small>" in html
+    assert "judged against main's, 1.10" in html
+    assert '<input type="hidden" name="branch" value="feature/x">' in html
+    typed = html_of(member.get(MODEL_PAGE + "compare/", {"a": "release/2", "b": "feature/x"}))
+    assert "2.0rc.1 → pr-7.2" in typed
+
+
+def test_pinning_from_a_branch_pins_that_branchs_own_baseline(member, branched):
+    compare = html_of(member.get(MODEL_PAGE + "compare/", {"branch": "feature/x"}))
+    pin_link = unescape(
+        re.search(r'href="([^"]*/baseline/\?version=pr-7\.2[^"]*)"', compare).group(1)
+    )
+    assert "branch=feature/x" in pin_link
+
+    confirm = html_of(member.get(pin_link))
+    assert "It becomes the baseline of branch <strong>feature/x</strong>, its own" in confirm
+    assert "feature/x has no baseline on holdout yet." in confirm
+    assert '<input type="hidden" name="branch" value="feature/x">' in confirm
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm))
+    assert member.post(pin_link.split("?")[0], fields, follow=True).status_code == 200
+
+    latest = BaselinePin.objects.order_by("-pinned_at", "-id").first()
+    assert (latest.branch.name, latest.model_version.label) == ("feature/x", "pr-7.2")
+    main = BaselinePin.objects.filter(branch=Branch.objects.get(name="main")).get()
+    assert main.model_version.label == "1.10"  # main's baseline is untouched

@@ -86,10 +86,23 @@ def compare_page(request, project_name, model_name):
     line = context["line"]
     versions = charts.versions_on(model=model, dataset=dataset, line=line)
     pin = selectors.current_pin(model=model, dataset_name=dataset.name, branch=line.branch)
-    a, b = charts.default_pair(
-        versions, pin.model_version.label if pin else None, query.cleaned_data
-    )
-    context |= {"dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin}
+    # A branch without a baseline of its own is judged against the default branch's: its
+    # head is what it is first compared with.
+    borrowed = pin is None and line.branch != project.default_branch
+    reference = project.default_branch if borrowed else pin and pin.model_version.label
+    a, b = charts.default_pair(versions, reference, query.cleaned_data)
+    context |= {
+        "dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin,
+        "base_pin": borrowed and selectors.current_pin(
+            model=model, dataset_name=dataset.name, branch=project.default_branch
+        ),
+        "model_url": _with_query(
+            reverse("model-page", args=[project.name, model.name]), dataset=dataset.name,
+            dataset_version=dataset.version, **_line_query(project, line),
+        ),
+        # Pinning from here pins the baseline of the branch shown.
+        "pin_branch": _line_query(project, line).get("branch", ""),
+    }  # fmt: skip
     if a and b:
         try:
             comparison = selectors.compare_versions(
