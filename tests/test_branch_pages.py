@@ -372,6 +372,9 @@ def test_pinning_from_a_branch_pins_that_branchs_own_baseline(member, branched):
         re.search(r'href="([^"]*/baseline/\?version=pr-7\.2[^"]*)"', compare).group(1)
     )
     assert "branch=feature/x" in pin_link
+    # Main's head, on the other side, would pin main's baseline.
+    main_link = re.search(r'href="([^"]*/baseline/\?version=1\.39[^"]*)"', compare).group(1)
+    assert "branch=" not in main_link
 
     confirm = html_of(member.get(pin_link))
     assert "It becomes the baseline of branch <strong>feature/x</strong>, its own" in confirm

@@ -100,8 +100,6 @@ def compare_page(request, project_name, model_name):
             reverse("model-page", args=[project.name, model.name]), dataset=dataset.name,
             dataset_version=dataset.version, **_line_query(project, line),
         ),
-        # Pinning from here pins the baseline of the branch shown.
-        "pin_branch": _line_query(project, line).get("branch", ""),
     }  # fmt: skip
     if a and b:
         try:
@@ -114,10 +112,25 @@ def compare_page(request, project_name, model_name):
         else:
             context |= {
                 "comparison": comparison,
-                "a_pinned": _is_pinned(pin, comparison["a"]),
-                "b_pinned": _is_pinned(pin, comparison["b"]),
+                **_pinned_sides(model, dataset, {line.branch: pin}, comparison),
             }
     return render(request, "evaluations/compare.html", context)
+
+
+def _pinned_sides(model, dataset, pins, comparison) -> dict:
+    """Whether each side is its own branch's baseline: a side pins on its branch (main's head
+    compared with a pull request's pins main's baseline), and each side's link says which."""
+    flags = {}
+    for side in ("a", "b"):
+        branch = comparison[side]["branch"]
+        if branch not in pins:
+            pins[branch] = selectors.current_pin(
+                model=model, dataset_name=dataset.name, branch=branch
+            )
+        flags[f"{side}_pinned"] = _is_pinned(pins[branch], comparison[side])
+        default = branch == model.project.default_branch
+        flags[f"{side}_pin_branch"] = "" if default else branch
+    return flags
 
 
 def _is_pinned(pin, side) -> bool:
