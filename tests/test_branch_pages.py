@@ -3,23 +3,13 @@ over another line and its table of branches; the project's branch settings (owne
 compare and pin carrying the branch."""
 
 import re
-from datetime import timedelta
 from html import unescape
 
 import pytest
-from django.utils import timezone
 
 from evaluations.models import BaselinePin, Branch, EvaluationRun, Membership, Project, Series
 from evaluations.services import projects
-from tests.histories import (
-    MODEL_API,
-    add_rule,
-    branch_history,
-    dated,
-    drifting_history,
-    pin_baseline,
-    post_batch,
-)
+from tests.histories import pin_baseline, post_branched_history
 from tests.test_dashboard_pages import chart_data, counted_get
 
 MODEL_PAGE = "/projects/acme/models/fraud-detector/"
@@ -28,27 +18,9 @@ SETTINGS = "/projects/acme/settings/"
 
 @pytest.fixture
 def branched(api, django_capture_on_commit_callbacks):
-    """40 versions on main up to yesterday (1.10 pinned, with a rule); a pull request,
-    feature/x, three runs whose accuracy fails main's largest drop; release/2, long-lived by
-    the default patterns, passing; feature/done, told merged; feature/old, 90 days without a
-    run (archived); and main's last five versions evaluated in production too."""
-    now = timezone.now()
-    main = dated(drifting_history(40), now - timedelta(days=1))
-    production = dated(drifting_history(40), now - timedelta(hours=12))[-5:]
-    for run in production:
-        run["environment"] = "production"
-        run["metrics"][0]["value"] -= 0.004
+    """``histories.post_branched_history``, analysed as its posts commit."""
     with django_capture_on_commit_callbacks(execute=True):
-        post_batch(api, main[:11])
-        pin_baseline(api, "1.10")
-        add_rule(api, metric="accuracy", min=0.9, max_drop=0.01)
-        post_batch(api, main[11:])
-        post_batch(api, branch_history("feature/x", 3, now - timedelta(hours=2), 0.91, "pr-7"))
-        post_batch(api, branch_history("release/2", 2, now - timedelta(hours=3), 0.93, "2.0rc"))
-        post_batch(api, branch_history("feature/done", 1, now - timedelta(days=3), 0.93, "pr-5"))
-        post_batch(api, branch_history("feature/old", 1, now - timedelta(days=90), 0.93, "pr-1"))
-        post_batch(api, production)
-    assert api.post(f"{MODEL_API}/branches/feature/done/merge/").status_code == 200
+        post_branched_history(api)
 
 
 def html_of(response):
@@ -115,7 +87,7 @@ def test_a_pull_request_is_drawn_over_main_with_its_runs_named(member, branched)
     assert latency["over"]["ci_low"][0] == 39.0
     # The header names the line; the branch has no baseline of its own: main's judges it.
     assert "on feature/x, offline" in html
-    assert "drawn over main, offline" in html
+    assert "drawn over main</span>" in html
     assert data["baseline_branch"] == "main"
     assert "judged against main's baseline, 1.10" in html
     assert accuracy["baseline"]["version"] == "1.10"
@@ -144,7 +116,7 @@ def test_production_is_drawn_over_offline_for_the_same_versions(member, branched
     # The versions' second runs on the dataset: their labels say so.
     assert [data["runs"]["version"][i] for i in shown] == [f"1.{i} #2" for i in range(35, 40)]
     assert all(accuracy["over"]["value"][i] is None for i in shown)
-    assert "on main, production" in html
+    assert "on main, production" in html and "drawn over offline</span>" in html
     assert selected(html, "environment-select") == ["production"]
     assert selected(html, "over-environment-select") == ["offline"]
     # The overlay offers the other environments only.
