@@ -1,5 +1,7 @@
 """Forms of the pages."""
 
+import unicodedata
+
 from django import forms
 from django.core.validators import validate_email
 
@@ -143,3 +145,57 @@ class PinForm(forms.Form):
     dataset_version = forms.CharField(required=False, max_length=200)
     note = forms.CharField(required=False, max_length=500)
     confirmed = forms.BooleanField(required=False)
+
+
+def _printable(value):
+    """A name as the API takes it: no control characters (a newline in a branch name)."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise forms.ValidationError("Must not contain control characters.")
+
+
+class BranchSettingsForm(forms.Form):
+    """The project's branch settings, as its API's ``PATCH /api/v1/project/`` takes them."""
+
+    MAX_PATTERNS = 50
+
+    default_branch = forms.CharField(
+        max_length=NAME_MAX_LENGTH, validators=[_printable],
+        help_text="Where runs that name no branch go, and whose baseline judges the others.",
+    )  # fmt: skip
+    long_lived_branches = forms.CharField(
+        required=False, label="Long-lived branches",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Glob patterns (release/*), one per line or separated by commas: branches "
+        "whose names match are watched like the default one.",
+    )  # fmt: skip
+    analyse_every_branch = forms.BooleanField(
+        required=False, label="Analyse every branch",
+        help_text="Watch pull requests' branches too: trend analysis and alerts on each.",
+    )  # fmt: skip
+    archive_branches_after_days = forms.IntegerField(
+        min_value=1, max_value=36500, label="Archive branches after (days)",
+        help_text="A branch with no run for this long leaves the lists; it is never deleted.",
+    )  # fmt: skip
+
+    def clean_long_lived_branches(self):
+        text = self.cleaned_data["long_lived_branches"].replace(",", "\n")
+        patterns = list(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
+        if len(patterns) > self.MAX_PATTERNS:
+            raise forms.ValidationError(f"At most {self.MAX_PATTERNS} patterns.")
+        for pattern in patterns:
+            if len(pattern) > NAME_MAX_LENGTH:
+                raise forms.ValidationError(f"A pattern has at most {NAME_MAX_LENGTH} characters.")
+            _printable(pattern)
+        return patterns
+
+    @classmethod
+    def of(cls, project):
+        """The form filled with the project's settings as they are."""
+        return cls(
+            initial={
+                "default_branch": project.default_branch,
+                "long_lived_branches": "\n".join(project.long_lived_branches or []),
+                "analyse_every_branch": project.analyse_every_branch,
+                "archive_branches_after_days": project.archive_branches_after_days,
+            }
+        )

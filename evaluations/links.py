@@ -50,12 +50,17 @@ def branch_path(run) -> str:
 
 def branch_page_url(model, branch) -> str:
     """The model page on ``branch`` (drawn over the default branch, for any other)."""
+    return absolute(branch_page_path(model, branch))
+
+
+def branch_page_path(model, branch) -> str:
+    """``branch_page_url`` without the site: the link the dashboard's own pages use."""
     project = model.project
     path = reverse("model-page", args=[project.name, model.name])
     params = line_query(project, branch, "offline")
     if branch != project.default_branch:
         params["over"] = project.default_branch
-    return absolute(f"{path}?{urlencode(params)}" if params else path)
+    return f"{path}?{urlencode(params)}" if params else path
 
 
 def line_query(project, branch, environment="offline") -> dict:

@@ -47,3 +47,44 @@ def add_rule(api, **rule):
     response = api.post(f"{MODEL_API}/thresholds/", rule, format="json")
     assert response.status_code == 201, response.json()
     return response.json()
+
+
+def dated(runs, end):
+    """``runs`` re-dated a day apart, the last at ``end``: a history still going on."""
+    for i, run in enumerate(runs):
+        run["finished_at"] = (end - timedelta(days=len(runs) - 1 - i)).isoformat()
+    return runs
+
+
+def branch_history(branch, count, end, accuracy, prefix="pr", **extra):
+    """``count`` runs on ``branch`` (versions ``<prefix>.0`` ...), with drifting_history's
+    metrics, accuracy at ``accuracy``, a day apart up to ``end``; commits of their own, so
+    that no run on the main line makes the branch look merged."""
+    runs = dated(drifting_history(count), end)
+    for i, run in enumerate(runs):
+        run.update(branch=branch, version=f"{prefix}.{i}", commit=f"{prefix}-{i}", **extra)
+        run["metrics"][0]["value"] = accuracy
+    return runs
+
+
+def post_branched_history(api, now=None):
+    """40 versions on main up to yesterday (1.10 pinned, with a rule); a pull request,
+    feature/x, three runs whose accuracy fails main's largest drop; release/2, long-lived by
+    the default patterns, passing; feature/done, told merged; feature/old, 90 days without a
+    run (archived); and main's last five versions evaluated in production too."""
+    now = now or datetime.now(UTC)
+    main = dated(drifting_history(40), now - timedelta(days=1))
+    production = dated(drifting_history(40), now - timedelta(hours=12))[-5:]
+    for run in production:
+        run["environment"] = "production"
+        run["metrics"][0]["value"] -= 0.004
+    post_batch(api, main[:11])
+    pin_baseline(api, "1.10")
+    add_rule(api, metric="accuracy", min=0.9, max_drop=0.01)
+    post_batch(api, main[11:])
+    post_batch(api, branch_history("feature/x", 3, now - timedelta(hours=2), 0.91, "pr-7"))
+    post_batch(api, branch_history("release/2", 2, now - timedelta(hours=3), 0.93, "2.0rc"))
+    post_batch(api, branch_history("feature/done", 1, now - timedelta(days=3), 0.93, "pr-5"))
+    post_batch(api, branch_history("feature/old", 1, now - timedelta(days=90), 0.93, "pr-1"))
+    post_batch(api, production)
+    assert api.post(f"{MODEL_API}/branches/feature/done/merge/").status_code == 200

@@ -8,11 +8,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from evaluations import selectors
-from evaluations.forms import SubscriptionForm, TokenForm
-from evaluations.models import AlertSubscription, Project
-from evaluations.services import alerts
+from evaluations.forms import BranchSettingsForm, SubscriptionForm, TokenForm
+from evaluations.models import AlertSubscription, Membership, Project
+from evaluations.services import alerts, branches
 from evaluations.services import projects as project_services
-from evaluations.views.access import WRITERS, may_write, member_project, require_role
+from evaluations.views.access import WRITERS, member_project, require_role, role_in
+
+OWNERS = (Membership.Role.OWNER,)
 
 
 @login_required
@@ -24,9 +26,18 @@ def home(request):
 
 @login_required
 def project_settings(request, project_name):
+    """The alert subscriptions (members change them) and the branch settings (owners do)."""
     project = member_project(request, name=project_name)
     form = SubscriptionForm()
-    if request.method == "POST":
+    branch_form = BranchSettingsForm.of(project)
+    if request.method == "POST" and "branch_settings" in request.POST:
+        require_role(request, project, OWNERS, "change the branch settings")
+        branch_form = BranchSettingsForm(request.POST)
+        if branch_form.is_valid():
+            branches.update_settings(project=project, **branch_form.cleaned_data)
+            messages.success(request, "Branch settings saved.")
+            return redirect("project-settings", project_name=project.name)
+    elif request.method == "POST":
         require_role(request, project, WRITERS, "change the alert subscriptions")
         if "delete" in request.POST:
             subscription_id = _posted_id(request.POST["delete"])
@@ -42,13 +53,16 @@ def project_settings(request, project_name):
             )  # fmt: skip
             return redirect("project-settings", project_name=project.name)
     subscriptions = AlertSubscription.objects.filter(project=project).order_by("name")
+    role = role_in(project, request.user)
     return render(
         request, "evaluations/project_settings.html",
         {
             "project": project,
             "form": form,
+            "branch_form": branch_form,
             "subscriptions": subscriptions,
-            "may_write": may_write(project, request.user),
+            "may_write": role in WRITERS,
+            "may_own": role in OWNERS,
         },
     )  # fmt: skip
 

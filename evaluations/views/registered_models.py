@@ -76,10 +76,21 @@ def compare_page(request, project_name, model_name):
     line = context["line"]
     versions = charts.versions_on(model=model, dataset=dataset, line=line)
     pin = selectors.current_pin(model=model, dataset_name=dataset.name, branch=line.branch)
-    a, b = charts.default_pair(
-        versions, pin.model_version.label if pin else None, query.cleaned_data
-    )
-    context |= {"dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin}
+    # A branch without a baseline of its own is judged against the default branch's: its
+    # head is what it is first compared with.
+    borrowed = pin is None and line.branch != project.default_branch
+    reference = project.default_branch if borrowed else pin and pin.model_version.label
+    a, b = charts.default_pair(versions, reference, query.cleaned_data)
+    context |= {
+        "dataset": dataset, "versions": versions, "a": a, "b": b, "pin": pin,
+        "base_pin": borrowed and selectors.current_pin(
+            model=model, dataset_name=dataset.name, branch=project.default_branch
+        ),
+        "model_url": _with_query(
+            reverse("model-page", args=[project.name, model.name]), dataset=dataset.name,
+            dataset_version=dataset.version, **_line_query(project, line),
+        ),
+    }  # fmt: skip
     if a and b:
         try:
             comparison = selectors.compare_versions(
@@ -91,10 +102,25 @@ def compare_page(request, project_name, model_name):
         else:
             context |= {
                 "comparison": comparison,
-                "a_pinned": _is_pinned(pin, comparison["a"]),
-                "b_pinned": _is_pinned(pin, comparison["b"]),
+                **_pinned_sides(model, dataset, {line.branch: pin}, comparison),
             }
     return render(request, "evaluations/compare.html", context)
+
+
+def _pinned_sides(model, dataset, pins, comparison) -> dict:
+    """Whether each side is its own branch's baseline: a side pins on its branch (main's head
+    compared with a pull request's pins main's baseline), and each side's link says which."""
+    flags = {}
+    for side in ("a", "b"):
+        branch = comparison[side]["branch"]
+        if branch not in pins:
+            pins[branch] = selectors.current_pin(
+                model=model, dataset_name=dataset.name, branch=branch
+            )
+        flags[f"{side}_pinned"] = _is_pinned(pins[branch], comparison[side])
+        default = branch == model.project.default_branch
+        flags[f"{side}_pin_branch"] = "" if default else branch
+    return flags
 
 
 def _is_pinned(pin, side) -> bool:
@@ -171,24 +197,44 @@ def _page_context(request, project_name, model_name, form_class):
         query.cleaned_data["environment"] or "offline",
     )
     choices = charts.dataset_choices(model=model, line=line)
+    branches = selectors.branches_of(model=model, archived=True)
     context = {
         "project": project,
         "model": model,
         "query": query,
         "datasets": choices,
         "line": line,
-        "branches": selectors.branches_of(model=model, archived=True),
+        "default_line": line == charts.Line(project.default_branch),
+        "branches": branches,
+        # The table of branches: the archived ones apart, behind a fold.
+        "branch_rows": _branch_rows(model, [row for row in branches if not row.archived]),
+        "archived_rows": _branch_rows(model, [row for row in branches if row.archived]),
         "environments": [value for value, _ in EvaluationRun.Environment.choices],
     }
-    return context, _chosen_dataset(choices, query.cleaned_data)
+    return context, _chosen_dataset(request, choices, query.cleaned_data, context)
 
 
-def _chosen_dataset(choices, data):
+def _branch_rows(model, rows):
+    return [{"row": row, "url": links.branch_page_path(model, row.name)} for row in rows]
+
+
+def _chosen_dataset(request, choices, data, context):
     dataset = charts.pick_dataset(
         choices, name=data["dataset"] or None, version=data["dataset_version"] or None
     )
     if dataset is None and data["dataset"]:
-        raise Http404(f"This model has no results on dataset '{data['dataset']}'.")
+        if context["default_line"]:
+            raise Http404(f"This model has no results on dataset '{data['dataset']}'.")
+        # Switching branch or environment keeps the dataset, which that line may not have:
+        # its most recent one is shown instead (none, when the line has no runs at all).
+        if choices:
+            line = context["line"]
+            messages.warning(
+                request,
+                f"No results on {data['dataset']} on {line.branch}, {line.environment}: "
+                f"showing {choices[0].label}.",
+            )
+            dataset = choices[0]
     return dataset
 
 

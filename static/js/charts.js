@@ -33,16 +33,34 @@
     return v === null || v === undefined ? "—" : Number(v.toPrecision(6)).toString();
   }
 
-  function valueTrace(metric, series, colour, named) {
+  // With another line drawn beneath (data.over: the main line under a pull request's branch,
+  // production under offline), each line is named in the legend and hover by what tells it
+  // from the other: its branch, its environment, or both.
+  function lineName(line, other) {
+    const parts = [];
+    if (line.branch !== other.branch) parts.push(line.branch);
+    if (line.environment !== other.environment) parts.push(line.environment);
+    return parts.join(", ");
+  }
+  const LINES = data.over ? {shown: lineName(data.line, data.over), over: lineName(data.over, data.line)} : null;
+  // The shown line's points over the reference: a soft colour (one chart) or the slice's own
+  // colour, faded (every slice), with diamonds, so that the reference stays the line to read
+  // against and each point still says whose it is.
+  const MUTED = "#CC79A7";
+
+  // ``line``: how the values are drawn with another line beneath (null without one):
+  // {name, role ("value" the line shown, "over" the reference), muted}.
+  function valueTrace(metric, series, colour, named, line) {
     const custom = series.value.map((v, i) => [
       plain(runs.commit[i] || "—"), runs.at[i], series.n && series.n[i] !== null ? series.n[i] : "—",
-      runs.run_id[i],
+      runs.run_id[i], plain(runs.branch[i]),
     ]);
+    const label = line ? (named ? series.slice + " · " : "") + line.name : named ? series.slice : metric.name;
     const trace = {
       type: "scatter",
       mode: series.value.length > MANY ? "lines" : "lines+markers",
-      name: plain(named ? series.slice : metric.name),
-      meta: {role: "value", slice: series.slice},
+      name: plain(label),
+      meta: {role: line ? line.role : "value", slice: series.slice},
       x: x,
       y: series.value,
       customdata: custom,
@@ -50,10 +68,17 @@
       line: {color: colour, width: 1.8},
       marker: {size: 5, color: colour},
       hovertemplate:
-        "<b>%{x}</b> " + (named ? plain(series.slice) + " " : "") + "%{y}" +
+        "<b>%{x}</b> " + (line || named ? plain(label) + " " : "") + "%{y}" +
+        (line ? "<br>on %{customdata[4]}" : "") +
         "<br>commit %{customdata[0]}<br>run at %{customdata[1]} UTC<br>n = %{customdata[2]}" +
         "<br><i>click to open run %{customdata[3]}</i><extra></extra>",
     };
+    if (line && line.muted) {
+      trace.mode = "lines+markers";
+      trace.opacity = named ? 0.7 : 1;
+      trace.line = {color: colour, width: 1.5, dash: "dot"};
+      trace.marker = {size: 8, color: colour, symbol: "diamond", line: {color: "#fff", width: 1}};
+    }
     if (series.ci_low && series.ci_high) {
       trace.error_y = {
         type: "data", symmetric: false, color: colour, thickness: 1, width: 0,
@@ -153,7 +178,16 @@
     const limitsDrawn = new Set();
     metric.series.forEach((series, k) => {
       const colour = named ? PALETTE[k % PALETTE.length] : PALETTE[0];
-      const own = [valueTrace(metric, series, colour, named)];
+      const own = [];
+      if (LINES && series.over) {
+        // The reference first, in the usual style; the shown line's points on top of it.
+        own.push(valueTrace(metric, {...series.over, slice: series.slice}, colour, named,
+          {name: LINES.over, role: "over"}));
+        own.push(valueTrace(metric, series, named ? colour : MUTED, named,
+          {name: LINES.shown, role: "value", muted: true}));
+      } else {
+        own.push(valueTrace(metric, series, colour, named, LINES && {name: LINES.shown, role: "value"}));
+      }
       if (series.baseline) own.push(baselineTrace(series, named ? colour : "#000000", named));
       // A limit shared by every slice is drawn once; a slice's own limits are drawn with it.
       const key = (limit) => limit.kind + limit.value + (named && ownedBySlice(limit) ? "|" + series.slice : "");
@@ -161,7 +195,7 @@
       limits.forEach((limit) => limitsDrawn.add(key(limit)));
       if (limits.length) {
         // A band reaches as far as the chart's values do, whichever slice they are on.
-        const values = metric.series.flatMap((s) => s.value);
+        const values = metric.series.flatMap((s) => (s.over ? s.value.concat(s.over.value) : s.value));
         own.push(...thresholdTraces(metric, {...series, thresholds: limits}, values, named ? {colour: colour} : null));
       }
       const trend = trendTrace(series);
@@ -174,7 +208,7 @@
           // One legend entry per slice (clicking it hides the slice with its lines), and one
           // per limit of its own, so that a band says whose it is.
           trace.legendgroup = series.slice;
-          trace.showlegend = i === 0 || trace.meta.role === "change" || trace.meta.role === "threshold";
+          trace.showlegend = ["value", "over", "change", "threshold"].includes(trace.meta.role);
         }
         traces.push(trace);
       });
@@ -197,7 +231,7 @@
       const point = event.points[0];
       const role = point.data.meta && point.data.meta.role;
       if (role === "change") window.location = point.customdata[0];
-      else if (role === "value") window.location = runs.url.replace("{id}", point.customdata[3]);
+      else if (role === "value" || role === "over") window.location = runs.url.replace("{id}", point.customdata[3]);
     });
     drawn.then(() => fitLegend(element, layout)).then(() => { element.dataset.drawn = "true"; });
   }
@@ -233,15 +267,25 @@
   // Selectors change the URL (shareable), without the no-script form's combined field.
   const form = document.getElementById("selectors");
   if (form) {
-    form.addEventListener("change", () => {
+    form.addEventListener("change", (event) => {
       const option = document.getElementById("dataset-select").selectedOptions[0];
       const params = new URLSearchParams();
+      const branch = form.elements.branch.value; // "" for the default branch
+      const newBranch = event.target === form.elements.branch;
       params.set("dataset", option.dataset.name);
-      if (option.dataset.version) params.set("dataset_version", option.dataset.version);
+      // Another line may have the dataset at another version: its latest is shown.
+      const newLine = newBranch || event.target === form.elements.environment;
+      if (option.dataset.version && !newLine) params.set("dataset_version", option.dataset.version);
       const slice = document.getElementById("slice-select").value;
       if (slice && slice !== "overall") params.set("slice", slice);
       const last = form.elements.last.value;
       if (last) params.set("last", last);
+      if (branch) params.set("branch", branch);
+      if (form.elements.environment.value) params.set("environment", form.elements.environment.value);
+      // A branch other than the default is drawn over it, unless that was unticked.
+      const over = form.elements.over;
+      if (branch && (newBranch || (over && over.checked))) params.set("over", form.dataset.defaultBranch);
+      if (form.elements.over_environment.value) params.set("over_environment", form.elements.over_environment.value);
       window.location.search = params.toString();
     });
     const submit = form.querySelector("button[type=submit]");
