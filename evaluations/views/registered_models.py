@@ -88,7 +88,8 @@ def compare_page(request, project_name, model_name):
         ),
         "model_url": _with_query(
             reverse("model-page", args=[project.name, model.name]), dataset=dataset.name,
-            dataset_version=dataset.version, **_line_query(project, line),
+            dataset_version=dataset.version,
+            **links.line_query(project, line.branch, line.environment),
         ),
     }  # fmt: skip
     if a and b:
