@@ -113,9 +113,13 @@ def test_production_is_drawn_over_offline_for_the_same_versions(member, branched
     assert data["over"] == {"branch": "main", "environment": "offline"}
     (accuracy,) = data["metrics"][0]["series"]
     shown = [i for i, value in enumerate(accuracy["value"]) if value is not None]
-    # The versions' second runs on the dataset: their labels say so.
-    assert [data["runs"]["version"][i] for i in shown] == [f"1.{i} #2" for i in range(35, 40)]
-    assert all(accuracy["over"]["value"][i] is None for i in shown)
+    # A version evaluated in both environments is one place on the axis, with both values.
+    assert [data["runs"]["version"][i] for i in shown] == [f"1.{i}" for i in range(35, 40)]
+    assert len(data["runs"]["version"]) == 40
+    assert all(accuracy["over"]["value"][i] is not None for i in shown)
+    assert all(accuracy["value"][i] < accuracy["over"]["value"][i] for i in shown)
+    # main's baseline is an offline run's: not drawn on production's numbers.
+    assert accuracy["baseline"] is None and data["baseline_version"] is None
     assert "on main, production" in html and "drawn over offline</span>" in html
     assert selected(html, "environment-select") == ["production"]
     assert selected(html, "over-environment-select") == ["offline"]
@@ -180,7 +184,9 @@ def test_every_link_of_the_branch_table_opens(member, branched):
     table = branch_table(html_of(member.get(MODEL_PAGE)))
 
     for name, row in table.items():
-        run = EvaluationRun.objects.filter(branch=name).order_by("-recorded_at", "-id").first()
+        # The head is the latest offline run (main's production runs are newer).
+        runs = EvaluationRun.objects.filter(branch=name, environment="offline")
+        run = runs.order_by("-recorded_at", "-id").first()
         assert row["head_url"] == f"/runs/{run.pk}/"
         assert member.get(row["head_url"]).status_code == 200
         page = member.get(row["url"])

@@ -4,7 +4,7 @@ branch and whether it has merged or been archived (no run for the project's arch
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import F, Window
+from django.db.models import Case, F, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -40,7 +40,13 @@ def branches_of(*, model, archived=False) -> list[BranchRow]:
             rank=Window(
                 RowNumber(),
                 partition_by=[F("branch")],
-                order_by=[F("recorded_at").desc(), F("id").desc()],
+                # The head is the latest offline run; a branch seen only in other
+                # environments, its latest run there.
+                order_by=[
+                    Case(When(environment="offline", then=0), default=1),
+                    F("recorded_at").desc(),
+                    F("id").desc(),
+                ],
             )
         )
         .filter(rank=1)

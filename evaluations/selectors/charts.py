@@ -105,14 +105,14 @@ def model_charts(
     request's branch over the main line, production over offline."""
     line = line or default_line(model)
     shown = _shown(model, dataset, line, slice, metric)
-    runs = _runs(model, dataset, [line] if over is None else [line, over])
+    runs, alias = _axis(model, dataset, line, over)
     if last is not None:
         runs = runs.iloc[-last:]
     values = _values(shown, runs, trimmed=last is not None)
     over_values = {}
     if over is not None:
         beneath = {(s.metric_id, s.slice): s for s in _shown(model, dataset, over, slice, metric)}
-        aligned = _values(list(beneath.values()), runs, trimmed=last is not None)
+        aligned = _values(list(beneath.values()), runs, trimmed=last is not None, alias=alias)
         over_values = {
             series.pk: aligned.get(beneath[key].pk)
             for series in shown
@@ -124,6 +124,8 @@ def model_charts(
         pin = current_pin(
             model=model, dataset_name=dataset.name, branch=model.project.default_branch
         )
+    if pin is not None and pin.run.environment != line.environment:
+        pin = None  # an offline baseline is no baseline for production's numbers
     baseline = _baseline_values(pin, shown, dataset)
     rules = list(rules_for(model=model, dataset_name=dataset.name))
     findings = _findings(shown)
@@ -179,6 +181,27 @@ def _shown(model, dataset, line, slice, metric):
     return list(shown.select_related("metric").order_by("metric__name", "slice"))
 
 
+def _axis(model, dataset, line, over):
+    """The x axis and, with ``over``, which of its runs stand for the same versions on the
+    line: ``{over run id: line run id}``. A version on both lines (production over offline of
+    the same versions) is one place on the axis; the others (a pull request's versions over
+    main's) take their own places in time order."""
+    runs = _runs(model, dataset, [line])
+    if over is None:
+        return runs, {}
+    others = _runs(model, dataset, [over])
+    latest = {version: run_id for run_id, version in runs["version"].items()}  # in time order
+    alias = {
+        run_id: latest[version]
+        for run_id, version in others["version"].items()
+        if version in latest
+    }
+    extra = others.drop(index=list(alias))
+    if not extra.empty:
+        runs = pd.concat([runs, extra]).sort_values(["at"], kind="stable")
+    return runs, alias
+
+
 def _runs(model, dataset, lines) -> pd.DataFrame:
     """The x axis: the model's runs on the dataset and lines in time order, by run id."""
     runs = lines[0].runs(model)
@@ -214,15 +237,18 @@ def _runs_payload(runs) -> dict:
     }
 
 
-def _values(series_list, runs, trimmed) -> dict:
+def _values(series_list, runs, trimmed, alias=None) -> dict:
     """Per series: values, n and intervals aligned to the runs, NaN where a run has none
-    (JSON null); n and intervals None when the series has none at all."""
+    (JSON null); n and intervals None when the series has none at all. ``alias`` places the
+    results of runs off the axis at the axis run of the same version."""
     run_ids = runs.index
+    alias = alias or {}
     if not series_list or len(run_ids) == 0:
         return {}
     results = MetricResult.objects.filter(series__in=[s.pk for s in series_list])
     if trimmed:
-        results = results.filter(recorded_at__gte=runs["at"].iloc[0], run_id__in=run_ids.tolist())
+        wanted = run_ids.tolist() + [off for off, on in alias.items() if on in run_ids]
+        results = results.filter(recorded_at__gte=runs["at"].iloc[0], run_id__in=wanted)
     query, params = results.values_list(
         "series_id", "run_id", "value", "n", "ci_low", "ci_high"
     ).query.sql_with_params()
@@ -233,7 +259,10 @@ def _values(series_list, runs, trimmed) -> dict:
         table = np.array(cursor.fetchall(), dtype=float).reshape(-1, 6)
     ids = [s.pk for s in series_list]
     row = pd.Index(ids).get_indexer(table[:, 0].astype(np.int64))
-    column = run_ids.get_indexer(table[:, 1].astype(np.int64))
+    placed = table[:, 1].astype(np.int64)
+    if alias:
+        placed = np.array([alias.get(run_id, run_id) for run_id in placed.tolist()], dtype=np.int64)
+    column = run_ids.get_indexer(placed)
     kept = (row >= 0) & (column >= 0)
     grids = {}
     for index, name in enumerate(("value", "n", "ci_low", "ci_high"), start=2):
