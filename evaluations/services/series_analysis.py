@@ -112,6 +112,9 @@ def _store_quiet(quiet, generations, outcome):
     marks = {item.series.pk: generations[item.series.pk] for item, _ in quiet}
     try:
         with transaction.atomic():
+            # Locked in id order before any update, as posts lock them: the trends'
+            # bulk update locks in whatever order it scans, which deadlocked with a post.
+            _lock_in_order(marks)
             _save_trends(quiet)
             still_due = _mark_analysed(marks)
     except Exception:
@@ -127,9 +130,7 @@ def _mark_analysed(generations) -> list[int]:
     generation is still the one the job read; returns those a post touched meanwhile, still
     due (marked queued: the job's task queues them again). In the caller's transaction."""
     now = timezone.now()
-    ids = sorted(generations)
-    # Locked in id order first, as posts lock them: the updates below cannot deadlock.
-    list(Series.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    ids = _lock_in_order(generations)
     Series.objects.filter(pk__in=ids).update(
         analysed_at=now, analysis_count=F("analysis_count") + 1
     )
@@ -147,6 +148,14 @@ def _mark_analysed(generations) -> list[int]:
     still_due = list(Series.objects.filter(pk__in=ids, dirty=True).values_list("pk", flat=True))
     Series.objects.filter(pk__in=still_due).update(queued_at=now)
     return still_due
+
+
+def _lock_in_order(series_ids) -> list[int]:
+    """Lock the series rows in id order, as posts lock them, so that the updates that follow
+    in the transaction cannot deadlock with a post; the ids, sorted."""
+    ids = sorted(series_ids)
+    list(Series.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    return ids
 
 
 def _record_failure(pk, exc, outcome):
@@ -188,7 +197,7 @@ class _Skipped:
     """Stands in for a failed series in false-discovery-rate control: not tested."""
 
     analysed = False
-    findings = ()
+    degradations = ()
 
 
 _SKIPPED = _Skipped()
