@@ -9,9 +9,12 @@ weight = floor + (1 - arms * floor) * P(best).
 
 Winner: an arm whose posterior probability of being best reaches ``threshold`` (0.95 by
 default, the rule of Scott 2015, "Multi-armed bandit experiments in the online service
-economy"). The posterior does not depend on how often it is looked at, but this is a Bayesian
-statement: unlike the other policies it does not bound a frequentist error rate under
-monitoring (benchmarks.experiments shows how often a tie is called).
+economy") **and** that is shown better than every other arm by an always-valid confidence
+sequence (``sequential.difference_bounds``, one-sided at ``alpha / (arms - 1)`` each,
+Bonferroni). The posterior alone is a Bayesian statement that does not bound how often a tie is
+called a win when the bandit is looked at after every window (two arms 4% apart: a wrong
+winner in about 2 of 5 calls); the confidence sequence holds at every look, so a winner is
+wrong at most ``alpha`` of the time however often anyone looks.
 """
 
 from collections.abc import Mapping
@@ -21,6 +24,7 @@ import numpy as np
 
 from .arms import ArmStats
 from .decision import Decision, MetricSpec, count
+from .sequential import difference_bounds
 
 ACTIONS = ("continue", "winner")
 MAX_DRAWS = 100_000  # posterior draws per decision: bounds the cost at MAX_DRAWS x MAX_ARMS
@@ -37,8 +41,11 @@ class BanditConfig:
     floor: float = 0.05
     threshold: float = 0.95
     draws: int = 10_000
+    alpha: float = 0.05  # the error of a winner, over every look
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha must be in (0, 1), not {self.alpha}")
         if not 0.0 <= self.floor < 1.0:
             raise ValueError(f"floor must be in [0, 1), not {self.floor}")
         if not 0.5 < self.threshold < 1.0:
@@ -107,10 +114,13 @@ def decide_bandit(
         f" (winner at {config.threshold:.0%})"
     )
     split = ", ".join(f"{name} {weight:.1%}" for name, weight in weights.items())
-    if best[leader] >= config.threshold:
+    unproven = _not_yet_better(config, arms, leader) if best[leader] >= config.threshold else None
+    if best[leader] >= config.threshold and not unproven:
         return Decision(
             "bandit", "winner", (f"{told}: winner",), allocation=weights, best_probability=best
         )
+    if unproven:
+        told += f", but not yet shown better than {', '.join(unproven)} at every look"
     return Decision(
         "bandit",
         "continue",
@@ -118,3 +128,20 @@ def decide_bandit(
         allocation=weights,
         best_probability=best,
     )
+
+
+def _not_yet_better(config, arms, leader) -> list[str]:
+    """The arms ``leader`` is not yet shown better than by an always-valid bound."""
+    level = config.alpha / max(1, len(arms) - 1)
+    higher = config.metric.direction == "higher_is_better"
+    behind = []
+    for name, arm in arms.items():
+        if name == leader:
+            continue
+        bounds = difference_bounds(
+            arm, arms[leader], kind=config.metric.type, lower_alpha=level, upper_alpha=level
+        )
+        edge = bounds.lower if higher else bounds.upper
+        if edge is None or (edge <= 0 if higher else edge >= 0):
+            behind.append(name)
+    return behind

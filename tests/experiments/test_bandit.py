@@ -1,6 +1,7 @@
 """Bandits: Thompson sampling splits the traffic reproducibly, keeps a floor per arm, and names
 a winner once one arm is very probably the best."""
 
+import numpy as np
 import pytest
 
 from evaluations.experiments.arms import ArmStats
@@ -100,3 +101,38 @@ def test_costs_are_bounded_and_bad_configs_refused():
         )
     with pytest.raises(ValueError, match="not a proportion"):
         thompson_allocation({"a": rate(1, 10), "b": latency(10, 3.0)}, CONVERSION)
+
+
+def monitored_winners(rates, runs=100, windows=40, units=2000, seed=7):
+    """How often a bandit looked at after every window names each arm the winner."""
+    rng = np.random.default_rng(seed)
+    config = BanditConfig(metric=MetricSpec("conversion", "proportion", "higher_is_better"),
+                          draws=1000)  # fmt: skip
+    names = [f"arm{i}" for i in range(len(rates))]
+    called = dict.fromkeys(names, 0)
+    for run in range(runs):
+        arms = {name: ArmStats.from_successes(successes=0, n=0) for name in names}
+        weights = dict.fromkeys(names, 1 / len(names))
+        for window in range(windows):
+            for name, rate in zip(names, rates, strict=True):
+                n = int(units * weights[name])
+                k = int(rng.binomial(n, rate))
+                arms[name] = arms[name] + ArmStats.from_successes(successes=k, n=n)
+            decision = decide_bandit(config, arms, seed=run * windows + window)
+            if decision.action == "winner":
+                called[max(decision.best_probability, key=decision.best_probability.get)] += 1
+                break
+            weights = decision.allocation
+    return called
+
+
+def test_a_bandit_looked_at_every_window_calls_a_tie_a_win_at_most_alpha():
+    called = monitored_winners([0.12, 0.12])
+
+    assert sum(called.values()) / 100 <= 0.05
+
+
+def test_a_bandit_names_a_clearly_better_arm():
+    called = monitored_winners([0.10, 0.13], runs=20)
+
+    assert called["arm1"] >= 18 and called["arm0"] == 0
