@@ -128,9 +128,10 @@ def _store_quiet(quiet, generations, outcome):
 def _mark_analysed(generations) -> list[int]:
     """Mark the series analysed now, and clear the due flag (and any failure) where the
     generation is still the one the job read; returns those a post touched meanwhile, still
-    due (marked queued: the job's task queues them again). In the caller's transaction."""
+    due (marked queued: the job's task queues them again). In the caller's transaction,
+    the rows locked."""
     now = timezone.now()
-    ids = _lock_in_order(generations)
+    ids = sorted(generations)  # locked by the caller, in id order, as posts lock them
     Series.objects.filter(pk__in=ids).update(
         analysed_at=now, analysis_count=F("analysis_count") + 1
     )
