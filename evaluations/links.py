@@ -80,3 +80,7 @@ def chart_anchor(metric_name: str) -> str:
 
 def unsubscribe_url(token: str) -> str:
     return absolute(reverse("unsubscribe", args=[token]))
+
+
+def experiment_url(experiment) -> str:
+    return absolute(reverse("api-experiment", args=[experiment.pk]))

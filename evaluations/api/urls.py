@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import alert_views, baseline_views, branch_views, finding_views, views
+from . import alert_views, baseline_views, branch_views, experiment_views, finding_views, views
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -31,6 +31,27 @@ urlpatterns = [
     path("project/", branch_views.ProjectSettingsApi.as_view(), name="api-project"),
     path("models/<str:name>/compare/", baseline_views.CompareApi.as_view(), name="api-compare"),
     path("models/<str:name>/marks/", finding_views.ChangeMarkListApi.as_view(), name="api-marks"),
+    path("experiments/", experiment_views.ExperimentListApi.as_view(), name="api-experiments"),
+    path(
+        "experiments/<int:experiment_id>/",
+        experiment_views.ExperimentDetailApi.as_view(),
+        name="api-experiment",
+    ),
+    path(
+        "experiments/<int:experiment_id>/windows/",
+        experiment_views.ExperimentWindowApi.as_view(),
+        name="api-experiment-windows",
+    ),
+    path(
+        "experiments/<int:experiment_id>/allocation/",
+        experiment_views.ExperimentAllocationApi.as_view(),
+        name="api-experiment-allocation",
+    ),
+    path(
+        "experiments/<int:experiment_id>/stop/",
+        experiment_views.ExperimentStopApi.as_view(),
+        name="api-experiment-stop",
+    ),
     path("findings/", finding_views.FindingListApi.as_view(), name="api-findings"),
     path("findings/precision/", finding_views.PrecisionApi.as_view(), name="api-precision"),
     path("findings/<int:pk>/", finding_views.FindingDetailApi.as_view(), name="api-finding"),

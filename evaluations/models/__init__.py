@@ -1,6 +1,7 @@
 """Tables of the metrics tracker, by area."""
 
 from .alerts import AlertSubscription, Notification
+from .experiments import Experiment, ExperimentArm, ExperimentDecision, ExperimentWindow
 from .findings import ChangeMark, Finding
 from .gate import BaselinePin, ThresholdRule
 from .history import (
@@ -24,6 +25,10 @@ __all__ = [
     "ChangeMark",
     "EvaluationDataset",
     "EvaluationRun",
+    "Experiment",
+    "ExperimentArm",
+    "ExperimentDecision",
+    "ExperimentWindow",
     "Finding",
     "Membership",
     "MetricDefinition",
