@@ -67,7 +67,55 @@ def build_parser(environ) -> argparse.ArgumentParser:
         metavar="results.json",
         help="the run body, exactly as POST /api/v1/runs/ takes it",
     )
-    server = post.add_argument_group("the tracker")
+    server = _server_arguments(post, environ)
+    server.add_argument(
+        "--dry-run", action="store_true", help="have the gate evaluated but store nothing"
+    )
+    local = post.add_argument_group("gating offline")
+    local.add_argument(
+        "--baseline-file",
+        metavar="FILE",
+        help="gate against this baseline file (the tracker exports it: GET "
+        "/api/v1/models/MODEL/baseline/ with ?dataset=NAME&format=file) and post nothing; "
+        "--url and --token are then not needed",
+    )
+    reports = post.add_argument_group("reports")
+    reports.add_argument(
+        "--junit", metavar="FILE", help="write the checks as JUnit XML, one test case per check"
+    )
+    reports.add_argument(
+        "--markdown", metavar="FILE", help="write a Markdown summary for a pull-request comment"
+    )
+    _experiment_commands(commands, environ)
+    return parser
+
+
+def _experiment_commands(commands, environ):
+    experiment = commands.add_parser(
+        "experiment",
+        help="create an online comparison, or post a window of it",
+        description="Online comparisons (canary, shadow, interleaving, bandit): create one, or\n"
+        "post a window of aggregates and exit by the decision after it (1 for rollback or\n"
+        "not_safe, so that a deployment step can stop there).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = experiment.add_subparsers(title="actions", dest="action", required=True)
+    create = actions.add_parser("create", help="create an experiment from a JSON file")
+    create.add_argument("body", metavar="experiment.json",
+                        help="as POST /api/v1/experiments/ takes it")  # fmt: skip
+    create.set_defaults(handler=run_experiment_create)
+    _server_arguments(create, environ)
+    window = actions.add_parser("window", help="post one window and print the decision")
+    window.add_argument("experiment_id", type=_count, metavar="ID")
+    window.add_argument("body", metavar="window.json",
+                        help="as POST /api/v1/experiments/ID/windows/ takes it")  # fmt: skip
+    window.set_defaults(handler=run_experiment_window)
+    _server_arguments(window, environ)
+
+
+def _server_arguments(parser, environ):
+    """--url, --token and the retry settings, in their own group."""
+    server = parser.add_argument_group("the tracker")
     server.add_argument(
         "--url",
         default=environ.get("TRACKER_URL"),
@@ -79,15 +127,12 @@ def build_parser(environ) -> argparse.ArgumentParser:
         help="the project's API token (default: $TRACKER_TOKEN)",
     )
     server.add_argument(
-        "--dry-run", action="store_true", help="have the gate evaluated but store nothing"
-    )
-    server.add_argument(
         "--retries",
         type=_count,
         default=4,
         metavar="N",
         help="retries after a connection error, a timeout, HTTP 429 or 5xx "
-        "(default: 4); a retry never stores the run twice",
+        "(default: 4); a retry never stores anything twice",
     )
     server.add_argument(
         "--timeout",
@@ -105,22 +150,7 @@ def build_parser(environ) -> argparse.ArgumentParser:
         f"{tracker_http.MAX_BACKOFF:g} s (default: 1); a Retry-After from the "
         "server wins",
     )
-    local = post.add_argument_group("gating offline")
-    local.add_argument(
-        "--baseline-file",
-        metavar="FILE",
-        help="gate against this baseline file (the tracker exports it: GET "
-        "/api/v1/models/MODEL/baseline/ with ?dataset=NAME&format=file) and post nothing; "
-        "--url and --token are then not needed",
-    )
-    reports = post.add_argument_group("reports")
-    reports.add_argument(
-        "--junit", metavar="FILE", help="write the checks as JUnit XML, one test case per check"
-    )
-    reports.add_argument(
-        "--markdown", metavar="FILE", help="write a Markdown summary for a pull-request comment"
-    )
-    return parser
+    return server
 
 
 def _count(text):
@@ -166,6 +196,49 @@ def run_post(args) -> int:
     if summary.status not in EXIT_CODES:
         return _error(f"the gate's status {summary.status!r} is unknown to this client")
     return EXIT_CODES[summary.status]
+
+
+# Decisions after which a deployment should stop.
+STOPPING_DECISIONS = ("rollback", "not_safe")
+
+
+def run_experiment_create(args) -> int:
+    answer = _post_json(args, "/api/v1/experiments/")
+    if isinstance(answer, int):
+        return answer
+    body = answer.body
+    print(f"Experiment {body.get('id')} ({body.get('kind')} of {body.get('model')}): "
+          f"{body.get('url')}")  # fmt: skip
+    return EXIT_PASSED
+
+
+def run_experiment_window(args) -> int:
+    answer = _post_json(args, f"/api/v1/experiments/{args.experiment_id}/windows/")
+    if isinstance(answer, int):
+        return answer
+    decision = answer.body.get("decision")
+    again = " (already posted: the stored decision)" if answer.status == 200 else ""
+    print(f"Decision after window {answer.body.get('window_id')}: {decision}{again}")
+    for reason in answer.body.get("reasons") or []:
+        print(f"  - {reason}")
+    return EXIT_FAILED if decision in STOPPING_DECISIONS else EXIT_PASSED
+
+
+def _post_json(args, path):
+    """The tracker's answer to posting the JSON file ``args.body`` to ``path``; an exit code
+    when it could not be had."""
+    if not args.url or not args.token:
+        return _error("--url and --token (or TRACKER_URL and TRACKER_TOKEN) are required")
+    try:
+        body = read_object(args.body)
+        return tracker_http.post(
+            tracker_http.endpoint(args.url, path), token=args.token, body=body,
+            retries=args.retries, timeout=args.timeout, backoff=args.backoff, log=_note,
+        )  # fmt: skip
+    except tracker_http.Refused as exc:
+        return _error(exc, _error_body(exc.body))
+    except (InvalidFile, tracker_http.TrackerError) as exc:
+        return _error(exc)
 
 
 def _judge_online(args, body) -> report.Summary:

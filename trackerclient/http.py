@@ -58,12 +58,24 @@ def runs_endpoint(url, *, dry_run=False) -> str:
 def post_run(
     *, url, token, body, dry_run=False, retries=4, timeout=30.0, backoff=1.0, log=None
 ) -> Answer:
-    """POST ``body`` (a run, as a dict) and return the tracker's answer.
+    """POST ``body`` (a run, as a dict) and return the tracker's answer (see ``post``)."""
+    endpoint = runs_endpoint(url, dry_run=dry_run)
+    return post(endpoint, token=token, body=body, retries=retries, timeout=timeout,
+                backoff=backoff, log=log)  # fmt: skip
+
+
+def endpoint(url, path) -> str:
+    """``<url><path>``, for a tracker address given as http:// or https://."""
+    return runs_endpoint(url).removesuffix(RUNS_PATH) + path
+
+
+def post(endpoint, *, token, body, retries=4, timeout=30.0, backoff=1.0, log=None) -> Answer:
+    """POST ``body`` (a dict, as JSON) to ``endpoint`` and return the tracker's answer.
 
     Waits ``backoff``, 2 x ``backoff``, 4 x ... seconds (at most MAX_BACKOFF) between the
     ``retries`` retries; ``log`` (a callable taking a line) hears about each one. Raises
-    Refused for a final HTTP error and TrackerError when every attempt failed."""
-    endpoint = runs_endpoint(url, dry_run=dry_run)
+    Refused for a final HTTP error and TrackerError when every attempt failed. Retrying is
+    safe where the endpoint is idempotent (a run's external_id, a window's window_id)."""
     request = urllib.request.Request(
         endpoint,
         data=json.dumps(body, allow_nan=False).encode(),
