@@ -83,4 +83,4 @@ def unsubscribe_url(token: str) -> str:
 
 
 def experiment_url(experiment) -> str:
-    return absolute(reverse("api-experiment", args=[experiment.pk]))
+    return absolute(reverse("experiment-page", args=[experiment.pk]))

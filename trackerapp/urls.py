@@ -6,7 +6,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from evaluations import views
-from evaluations.views import accounts, overview, registered_models
+from evaluations.views import accounts, experiments, overview, registered_models
 
 urlpatterns = [
     path("", overview.home, name="home"),
@@ -27,6 +27,12 @@ urlpatterns = [
         name="pin-baseline",
     ),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
+    path(
+        "projects/<slug:project_name>/experiments/",
+        experiments.experiments_page,
+        name="experiments-page",
+    ),
+    path("experiments/<int:experiment_id>/", experiments.experiment_page, name="experiment-page"),
     path("findings/<int:finding_id>/", views.finding_page, name="finding-page"),
     path(
         "projects/<slug:project_name>/settings/",

@@ -2,6 +2,7 @@
 
 from .analysis import AnalysisInput, analysis_inputs, failing_analyses
 from .branches import BranchRow, branches_of
+from .experiments import experiment_timeline, experiments_for, get_experiment
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
@@ -47,6 +48,8 @@ __all__ = [
     "branches_of",
     "compare_versions",
     "current_pin",
+    "experiment_timeline",
+    "experiments_for",
     "failing_analyses",
     "find_model",
     "find_series",
@@ -54,6 +57,7 @@ __all__ = [
     "findings_of_series",
     "gate_results",
     "gate_rule_rows",
+    "get_experiment",
     "get_finding",
     "get_model",
     "get_run",

@@ -113,3 +113,11 @@ STATUS_WORDS = {
 def status_words(status) -> str:
     """A gate status as words: ``not_comparable`` -> "not comparable"."""
     return STATUS_WORDS.get(status, str(status).replace("_", " "))
+
+
+@register.filter
+def share(value) -> str:
+    """A share of traffic as a percentage: 0.896 -> "89.6%"."""
+    if _missing(value):
+        return "—"
+    return f"{100 * float(value):.1f}%"

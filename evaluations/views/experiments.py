@@ -1,0 +1,48 @@
+"""Online comparisons' pages: the project's experiments, and one experiment's timeline."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from evaluations import selectors
+from evaluations.views.access import member_project
+from evaluations.views.embed import script_json
+
+
+@login_required
+def experiments_page(request, project_name):
+    project = member_project(request, name=project_name)
+    model = None
+    if request.GET.get("model"):
+        model = selectors.find_model(project=project, name=request.GET["model"])
+    context = {
+        "project": project,
+        "model": model,
+        "model_name": request.GET.get("model", ""),
+        "experiments": selectors.experiments_for(project=project, model=model)
+        if model is not None or not request.GET.get("model") else [],
+    }  # fmt: skip
+    return render(request, "evaluations/experiments.html", context)
+
+
+@login_required
+def experiment_page(request, experiment_id):
+    project = member_project(request, experiments__pk=experiment_id)
+    experiment = selectors.get_experiment(project=project, experiment_id=experiment_id)
+    decisions = list(experiment.decisions.select_related("window").order_by("-created_at", "-id"))
+    timeline = selectors.experiment_timeline(experiment=experiment)
+    latest = decisions[0] if decisions else None
+    names = [spec["name"] for spec in experiment.metric_specs]
+    # In the experiment's metric order: the stored figures' keys come back in JSON's order.
+    arm_rows = [
+        (label, arm.get("n", 0), [arm.get("metrics", {}).get(name) for name in names])
+        for label, arm in ((latest.figures.get("arms") or {}).items() if latest else ())
+    ]
+    context = {
+        "project": project,
+        "experiment": experiment,
+        "latest": latest,
+        "arm_rows": arm_rows,
+        "decisions": decisions,
+        "chart_json": script_json(timeline),
+    }
+    return render(request, "evaluations/experiment.html", context)
