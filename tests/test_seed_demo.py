@@ -233,3 +233,16 @@ def test_the_default_demo_judges_its_rules_together_and_shows_the_floor_breach(d
         "2026-06",
         "recall 0.7941 < floor 0.8",
     )
+
+
+def test_the_demo_has_an_online_comparison_of_each_kind(seeded):
+    from evaluations.api.experiment_serializers import WindowInputSerializer
+    from evaluations.models import Experiment
+
+    experiments = {e.kind: e for e in Experiment.objects.all()}
+    assert set(experiments) == {"canary", "shadow", "interleaving", "bandit"}
+    assert experiments["canary"].step >= 1  # promoted at least once, as healthy canaries are
+    for experiment in experiments.values():
+        assert experiment.decisions.count() == experiment.windows.count() >= 1
+        for window in experiment.windows.all():  # what the API would have taken
+            assert WindowInputSerializer(data=window.body, experiment=experiment).is_valid()

@@ -398,3 +398,87 @@ def metric_body(dataset, metric, slice_, value) -> dict:
     if metric.unit:
         body["unit"] = metric.unit
     return body
+
+
+# Online comparisons, one of each kind, on the models' latest versions: (kind, model, the
+# experiment's body without its versions, windows posted). Windows are 15 minutes apart and
+# end a little before now, so the experiments look alive.
+EXPERIMENTS = (
+    ("canary", "fraud-classifier", {
+        "primary_metric": {"name": "approval_rate", "type": "proportion",
+                           "direction": "higher_is_better", "max_degradation": 0.01},
+        "guardrails": [{"name": "error_rate", "type": "proportion",
+                        "direction": "lower_is_better", "max_degradation": 0.002},
+                       {"name": "latency_ms", "type": "mean", "direction": "lower_is_better",
+                        "max_degradation": 5.0}],
+        "traffic_steps": [5, 25, 50, 100], "min_windows_per_step": 4}, 14),
+    ("shadow", "summarizer", {
+        "primary_metric": {"name": "agreement", "type": "proportion",
+                           "direction": "higher_is_better", "min": 0.95}}, 6),
+    ("interleaving", "ranking-service", {
+        "primary_metric": {"name": "clicks", "type": "proportion",
+                           "direction": "higher_is_better"}}, 10),
+    ("bandit", "price-regressor", {
+        "primary_metric": {"name": "conversion", "type": "proportion",
+                           "direction": "higher_is_better"}, "seed": 7}, 24),
+)  # fmt: skip
+
+
+def experiment_body(kind, model, config, labels) -> dict:
+    """An experiment on the model's latest versions: the one before the latest as control."""
+    control, candidate = labels[-2], labels[-1]
+    candidates = [candidate] if kind != "bandit" else [candidate, labels[-3]]
+    return {
+        "name": f"{model} {candidate} {kind}", "model": model, "kind": kind,
+        "control": control, "candidates": candidates, "guardrails": [], "alpha": 0.05,
+        "traffic_steps": [1, 5, 25, 50, 100], "planned_split": {}, "min_windows_per_step": 1,
+        "seed": 0, **config,
+    }  # fmt: skip
+
+
+def experiment_window(body, index, count, rng, *, share=0.05, weights=None) -> dict:
+    """The ``index``-th of ``count`` windows of plausible live traffic, ending a little before
+    now: the candidate as good as the control at ``share`` of the traffic (a canary that
+    promotes step by step), a shadow that agrees 95.8% of the time, a ranker preferred
+    51.5/48.5, a bandit's arms at the ``weights`` of its latest split, one converting a
+    little better."""
+    end = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    finish = end - timedelta(minutes=15 * (count - 1 - index))
+    versions = [body["control"], *body["candidates"]]
+    window = {"window_id": f"demo-{index:03d}", "start": finish - timedelta(minutes=15),
+              "end": finish}  # fmt: skip
+    if body["kind"] == "canary":
+        window["arms"] = _canary_arms(rng, versions, share)
+    elif body["kind"] == "shadow":
+        n = int(rng.integers(300, 400))
+        window["agreement"] = {"n": n, "agree": int(rng.binomial(n, 0.958))}
+    elif body["kind"] == "interleaving":
+        decisive = int(rng.integers(1500, 2000))
+        wins = int(rng.binomial(decisive, 0.515))
+        window["arms"] = {version: {"n": decisive + 300} for version in versions}
+        window["credit"] = {versions[1]: wins, versions[0]: decisive - wins, "ties": 300}
+    else:
+        rates = dict(zip(versions, (0.050, 0.056, 0.049), strict=False))
+        weights = weights or dict.fromkeys(versions, 1 / len(versions))
+        window["arms"] = {}
+        for version in versions:
+            n = int(3000 * weights[version])
+            conversions = int(rng.binomial(n, rates[version]))
+            window["arms"][version] = {
+                "n": n,
+                "metrics": {"conversion": {"successes": conversions}},
+            }
+    return window
+
+
+def _canary_arms(rng, versions, share) -> dict:
+    arms = {}
+    for version, part in zip(versions, (1 - share, share), strict=True):
+        n = int(40_000 * part)
+        latency = rng.normal(120, 15, n)
+        arms[version] = {"n": n, "metrics": {
+            "approval_rate": {"successes": int(rng.binomial(n, 0.91))},
+            "error_rate": {"successes": int(rng.binomial(n, 0.004))},
+            "latency_ms": {"sum": float(latency.sum()), "sum_sq": float((latency**2).sum())},
+        }}  # fmt: skip
+    return arms

@@ -24,19 +24,24 @@ fixed seed; only the run times follow the clock (the latest run a few hours ago)
 """
 
 import logging
+import zlib
 from contextlib import contextmanager
 from functools import partial
 
+import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
 from evaluations.management.demo import (
     BATCH,
+    EXPERIMENTS,
     MIN_VERSIONS,
     MODELS,
     PINNED_BY,
     DemoModel,
+    experiment_body,
+    experiment_window,
     pull_request_bodies,
     run_bodies,
     version_history,
@@ -46,6 +51,7 @@ from evaluations.queue import ANALYSIS_CHUNK
 from evaluations.services import (
     baselines,
     branches,
+    experiments,
     findings,
     gate,
     posting,
@@ -91,6 +97,7 @@ class Command(BaseCommand):
                         progress.advance(len(batch), f"storing {model.name}")
                 for model in MODELS:
                     post_pull_requests(project_row, model, bodies[model.name], seed)
+                post_experiments(project_row, histories, seed)
             series_ids = list(
                 Series.objects.filter(model__project=project_row, watched=True)
                 .order_by("pk")
@@ -138,6 +145,26 @@ def post_pull_requests(project, demo: DemoModel, bodies: list[dict], seed: int):
                 name=pr.branch,
                 by=PINNED_BY,
             )
+
+
+def post_experiments(project, histories, seed):
+    """One online comparison of each kind on a model's latest versions, its windows posted
+    one by one as a serving system would (a canary's traffic following its steps, a bandit's
+    following its split)."""
+    for kind, model, config, count in EXPERIMENTS:
+        labels = [label for label, *_ in histories[model]]
+        body = experiment_body(kind, model, config, labels)
+        experiment = experiments.create_experiment(project=project, data=body, created_by="demo")
+        rng = np.random.default_rng([seed, zlib.crc32(body["name"].encode())])
+        for index in range(count):
+            experiment.refresh_from_db()
+            if experiment.status != "running":
+                break
+            latest = experiment.decisions.order_by("-created_at", "-id").first()
+            weights = latest.figures.get("allocation") if latest else None
+            share = experiment.traffic_steps[experiment.step] / 100
+            window = experiment_window(body, index, count, rng, share=share, weights=weights)
+            experiments.add_window(experiment=experiment, window=window)
 
 
 def configuration(project, demo: DemoModel, labels: list[str]) -> dict:
