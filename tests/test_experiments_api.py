@@ -250,3 +250,16 @@ def test_another_projects_experiment_is_not_found(api, other_api):
 
     assert other_api.get(f"/api/v1/experiments/{experiment['id']}/").status_code == 404
     assert post_window(other_api, experiment, canary_window(0, 0.05)).status_code == 404
+
+
+def test_listing_experiments_costs_the_same_however_many(api, django_assert_num_queries):
+    def listed():
+        with django_assert_num_queries(6) as captured:  # token, count, page, arms, versions,
+            response = api.get("/api/v1/experiments/")  # latest decisions
+        assert response.status_code == 200
+        return len(captured), response.json()["count"]
+
+    for index in range(3):
+        experiment = create(api, {**CANARY, "name": f"canary {index}"})
+        post_window(api, experiment, canary_window(0, 0.05))
+        assert listed() == (6, index + 1)

@@ -5,6 +5,7 @@ import itertools
 
 from rest_framework import serializers
 
+from evaluations import links
 from evaluations.models import Experiment
 
 from .fields import ChoiceField, NameField, StrictFloatField, StrictIntegerField
@@ -246,8 +247,6 @@ class ExperimentQuerySerializer(serializers.Serializer):
 def experiment_data(experiment, decision, history=None) -> dict:
     """An experiment as the API answers it: its setup, its current decision with the
     cumulative per-arm statistics, and (on its own page) the history of decisions."""
-    from evaluations import links
-
     body = {
         "id": experiment.pk,
         "url": links.experiment_url(experiment),

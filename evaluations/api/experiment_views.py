@@ -1,13 +1,13 @@
 """Online comparisons: create and list experiments, post windows, read decisions and a
 bandit's allocation, stop. Parse, call one service or selector, answer."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evaluations import selectors
 from evaluations.api.pagination import Pagination
 from evaluations.api.permissions import IngestScope
 from evaluations.models import Experiment
@@ -17,18 +17,7 @@ from . import experiment_serializers as s
 
 
 def _experiment(request, experiment_id) -> Experiment:
-    found = (
-        Experiment.objects.filter(project=request.auth.project, pk=experiment_id)
-        .select_related("model")
-        .first()
-    )
-    if found is None:
-        raise Http404(f"No experiment {experiment_id} in this project.")
-    return found
-
-
-def _latest(experiment):
-    return experiment.decisions.select_related("window").order_by("-created_at", "-id").first()
+    return selectors.get_experiment(project=request.auth.project, experiment_id=experiment_id)
 
 
 class ExperimentListApi(APIView):
@@ -42,17 +31,23 @@ class ExperimentListApi(APIView):
     def get(self, request):
         query = s.ExperimentQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        found = Experiment.objects.filter(project=request.auth.project).select_related("model")
         filters = query.validated_data
+        model = None
         if "model" in filters:
-            found = found.filter(model__name=filters["model"])
-        for name in ("kind", "status"):
-            if name in filters:
-                found = found.filter(**{name: filters[name]})
+            model = selectors.find_model(project=request.auth.project, name=filters["model"])
+        found = (
+            selectors.experiments_for(
+                project=request.auth.project, model=model, kind=filters.get("kind"),
+                status=filters.get("status"),
+            )
+            if model is not None or "model" not in filters
+            else Experiment.objects.none()
+        )  # fmt: skip
         paginator = Pagination()
-        page = paginator.paginate_queryset(found.order_by("-created_at", "-id"), request)
+        page = paginator.paginate_queryset(found, request)
+        selectors.latest_decisions(page)
         return paginator.get_paginated_response(
-            [s.experiment_data(experiment, _latest(experiment)) for experiment in page]
+            [s.experiment_data(experiment, experiment.latest) for experiment in page]
         )
 
     @extend_schema(request=s.ExperimentInputSerializer, responses={201: s.ExperimentSerializer})
@@ -76,7 +71,9 @@ class ExperimentDetailApi(APIView):
     def get(self, request, experiment_id):
         experiment = _experiment(request, experiment_id)
         history = experiment.decisions.select_related("window").order_by("created_at", "id")
-        return Response(s.experiment_data(experiment, _latest(experiment), history))
+        return Response(
+            s.experiment_data(experiment, selectors.latest_decision(experiment=experiment), history)
+        )
 
 
 class ExperimentWindowApi(APIView):
@@ -114,7 +111,7 @@ class ExperimentAllocationApi(APIView):
         experiment = _experiment(request, experiment_id)
         if experiment.kind != Experiment.Kind.BANDIT:
             raise ValidationError({"kind": ["Only a bandit has an allocation."]})
-        latest = _latest(experiment)
+        latest = selectors.latest_decision(experiment=experiment)
         weights = (latest.figures.get("allocation") if latest else None) or {
             label: 1 / len(experiment.labels) for label in experiment.labels
         }
@@ -131,4 +128,6 @@ class ExperimentStopApi(APIView):
         experiment = experiments.stop_experiment(
             experiment=_experiment(request, experiment_id), by=f"token {request.auth.prefix}"
         )
-        return Response(s.experiment_data(experiment, _latest(experiment)))
+        return Response(
+            s.experiment_data(experiment, selectors.latest_decision(experiment=experiment))
+        )

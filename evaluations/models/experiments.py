@@ -55,7 +55,9 @@ class Experiment(models.Model):
     @cached_property
     def labels(self) -> list[str]:
         """The versions compared, the control first."""
-        return [arm.model_version.label for arm in self.arms.select_related("model_version")]
+        prefetched = "arms" in getattr(self, "_prefetched_objects_cache", {})
+        arms = self.arms.all() if prefetched else self.arms.select_related("model_version")
+        return [arm.model_version.label for arm in arms]
 
     @property
     def metric_specs(self) -> list[dict]:

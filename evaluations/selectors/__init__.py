@@ -2,7 +2,13 @@
 
 from .analysis import AnalysisInput, analysis_inputs, failing_analyses
 from .branches import BranchRow, branches_of
-from .experiments import experiment_timeline, experiments_for, get_experiment
+from .experiments import (
+    experiment_timeline,
+    experiments_for,
+    get_experiment,
+    latest_decision,
+    latest_decisions,
+)
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
@@ -61,6 +67,8 @@ __all__ = [
     "get_finding",
     "get_model",
     "get_run",
+    "latest_decision",
+    "latest_decisions",
     "latest_run_of",
     "latest_runs_per_dataset",
     "marks_for",

@@ -2,36 +2,53 @@
 decision, and one experiment's timeline (every decision with the cumulative per-arm figures
 it was taken on), shaped for its chart."""
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from evaluations.models import Experiment, ExperimentDecision
 
 
-def experiments_for(*, project, model=None):
-    """The project's experiments (of ``model`` only, when given), newest first, each with
-    ``latest`` (its current decision, or None)."""
-    found = Experiment.objects.filter(project=project).select_related("model", "control")
+def experiments_for(*, project, model=None, kind=None, status=None):
+    """The project's experiments (of ``model``, ``kind``, ``status`` when given), newest
+    first, with their versions; ``latest_decisions`` reads their current decisions at once."""
+    found = Experiment.objects.filter(project=project)
     if model is not None:
         found = found.filter(model=model)
-    found = list(found.order_by("-created_at", "-id"))
-    latest = {}
-    for decision in (
-        ExperimentDecision.objects.filter(experiment__in=found)
-        .order_by("experiment_id", "created_at", "id")
-        .only("experiment_id", "action", "reasons", "created_at", "step")
-    ):
-        latest[decision.experiment_id] = decision  # the last wins
-    for experiment in found:
+    if kind is not None:
+        found = found.filter(kind=kind)
+    if status is not None:
+        found = found.filter(status=status)
+    return (
+        found.select_related("model", "control")
+        .prefetch_related("arms__model_version")
+        .order_by("-created_at", "-id")
+    )
+
+
+def latest_decisions(experiments) -> None:
+    """Set each experiment's ``latest`` decision (None before its first window), in one
+    query for all of them."""
+    experiments = list(experiments)
+    ranked = (
+        ExperimentDecision.objects.filter(experiment__in=experiments)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("experiment_id")],
+                              order_by=[F("created_at").desc(), F("id").desc()]))
+        .filter(rank=1)
+        .select_related("window")
+    )  # fmt: skip
+    latest = {decision.experiment_id: decision for decision in ranked}
+    for experiment in experiments:
         experiment.latest = latest.get(experiment.pk)
-    return found
+
+
+def latest_decision(*, experiment):
+    """The experiment's current decision, None before its first window."""
+    return experiment.decisions.select_related("window").order_by("-created_at", "-id").first()
 
 
 def get_experiment(*, project, experiment_id) -> Experiment:
-    found = (
-        Experiment.objects.filter(project=project, pk=experiment_id)
-        .select_related("model", "control")
-        .first()
-    )
+    found = experiments_for(project=project).filter(pk=experiment_id).first()
     if found is None:
         raise Http404(f"No experiment {experiment_id} in this project.")
     return found

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from django.db import transaction
 from django.utils import timezone
 
+from evaluations import selectors
 from evaluations.experiments.arms import EMPTY, ArmStats
 from evaluations.experiments.bandit import BanditConfig, decide_bandit
 from evaluations.experiments.canary import CanaryConfig, decide_canary
@@ -114,7 +115,7 @@ def stop_experiment(*, experiment, by="") -> Experiment:
         if experiment.status == Experiment.Status.RUNNING:
             experiment.status, experiment.ended_at = Experiment.Status.STOPPED, timezone.now()
             experiment.save(update_fields=["status", "ended_at"])
-            latest = experiment.decisions.order_by("-created_at", "-id").first()
+            latest = selectors.latest_decision(experiment=experiment)
             ExperimentDecision.objects.create(
                 experiment=experiment, action="stopped", step=experiment.step,
                 reasons=[f"stopped by {by}" if by else "stopped"],
@@ -125,7 +126,7 @@ def stop_experiment(*, experiment, by="") -> Experiment:
 
 
 def _judge(experiment, window, stored) -> ExperimentDecision:
-    previous = experiment.decisions.order_by("-created_at", "-id").first()
+    previous = selectors.latest_decision(experiment=experiment)
     totals = _summed(previous.totals if previous else {}, window, experiment)
     labels = experiment.labels
     decision = POLICIES[experiment.kind](experiment, labels, totals)

@@ -14,13 +14,16 @@ def experiments_page(request, project_name):
     model = None
     if request.GET.get("model"):
         model = selectors.find_model(project=project, name=request.GET["model"])
+    found = []
+    if model is not None or not request.GET.get("model"):
+        found = list(selectors.experiments_for(project=project, model=model))
+        selectors.latest_decisions(found)
     context = {
         "project": project,
         "model": model,
         "model_name": request.GET.get("model", ""),
-        "experiments": selectors.experiments_for(project=project, model=model)
-        if model is not None or not request.GET.get("model") else [],
-    }  # fmt: skip
+        "experiments": found,
+    }
     return render(request, "evaluations/experiments.html", context)
 
 

@@ -33,6 +33,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
+from evaluations import selectors
 from evaluations.management.demo import (
     BATCH,
     EXPERIMENTS,
@@ -160,7 +161,7 @@ def post_experiments(project, histories, seed):
             experiment.refresh_from_db()
             if experiment.status != "running":
                 break
-            latest = experiment.decisions.order_by("-created_at", "-id").first()
+            latest = selectors.latest_decision(experiment=experiment)
             weights = latest.figures.get("allocation") if latest else None
             share = experiment.traffic_steps[experiment.step] / 100
             window = experiment_window(body, index, count, rng, share=share, weights=weights)
