@@ -85,10 +85,10 @@ def update_settings(*, project, **fields):
         setattr(project, name, value)
     project.save(update_fields=list(fields))
     branches = list(Branch.objects.filter(model__project=project))
-    for branch in branches:
-        if not branch.long_lived and is_long_lived(project, branch.name):
-            branch.long_lived = True
-            branch.save(update_fields=["long_lived"])
+    newly = [b for b in branches if not b.long_lived and is_long_lived(project, b.name)]
+    Branch.objects.filter(pk__in=[b.pk for b in newly]).update(long_lived=True)
+    for branch in newly:
+        branch.long_lived = True
     refresh_watched(project=project, branches=branches)
 
 
