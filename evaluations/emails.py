@@ -38,14 +38,55 @@ def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url)
             "chart_url": links.model_chart_url(finding.series),
             "unsubscribe_url": unsubscribe_url,
         },
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            # Stable per notification: a resend after a worker died mid-send is recognised
-            # as the same message by mail clients.
-            "Message-ID": f"<notification-{notification.pk}@{_domain()}>",
-        },
+        headers=_alert_headers(unsubscribe_url, f"notification-{notification.pk}"),
     )
+
+
+def experiment_alert(*, to, notification, decision, arm_rows, unsubscribe_url):
+    """The e-mail about an experiment's decision that rolled back, breached a guardrail or
+    found the traffic split off plan."""
+    experiment = decision.experiment
+    names = [spec["name"] for spec in experiment.metric_specs]
+    return build(
+        "experiment",
+        to=to,
+        context={
+            "notification": notification,
+            "decision": decision,
+            "experiment": experiment,
+            "headline": decision.headline,
+            "alerts": decision.alerts,
+            "control": experiment.labels[0],
+            "candidates": experiment.labels[1:],
+            "traffic": _traffic(experiment, decision),
+            "metric_names": names,
+            "arm_rows": [
+                (label, units, list(zip(names, metrics, strict=True)))
+                for label, units, metrics in arm_rows
+            ],
+            "experiment_url": links.experiment_url(experiment),
+            "model_url": links.model_url(experiment.model),
+            "unsubscribe_url": unsubscribe_url,
+        },
+        headers=_alert_headers(unsubscribe_url, f"notification-{notification.pk}"),
+    )
+
+
+def _traffic(experiment, decision):
+    """A canary's share of traffic (percent) at the step the decision was taken."""
+    if experiment.kind != "canary" or decision.step >= len(experiment.traffic_steps):
+        return None
+    return experiment.traffic_steps[decision.step]
+
+
+def _alert_headers(unsubscribe_url, message_id):
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        # Stable per notification: a resend after a worker died mid-send is recognised as the
+        # same message by mail clients.
+        "Message-ID": f"<{message_id}@{_domain()}>",
+    }
 
 
 def _domain():
@@ -53,21 +94,41 @@ def _domain():
 
 
 def digest(*, to, items, first, unsubscribe_url):
-    """One e-mail about several findings ((notification, finding) pairs) of one moment."""
+    """One e-mail about several findings and experiment decisions of one moment, from
+    (notification, finding or decision) pairs."""
+    entries = [_digest_entry(notification, about) for notification, about in items]
+    findings_only = all(entry["finding"] for entry in entries)
     return build(
         "digest",
         to=to,
         context={
-            "items": [
-                {"notification": n, "finding": f, "url": links.finding_url(f)} for n, f in items
-            ],
+            "items": entries,
+            "noun": "findings" if findings_only else "alerts",
             "subscription": first.subscription,
             "unsubscribe_url": unsubscribe_url,
             "held": sum(1 for n, _ in items if n.last_error == HELD),
         },
-        headers={
-            "List-Unsubscribe": f"<{unsubscribe_url}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            "Message-ID": f"<notification-{first.pk}-digest@{_domain()}>",
-        },
+        headers=_alert_headers(unsubscribe_url, f"notification-{first.pk}-digest"),
     )
+
+
+def _digest_entry(notification, about):
+    if notification.decision_id is not None:
+        experiment = about.experiment
+        return {
+            "notification": notification, "finding": None,
+            "name": f"{experiment.model.name} {experiment.name}",
+            "text": f"{about.headline}: {experiment.model.name} {experiment.name}"
+            f" ({'; '.join(about.reasons[:1])})",
+            "url": links.experiment_url(experiment),
+        }  # fmt: skip
+    series = about.series
+    if notification.event == "recovered":
+        text = f"Recovered: {series.model.name} {series.metric.name} on {series.dataset.name}"
+    else:
+        text = about.message
+    return {
+        "notification": notification, "finding": about,
+        "name": f"{series.model.name} {series.metric.name}", "text": text,
+        "url": links.finding_url(about),
+    }  # fmt: skip

@@ -5,7 +5,7 @@ import unicodedata
 from django import forms
 from django.core.validators import validate_email
 
-from evaluations.models import NAME_MAX_LENGTH, EvaluationRun, Finding
+from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, EvaluationRun
 
 ENVIRONMENT_CHOICES = EvaluationRun.Environment.choices
 
@@ -23,7 +23,7 @@ class SubscriptionForm(forms.Form):
     )
     kinds = forms.MultipleChoiceField(
         required=False,
-        choices=Finding.Kind.choices,
+        choices=ALERT_KINDS,
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every kind.",
     )

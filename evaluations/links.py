@@ -31,6 +31,10 @@ def model_chart_url(series) -> str:
     return absolute(f"{path}?{urlencode(params)}#{chart_anchor(series.metric.name)}")
 
 
+def model_url(model) -> str:
+    return absolute(reverse("model-page", args=[model.project.name, model.name]))
+
+
 def branch_url(run) -> str:
     """The model page on the run's branch (drawn over the main line) and dataset: where a
     pull request's comment sends its reader."""

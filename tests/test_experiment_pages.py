@@ -5,8 +5,9 @@ version, the chart data over the windows and every decision; members of the proj
 import json
 import re
 
+from evaluations.models import AlertSubscription
 from evaluations.services import projects
-from tests.test_experiments_api import CANARY, canary_window, create, post_window
+from tests.experiment_bodies import CANARY, canary_window, create, post_window
 
 
 def chart_data(response):
@@ -87,3 +88,15 @@ def test_experiments_are_for_the_projects_members_only(api, client, member):
     assert client.get(f"/experiments/{experiment['id']}/").status_code == 404
     assert client.get("/projects/acme/experiments/").status_code == 404
     assert client.get("/experiments/999999/").status_code == 404
+
+
+def test_an_experiment_page_lists_the_alerts_its_decisions_sent(api, member, project):
+    AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@example.com"])
+    experiment, windows = rolled_back(api)
+
+    html = member.get(f"/experiments/{experiment['id']}/").content.decode()
+
+    (table,) = re.findall(r'<table id="alerts">(.*?)</table>', html, re.S)
+    assert "ana@example.com" in table
+    assert f"Canary rolled back, guardrail breached after w{windows - 1}" in table
+    assert "<td>pending</td>" in table  # queued once the decision commits

@@ -107,3 +107,33 @@ def test_an_smtp_outage_on_the_worker_delays_mail_and_delivers_each_once(
     assert sorted(rcpt for rcpts, _ in smtp.messages for rcpt in rcpts) == [
         "ana@example.com", "bo@example.com",
     ]  # fmt: skip
+
+
+def test_an_experiment_rollback_reaches_subscribers_through_the_worker_despite_an_smtp_outage(
+    celery_worker_process, settings, smtp
+):
+    from evaluations.models import AlertSubscription, Notification
+    from tests.experiment_bodies import CANARY, canary_window
+
+    settings.ALERT_DIGEST_SECONDS = 0  # the API queues the mail here, not on the worker
+    project, _ = projects.ensure_project(name="acme")
+    AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@example.com"])
+    client = client_for(projects.create_token(project=project)[1])
+    smtp.stop()
+
+    experiment = client.post("/api/v1/experiments/", CANARY, format="json").json()
+    for index in range(60):
+        window = canary_window(index, 0.05, error_rate=0.02)
+        answer = client.post(f"/api/v1/experiments/{experiment['id']}/windows/", window,
+                             format="json").json()  # fmt: skip
+        if answer["decision"] != "continue":
+            break
+
+    assert answer["decision"] == "rollback"
+    assert wait_until(lambda: Notification.objects.filter(attempts__gte=1).exists())
+    assert not Notification.objects.filter(state="sent").exists()
+    smtp.start()
+    assert wait_until(lambda: Notification.objects.filter(state="sent").count() == 1, timeout=60)
+    time.sleep(1)  # a duplicate would arrive now
+    assert [rcpts for rcpts, _ in smtp.messages] == [["ana@example.com"]]
+    assert smtp.messages[0][1]["Subject"].strip().startswith("Canary rolled back")

@@ -4,7 +4,7 @@ import django_filters
 from rest_framework import generics, serializers
 
 from evaluations.api.permissions import AdminScope
-from evaluations.models import AlertSubscription, Finding, Notification
+from evaluations.models import ALERT_KINDS, AlertSubscription, Notification
 
 from .fields import ChoiceField, NameField
 
@@ -17,8 +17,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         help_text="Model names; empty: every model",
     )  # fmt: skip
     kinds = serializers.ListField(
-        child=ChoiceField(choices=Finding.Kind.choices), required=False, default=list,
-        help_text="Finding kinds; empty: every kind",
+        child=ChoiceField(choices=ALERT_KINDS), required=False, default=list,
+        help_text="Finding kinds and experiment alerts (rollback, guardrail_breach, "
+        "sample_ratio_mismatch); empty: every kind",
     )  # fmt: skip
 
     class Meta:
@@ -63,11 +64,16 @@ class SubscriptionDetailApi(generics.RetrieveUpdateDestroyAPIView):
 class NotificationSerializer(serializers.ModelSerializer):
     subscription = serializers.CharField(source="subscription.name")
     findings = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    experiment = serializers.IntegerField(
+        source="decision.experiment_id", allow_null=True, read_only=True,
+        help_text="For an experiment alert: the experiment",
+    )  # fmt: skip
 
     class Meta:
         model = Notification
         fields = [
-            "id", "subscription", "recipient", "event", "findings", "state", "attempts",
+            "id", "subscription", "recipient", "event", "findings", "experiment", "state",
+            "attempts",
             "last_error", "subject", "created_at", "sent_at",
         ]  # fmt: skip
 
@@ -75,6 +81,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 class NotificationFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=Notification.State.choices)
     finding = django_filters.NumberFilter(field_name="findings")
+    experiment = django_filters.NumberFilter(field_name="decision__experiment")
 
     class Meta:
         model = Notification
@@ -90,7 +97,7 @@ class NotificationListApi(generics.ListAPIView):
     def get_queryset(self):
         return (
             Notification.objects.filter(subscription__project=self.request.auth.project)
-            .select_related("subscription")
+            .select_related("subscription", "decision")
             .prefetch_related("findings")
             .order_by("-created_at", "-id")
         )

@@ -22,19 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .arms import EMPTY, ArmStats
-from .decision import (
-    Decision,
-    MetricCheck,
-    MetricSpec,
-    check_alpha,
-    count,
-    decimals_for,
-    in_units,
-    percent,
-    unit_name,
-)
-from .sequential import DEFAULT_TUNING_UNITS, MIN_UNITS, difference_bounds
+from .arms import ArmStats
+from .checks import judge_all, sentence
+from .decision import Decision, MetricSpec, check_alpha, count
+from .sequential import DEFAULT_TUNING_UNITS
 from .srm import SampleRatio, sample_ratio_mismatch
 
 ACTIONS = ("continue", "promote", "complete", "rollback")
@@ -97,19 +88,10 @@ def decide_canary(
     if min(split) <= 0:
         raise ValueError("at 100% there is no control left to compare with")
     metrics = (config.primary, *config.guardrails)
-    harmful_alpha = config.alpha / (2 * len(metrics))
-    checks = tuple(
-        judge(
-            spec,
-            control.get(spec.name, EMPTY),
-            candidate.get(spec.name, EMPTY),
-            harmful_alpha=harmful_alpha,
-            other_alpha=config.alpha / 2 if index == 0 else harmful_alpha,
-            tuning_units=config.tuning_units,
-            role="primary" if index == 0 else "guardrail",
-        )
-        for index, spec in enumerate(metrics)
-    )
+    checks = judge_all(
+        config.primary, config.guardrails, control, candidate,
+        alpha=config.alpha, tuning_units=config.tuning_units,
+    )  # fmt: skip
     srm = sample_ratio_mismatch(step_units, split)
     reasons = [sentence(spec, check) for spec, check in zip(metrics, checks, strict=True)]
     breached = [s for s, c in zip(reasons, checks, strict=True) if c.status == "breached"]
@@ -133,82 +115,6 @@ def decide_canary(
         action = "complete" if last else "promote"
         return Decision("canary", action, (*reasons, move), checks, srm)
     return Decision("canary", "continue", tuple(reasons), checks, srm)
-
-
-def judge(
-    spec: MetricSpec,
-    control: ArmStats,
-    candidate: ArmStats,
-    *,
-    harmful_alpha: float,
-    other_alpha: float,
-    tuning_units: int,
-    role: str,
-) -> MetricCheck:
-    """One metric's bounds on candidate - control, and whether its harm is beyond
-    ``max_degradation`` (breached), certainly within it (cleared) or undecided (open)."""
-    higher = spec.direction == "higher_is_better"
-    # harm = how much worse the candidate is: -difference when higher is better, so the
-    # harmful side is the difference's upper bound then, its lower bound otherwise.
-    bounds = difference_bounds(
-        control,
-        candidate,
-        kind=spec.type,
-        lower_alpha=other_alpha if higher else harmful_alpha,
-        upper_alpha=harmful_alpha if higher else other_alpha,
-        tuning_units=tuning_units,
-    )
-    least_harm = negate(bounds.upper) if higher else bounds.lower
-    most_harm = negate(bounds.lower) if higher else bounds.upper
-    status = "open"
-    if least_harm is not None and least_harm > spec.max_degradation:
-        status = "breached"
-    elif most_harm is not None and most_harm < spec.max_degradation:
-        status = "cleared"
-    return MetricCheck(
-        name=spec.name,
-        role=role,
-        estimate=bounds.estimate,
-        lower=bounds.lower,
-        upper=bounds.upper,
-        level=1.0 - harmful_alpha - other_alpha,
-        limit=spec.max_degradation,
-        status=status,
-    )
-
-
-def negate(value: float | None) -> float | None:
-    return None if value is None else -value
-
-
-def sentence(spec: MetricSpec, check: MetricCheck) -> str:
-    """e.g. "error_rate: candidate 0.60 points worse than control (difference +0.60, 97.5% CS
-    +0.31 to +0.89), beyond the allowed 0.50"."""
-    kind, unit = spec.type, unit_name(spec.type)
-    limit = in_units(spec.max_degradation, kind)
-    if check.estimate is None or check.lower is None or check.upper is None:
-        return f"{spec.name}: too little data yet (each arm needs {MIN_UNITS} units and spread)"
-    lower, upper = in_units(check.lower, kind), in_units(check.upper, kind)
-    estimate = in_units(check.estimate, kind)
-    places = decimals_for((upper - lower) / 2, limit)
-    worse = estimate < 0 if spec.direction == "higher_is_better" else estimate > 0
-    told = f"{abs(estimate):.{places}f}{unit} {'worse' if worse else 'better'} than control"
-    if round(estimate, places) == 0:
-        told = "level with control"
-    figures = (
-        f"(difference {estimate:+.{places}f}, {percent(check.level)} CS "
-        f"{lower:+.{places}f} to {upper:+.{places}f})"
-    )
-    allowed = f"{limit:.{places}f}{unit}"
-    if check.status == "breached":
-        return f"{spec.name}: candidate {told} {figures}, beyond the allowed {allowed}"
-    if check.status == "cleared":
-        if check.role == "primary" and spec.max_degradation == 0:
-            return f"{spec.name}: candidate {told} {figures}, shown not worse"
-        if check.role == "primary":
-            return f"{spec.name}: candidate {told} {figures}, shown within the margin {allowed}"
-        return f"{spec.name}: candidate {told} {figures}, shown within the allowed {allowed}"
-    return f"{spec.name}: candidate {told} {figures}, not yet decided against {allowed}"
 
 
 def mismatch_sentence(srm: SampleRatio, split: Sequence[float]) -> str:

@@ -1,7 +1,13 @@
 """Tables of the metrics tracker, by area."""
 
-from .alerts import AlertSubscription, Notification
-from .experiments import Experiment, ExperimentArm, ExperimentDecision, ExperimentWindow
+from .alerts import ALERT_KINDS, AlertSubscription, Notification
+from .experiments import (
+    Experiment,
+    ExperimentAlert,
+    ExperimentArm,
+    ExperimentDecision,
+    ExperimentWindow,
+)
 from .findings import ChangeMark, Finding
 from .gate import BaselinePin, ThresholdRule
 from .history import (
@@ -17,6 +23,7 @@ from .history import (
 from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_digest
 
 __all__ = [
+    "ALERT_KINDS",
     "NAME_MAX_LENGTH",
     "AlertSubscription",
     "ApiToken",
@@ -26,6 +33,7 @@ __all__ = [
     "EvaluationDataset",
     "EvaluationRun",
     "Experiment",
+    "ExperimentAlert",
     "ExperimentArm",
     "ExperimentDecision",
     "ExperimentWindow",

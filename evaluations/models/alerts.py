@@ -1,11 +1,15 @@
-"""Who hears about findings (subscriptions), and every e-mail notification, recorded before
-it is sent so that an SMTP outage delays mail but loses none."""
+"""Who hears about findings and experiments (subscriptions), and every e-mail notification,
+recorded before it is sent so that an SMTP outage delays mail but loses none."""
 
 from django.db import models
 from django.utils import timezone
 
+from .experiments import ExperimentAlert, ExperimentDecision
 from .findings import Finding
 from .projects import NAME_MAX_LENGTH, Project
+
+# What a subscription may narrow itself to.
+ALERT_KINDS = [*Finding.Kind.choices, *ExperimentAlert.choices]
 
 
 class AlertSubscription(models.Model):
@@ -17,7 +21,9 @@ class AlertSubscription(models.Model):
     emails = models.JSONField(default=list, blank=True)
     include_members = models.BooleanField(default=False)
     model_names = models.JSONField(default=list, blank=True, help_text="Empty: all models")
-    kinds = models.JSONField(default=list, blank=True, help_text="Finding kinds; empty: all")
+    kinds = models.JSONField(
+        default=list, blank=True, help_text="Finding kinds and experiment alerts; empty: all"
+    )
     notify_recovered = models.BooleanField(default=False)
     unsubscribed = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -27,12 +33,14 @@ class AlertSubscription(models.Model):
 
 
 class Notification(models.Model):
-    """One e-mail to one recipient about one finding (or a digest of several)."""
+    """One e-mail to one recipient about one finding or one experiment's decision (or a digest
+    of several)."""
 
     class Event(models.TextChoices):
         OPENED = "opened"
         GREW = "grew"
         RECOVERED = "recovered"
+        EXPERIMENT = "experiment"  # a rollback, a guardrail breach, a split mismatch
 
     class State(models.TextChoices):
         PENDING = "pending"
@@ -45,6 +53,10 @@ class Notification(models.Model):
     recipient = models.EmailField()
     event = models.CharField(max_length=16, choices=Event.choices)
     findings = models.ManyToManyField(Finding, related_name="notifications")
+    decision = models.ForeignKey(
+        ExperimentDecision, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="notifications",
+    )  # fmt: skip
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

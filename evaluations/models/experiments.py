@@ -107,6 +107,18 @@ class ExperimentWindow(models.Model):
         return f"{self.experiment_id}: {self.window_id}"
 
 
+class ExperimentAlert(models.TextChoices):
+    """What an experiment's decision alerts about (beside the kinds of finding)."""
+
+    ROLLBACK = "rollback", "experiment rolled back (a canary rolled back, a shadow not safe)"
+    GUARDRAIL_BREACH = "guardrail_breach", "experiment guardrail breached"
+    SAMPLE_RATIO_MISMATCH = "sample_ratio_mismatch", "experiment traffic split mismatch"
+
+
+# The decisions that take traffic away from the candidate.
+ROLLBACK_ACTIONS = ("rollback", "not_safe")
+
+
 class ExperimentDecision(models.Model):
     """The decision after one window (or a stop): the action, its reasons and the figures
     behind it (cumulative per-arm statistics with their intervals, the sample-ratio test, a
@@ -131,3 +143,34 @@ class ExperimentDecision(models.Model):
 
     def __str__(self):
         return f"{self.experiment_id}: {self.action}"
+
+    @property
+    def mismatch(self) -> bool:
+        """Whether the traffic split was off plan when this decision was taken."""
+        return bool((self.figures.get("srm") or {}).get("mismatch"))
+
+    @property
+    def alerts(self) -> list[str]:
+        """What about this decision people should be told (ExperimentAlert values)."""
+        found = []
+        if self.action in ROLLBACK_ACTIONS:
+            found.append(ExperimentAlert.ROLLBACK)
+        checks = self.figures.get("checks") or []
+        if any(c.get("role") == "guardrail" and c.get("status") == "breached" for c in checks):
+            found.append(ExperimentAlert.GUARDRAIL_BREACH)
+        if self.mismatch:
+            found.append(ExperimentAlert.SAMPLE_RATIO_MISMATCH)
+        return found
+
+    @property
+    def headline(self) -> str:
+        """What an alert about this decision says first, e.g. "Canary rolled back, guardrail
+        breached" or "Canary traffic split off plan"."""
+        alerts, said = self.alerts, []
+        if ExperimentAlert.ROLLBACK in alerts:
+            said.append("rolled back" if self.action == "rollback" else "not safe to switch")
+        if ExperimentAlert.GUARDRAIL_BREACH in alerts:
+            said.append("guardrail breached")
+        if ExperimentAlert.SAMPLE_RATIO_MISMATCH in alerts:
+            said.append("traffic split off plan")
+        return f"{self.experiment.kind.capitalize()} {', '.join(said) or self.action}"

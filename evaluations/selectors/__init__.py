@@ -3,6 +3,8 @@
 from .analysis import AnalysisInput, analysis_inputs, failing_analyses
 from .branches import BranchRow, branches_of
 from .experiments import (
+    arm_rows,
+    experiment_notifications,
     experiment_timeline,
     experiments_for,
     get_experiment,
@@ -50,10 +52,12 @@ __all__ = [
     "PinRow",
     "RuleRow",
     "analysis_inputs",
+    "arm_rows",
     "branch_head",
     "branches_of",
     "compare_versions",
     "current_pin",
+    "experiment_notifications",
     "experiment_timeline",
     "experiments_for",
     "failing_analyses",

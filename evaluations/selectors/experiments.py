@@ -6,7 +6,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
-from evaluations.models import Experiment, ExperimentDecision
+from evaluations.models import Experiment, ExperimentDecision, Notification
 
 
 def experiments_for(*, project, model=None, kind=None, status=None):
@@ -45,6 +45,27 @@ def latest_decisions(experiments) -> None:
 def latest_decision(*, experiment):
     """The experiment's current decision, None before its first window."""
     return experiment.decisions.select_related("window").order_by("-created_at", "-id").first()
+
+
+def arm_rows(*, experiment, decision) -> list[tuple[str, int, list[dict | None]]]:
+    """Per arm after ``decision``: (version, units, each metric's figures in the experiment's
+    metric order: the stored figures' keys come back in JSON's order)."""
+    if decision is None:
+        return []
+    names = [spec["name"] for spec in experiment.metric_specs]
+    return [
+        (label, arm.get("n", 0), [arm.get("metrics", {}).get(name) for name in names])
+        for label, arm in (decision.figures.get("arms") or {}).items()
+    ]
+
+
+def experiment_notifications(*, experiment, limit=100):
+    """The alerts the experiment's decisions sent (or are sending), newest first."""
+    return (
+        Notification.objects.filter(decision__experiment=experiment)
+        .select_related("decision__window", "decision__experiment")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def get_experiment(*, project, experiment_id) -> Experiment:

@@ -1,7 +1,9 @@
-"""E-mail alerts about findings: who is told, recorded before sending, sent once.
+"""E-mail alerts about findings and experiments: who is told, recorded before sending, sent once.
 
 A finding that opens notifies each recipient of each matching subscription once; a recovered
-finding sends one "recovered" note where the subscription asks for it. Every notification is
+finding sends one "recovered" note where the subscription asks for it. An experiment's decision
+that rolls back, breaches a guardrail or first finds the traffic split off plan notifies them
+the same way, recorded in the transaction that stores the decision. Every notification is
 a row (``pending``) before any mail leaves, and the send task marks it ``sent`` under a row
 lock, so an SMTP outage delays mail without losing it and a retried task sends nothing twice.
 """
@@ -15,7 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from evaluations import emails, links, queue, selectors
-from evaluations.models import AlertSubscription, Notification
+from evaluations.models import (
+    AlertSubscription,
+    ExperimentAlert,
+    ExperimentDecision,
+    Notification,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,38 @@ def notify(*, opened=(), updated=(), resolved=()) -> list[Notification]:
                     )
                     notification.findings.add(finding)
                     planned.append(notification)
+    if planned:
+        transaction.on_commit(lambda: _queue([n.pk for n in planned]), robust=True)
+    return planned
+
+
+def notify_experiment(*, decision, previous=None) -> list[Notification]:
+    """Record the notifications an experiment's decision calls for (``decision.alerts``) and
+    queue their sending once committed. A split mismatch that the previous decision already
+    had is not told again: it is told when it appears, not after every window it lasts."""
+    told = [
+        alert for alert in decision.alerts
+        if not (alert == ExperimentAlert.SAMPLE_RATIO_MISMATCH and previous and previous.mismatch)
+    ]  # fmt: skip
+    if not told:
+        return []
+    experiment = decision.experiment
+    planned = []
+    with transaction.atomic():
+        for subscription in AlertSubscription.objects.filter(project_id=experiment.project_id):
+            if subscription.model_names and experiment.model.name not in subscription.model_names:
+                continue
+            if subscription.kinds and not set(subscription.kinds) & set(told):
+                continue
+            planned += [
+                Notification.objects.create(
+                    subscription=subscription,
+                    recipient=recipient,
+                    decision=decision,
+                    event=Notification.Event.EXPERIMENT,
+                )
+                for recipient in recipients(subscription)
+            ]
     if planned:
         transaction.on_commit(lambda: _queue([n.pk for n in planned]), robust=True)
     return planned
@@ -165,22 +204,34 @@ def send(*, notification_id) -> bool:
 
 def _message(batch):
     first = batch[0]
-    items = []
-    for notification in batch:
-        finding = notification.findings.select_related(
-            "series__model__project", "series__metric", "series__dataset", "start_version"
-        ).first()
-        items.append((notification, finding))
     url = unsubscribe_url(first.subscription, first.recipient)
-    if len(items) == 1:
-        notification, finding = items[0]
-        points = selectors.series_points(series=finding.series, limit=RECENT_POINTS)
-        (limits,) = selectors.analysis_inputs(series_ids=[finding.series_id], points=1)
-        return emails.finding_alert(
-            to=first.recipient, notification=notification, finding=finding, points=points,
-            limits=limits, unsubscribe_url=url,
+    items = [(notification, _subject_of(notification)) for notification in batch]
+    if len(items) > 1:
+        return emails.digest(to=first.recipient, items=items, first=first, unsubscribe_url=url)
+    notification, about = items[0]
+    if notification.decision_id is not None:
+        return emails.experiment_alert(
+            to=first.recipient, notification=notification, decision=about,
+            arm_rows=selectors.arm_rows(experiment=about.experiment, decision=about),
+            unsubscribe_url=url,
         )  # fmt: skip
-    return emails.digest(to=first.recipient, items=items, first=first, unsubscribe_url=url)
+    points = selectors.series_points(series=about.series, limit=RECENT_POINTS)
+    (limits,) = selectors.analysis_inputs(series_ids=[about.series_id], points=1)
+    return emails.finding_alert(
+        to=first.recipient, notification=notification, finding=about, points=points,
+        limits=limits, unsubscribe_url=url,
+    )  # fmt: skip
+
+
+def _subject_of(notification):
+    """What a notification is about: its experiment decision, or its finding."""
+    if notification.decision_id is not None:
+        return ExperimentDecision.objects.select_related(
+            "experiment__model", "experiment__project", "window"
+        ).get(pk=notification.decision_id)
+    return notification.findings.select_related(
+        "series__model__project", "series__metric", "series__dataset", "start_version"
+    ).first()
 
 
 def _record_attempt(batch, *, subject, error):

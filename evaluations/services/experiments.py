@@ -30,6 +30,7 @@ from evaluations.models import (
     ModelVersion,
     RegisteredModel,
 )
+from evaluations.services import alerts
 
 # What each decision makes of the experiment: actions not listed keep it running.
 ENDINGS = {
@@ -138,11 +139,14 @@ def _judge(experiment, window, stored) -> ExperimentDecision:
     if status is not None:
         experiment.status, experiment.ended_at = status, timezone.now()
     experiment.save(update_fields=["step", "status", "ended_at"])
-    return ExperimentDecision.objects.create(
+    stored_decision = ExperimentDecision.objects.create(
         experiment=experiment, window=stored, action=decision.action,
         reasons=list(decision.reasons), step=step, totals=totals,
         figures=_figures(experiment, labels, totals, decision),
     )  # fmt: skip
+    # In the decision's own transaction: an alert is on record whenever its decision is.
+    alerts.notify_experiment(decision=stored_decision, previous=previous)
+    return stored_decision
 
 
 def _summed(totals, window, experiment) -> dict:
@@ -218,12 +222,17 @@ def _canary(experiment, labels, totals):
 
 def _shadow(experiment, labels, totals):
     agreement = totals.get("agreement", {"n": 0, "agree": 0, "abs_diff_sum": None})
+    control, candidate = labels[:2]
+    guardrails = tuple(_spec(entry) for entry in experiment.guardrails)
     config = ShadowConfig(
-        min_agreement=experiment.primary_metric.get("min") or 0.95, alpha=experiment.alpha
-    )
+        min_agreement=experiment.primary_metric.get("min") or 0.95, alpha=experiment.alpha,
+        guardrails=guardrails,
+    )  # fmt: skip
     return decide_shadow(
         config, n=agreement["n"], agree=agreement["agree"],
         abs_diff_sum=agreement.get("abs_diff_sum"),
+        control={s.name: _stats(totals, control, s.name) for s in guardrails},
+        candidate={s.name: _stats(totals, candidate, s.name) for s in guardrails},
     )  # fmt: skip
 
 

@@ -34,18 +34,13 @@ def experiment_page(request, experiment_id):
     decisions = list(experiment.decisions.select_related("window").order_by("-created_at", "-id"))
     timeline = selectors.experiment_timeline(experiment=experiment)
     latest = decisions[0] if decisions else None
-    names = [spec["name"] for spec in experiment.metric_specs]
-    # In the experiment's metric order: the stored figures' keys come back in JSON's order.
-    arm_rows = [
-        (label, arm.get("n", 0), [arm.get("metrics", {}).get(name) for name in names])
-        for label, arm in ((latest.figures.get("arms") or {}).items() if latest else ())
-    ]
     context = {
         "project": project,
         "experiment": experiment,
         "latest": latest,
-        "arm_rows": arm_rows,
+        "arm_rows": selectors.arm_rows(experiment=experiment, decision=latest),
         "decisions": decisions,
+        "notifications": selectors.experiment_notifications(experiment=experiment),
         "chart_json": script_json(timeline),
     }
     return render(request, "evaluations/experiment.html", context)

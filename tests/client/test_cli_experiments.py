@@ -6,7 +6,7 @@ import pytest
 
 from evaluations.models import Experiment, ExperimentWindow
 from tests.client.test_cli_exit_codes import acme_token
-from tests.test_experiments_api import CANARY, canary_window
+from tests.experiment_bodies import CANARY, canary_window
 from trackerclient import cli
 
 
