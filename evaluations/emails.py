@@ -22,7 +22,7 @@ def build(name, *, to, context, headers=None) -> EmailMultiAlternatives:
     return message
 
 
-def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url):
+def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url, message_id):
     """The e-mail about a finding that opened (or recovered)."""
     return build(
         "finding",
@@ -38,11 +38,11 @@ def finding_alert(*, to, notification, finding, points, limits, unsubscribe_url)
             "chart_url": links.model_chart_url(finding.series),
             "unsubscribe_url": unsubscribe_url,
         },
-        headers=_alert_headers(unsubscribe_url, f"notification-{notification.pk}"),
+        headers=_alert_headers(unsubscribe_url, f"alert-{message_id}"),
     )
 
 
-def experiment_alert(*, to, notification, decision, arm_rows, unsubscribe_url):
+def experiment_alert(*, to, notification, decision, arm_rows, unsubscribe_url, message_id):
     """The e-mail about an experiment's decision that rolled back, breached a guardrail or
     found the traffic split off plan."""
     experiment = decision.experiment
@@ -68,7 +68,7 @@ def experiment_alert(*, to, notification, decision, arm_rows, unsubscribe_url):
             "model_url": links.model_url(experiment.model),
             "unsubscribe_url": unsubscribe_url,
         },
-        headers=_alert_headers(unsubscribe_url, f"notification-{notification.pk}"),
+        headers=_alert_headers(unsubscribe_url, f"alert-{message_id}"),
     )
 
 
@@ -83,8 +83,8 @@ def _alert_headers(unsubscribe_url, message_id):
     return {
         "List-Unsubscribe": f"<{unsubscribe_url}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        # Stable per notification: a resend after a worker died mid-send is recognised as the
-        # same message by mail clients.
+        # The delivery's id, the same on every attempt: a resend after a worker died mid-send
+        # is recognised as the same message by mail clients.
         "Message-ID": f"<{message_id}@{_domain()}>",
     }
 
@@ -93,7 +93,7 @@ def _domain():
     return settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
 
 
-def digest(*, to, items, first, unsubscribe_url):
+def digest(*, to, items, first, unsubscribe_url, message_id):
     """One e-mail about several findings and experiment decisions of one moment, from
     (notification, finding or decision) pairs."""
     entries = [_digest_entry(notification, about) for notification, about in items]
@@ -104,11 +104,11 @@ def digest(*, to, items, first, unsubscribe_url):
         context={
             "items": entries,
             "noun": "findings" if findings_only else "alerts",
-            "subscription": first.subscription,
+            "channel": first.channel,
             "unsubscribe_url": unsubscribe_url,
             "held": sum(1 for n, _ in items if n.last_error == HELD),
         },
-        headers=_alert_headers(unsubscribe_url, f"notification-{first.pk}-digest"),
+        headers=_alert_headers(unsubscribe_url, f"alert-{message_id}"),
     )
 
 
@@ -132,3 +132,13 @@ def _digest_entry(notification, about):
         "name": f"{series.model.name} {series.metric.name}", "text": text,
         "url": links.finding_url(about),
     }  # fmt: skip
+
+
+def channel_test(*, to, alert, channel, unsubscribe_url, message_id):
+    """The test message a channel's settings send."""
+    return build(
+        "test",
+        to=to,
+        context={"alert": alert, "channel": channel, "unsubscribe_url": unsubscribe_url},
+        headers=_alert_headers(unsubscribe_url, f"alert-{message_id}"),
+    )

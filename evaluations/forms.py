@@ -5,19 +5,33 @@ import unicodedata
 from django import forms
 from django.core.validators import validate_email
 
-from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, EvaluationRun
+from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, Channel, EvaluationRun
 
 ENVIRONMENT_CHOICES = EvaluationRun.Environment.choices
 
 
-class SubscriptionForm(forms.Form):
+class ChannelForm(forms.Form):
+    """A channel as the settings page adds it: e-mail to addresses (and the members), or a
+    webhook, Slack or Teams URL."""
+
     name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(
+        choices=Channel.Kind.choices, initial=Channel.Kind.EMAIL, required=False
+    )
     emails = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Addresses, one per line or separated by commas.",
+        help_text="E-mail: addresses, one per line or separated by commas.",
     )
     include_members = forms.BooleanField(required=False, label="Also the project's members")
+    url = forms.URLField(
+        required=False, max_length=2000, assume_scheme="https",
+        help_text="Webhook, Slack, Teams: the URL to post to (kept secret, shown masked).",
+    )  # fmt: skip
+    secret = forms.CharField(
+        required=False, min_length=16, max_length=200, widget=forms.PasswordInput,
+        help_text="Webhook: the signing secret, at least 16 characters.",
+    )  # fmt: skip
     models = forms.CharField(
         required=False, help_text="Model names separated by commas; empty: every model."
     )
@@ -43,9 +57,29 @@ class SubscriptionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not data.get("emails") and not data.get("include_members"):
-            self.add_error("emails", "Give at least one address, or include the members.")
+        kind = data["kind"] = data.get("kind") or Channel.Kind.EMAIL
+        if kind == Channel.Kind.EMAIL:
+            if not data.get("emails") and not data.get("include_members"):
+                self.add_error("emails", "Give at least one address, or include the members.")
+        else:
+            if not data.get("url"):
+                self.add_error("url", "This kind of channel needs its URL.")
+            elif kind != Channel.Kind.WEBHOOK and not data["url"].startswith("https://"):
+                self.add_error("url", "A Slack or Teams webhook URL is https.")
+            if kind == Channel.Kind.WEBHOOK and not data.get("secret"):
+                self.add_error("secret", "A webhook needs a signing secret.")
         return data
+
+    def channel_fields(self) -> dict:
+        data = self.cleaned_data
+        fields = {
+            "name": data["name"], "kind": data["kind"], "model_names": data["models"],
+            "kinds": data["kinds"], "notify_recovered": data["notify_recovered"],
+        }  # fmt: skip
+        if data["kind"] == Channel.Kind.EMAIL:
+            return fields | {"emails": data["emails"], "include_members": data["include_members"]}
+        secret = data["secret"] if data["kind"] == Channel.Kind.WEBHOOK else ""
+        return fields | {"url": data["url"], "secret": secret}
 
 
 class TokenForm(forms.Form):
@@ -57,7 +91,7 @@ class TokenForm(forms.Form):
     scope = forms.ChoiceField(
         choices=[
             ("ingest", "ingest: post runs and read (what a CI job needs)"),
-            ("admin", "admin: also rules, baselines, marks, triage and alert subscriptions"),
+            ("admin", "admin: also rules, baselines, marks, triage and alert channels"),
         ],
         initial="ingest",
         required=False,
@@ -74,7 +108,7 @@ class TokenForm(forms.Form):
 
 
 ROLE_CHOICES = [
-    ("member", "member: reads, pins baselines, triages findings, edits alert subscriptions"),
+    ("member", "member: reads, pins baselines, triages findings, edits alert channels"),
     ("viewer", "viewer: reads only"),
     ("owner", "owner: also manages members and API tokens"),
 ]

@@ -31,6 +31,10 @@ def model_chart_url(series) -> str:
     return absolute(f"{path}?{urlencode(params)}#{chart_anchor(series.metric.name)}")
 
 
+def project_url(project) -> str:
+    return absolute(reverse("project-page", args=[project.name]))
+
+
 def model_url(model) -> str:
     return absolute(reverse("model-page", args=[model.project.name, model.name]))
 

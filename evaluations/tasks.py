@@ -48,10 +48,11 @@ def sweep_series():
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
-    max_retries=settings.EMAIL_MAX_RETRIES,
+    max_retries=settings.ALERT_MAX_RETRIES,
 )
 def send_notification(self, notification_id):
-    """Send one e-mail notification; retried with exponential backoff while SMTP fails."""
+    """Send one notification through its channel; retried with exponential backoff while the
+    far end fails (after the seconds it asks for, when it does)."""
     try:
         alerts.send(notification_id=notification_id)
     except alerts.RateLimited as exc:
@@ -61,6 +62,8 @@ def send_notification(self, notification_id):
         if self.request.retries >= self.max_retries:
             alerts.mark_failed(notification_id=notification_id, error=exc)
             return
+        if exc.retry_after is not None:
+            raise self.retry(countdown=exc.retry_after, exc=exc) from exc
         raise
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from evaluations.models import AlertSubscription, Finding, Notification, Series
+from evaluations.models import Channel, Finding, Notification, Series
 from evaluations.services import alerts, findings, series_analysis
 from tests.test_analysis_jobs import history, planted_drift, post_history
 
 
 @pytest.fixture
 def subscribed(project):
-    return AlertSubscription.objects.create(
+    return Channel.objects.create(
         project=project, name="ml-oncall", emails=["ana@example.com", "bo@example.com"]
     )
 
@@ -224,7 +224,7 @@ def _baseline_detected(finding):
 def test_a_threshold_breach_on_the_latest_run_is_a_finding_and_an_alert(
     api, project, smtp, django_capture_on_commit_callbacks
 ):
-    AlertSubscription.objects.create(
+    Channel.objects.create(
         project=project, name="gate", emails=["ana@example.com"], kinds=["threshold"],
         notify_recovered=True,
     )  # fmt: skip

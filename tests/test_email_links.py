@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.conf import settings
 
-from evaluations.models import AlertSubscription, Finding
+from evaluations.models import Channel, Finding
 from tests.test_analysis_jobs import history, planted_drift, post_history
 
 URL = re.compile(r"https?://\S+")
@@ -26,7 +26,7 @@ class Hrefs(HTMLParser):
 
 @pytest.fixture
 def subscribed(project):
-    return AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@x.org"])
+    return Channel.objects.create(project=project, name="oncall", emails=["ana@x.org"])
 
 
 def links_of(message):

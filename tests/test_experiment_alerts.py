@@ -5,7 +5,7 @@ sent once, held while SMTP is down)."""
 import numpy as np
 import pytest
 
-from evaluations.models import AlertSubscription, Notification
+from evaluations.models import Channel, Notification
 from evaluations.services import alerts
 from tests.experiment_bodies import CANARY, canary_window, create, post_window
 
@@ -14,7 +14,7 @@ SITE = "http://127.0.0.1:8000"
 
 @pytest.fixture
 def subscribed(project):
-    return AlertSubscription.objects.create(
+    return Channel.objects.create(
         project=project, name="ml-oncall", emails=["ana@example.com", "bo@example.com"]
     )
 
@@ -105,7 +105,7 @@ def test_subscriptions_narrowed_to_other_kinds_or_models_hear_nothing(
                                 ("srm-only", ["sample_ratio_mismatch"], []),
                                 ("other-model", [], ["churn"]),
                                 ("rollbacks", ["rollback"], ["fraud-detector"])):  # fmt: skip
-        AlertSubscription.objects.create(
+        Channel.objects.create(
             project=project, name=name, emails=[f"{name}@example.com"], kinds=kinds,
             model_names=models,
         )  # fmt: skip

@@ -5,7 +5,7 @@ version, the chart data over the windows and every decision; members of the proj
 import json
 import re
 
-from evaluations.models import AlertSubscription
+from evaluations.models import Channel
 from evaluations.services import projects
 from tests.experiment_bodies import CANARY, canary_window, create, post_window
 
@@ -91,7 +91,7 @@ def test_experiments_are_for_the_projects_members_only(api, client, member):
 
 
 def test_an_experiment_page_lists_the_alerts_its_decisions_sent(api, member, project):
-    AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@example.com"])
+    Channel.objects.create(project=project, name="oncall", emails=["ana@example.com"])
     experiment, windows = rolled_back(api)
 
     html = member.get(f"/experiments/{experiment['id']}/").content.decode()

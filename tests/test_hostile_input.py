@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from evaluations.models import AlertSubscription, ChangeMark, Finding, Series, ThresholdRule
+from evaluations.models import ChangeMark, Channel, Finding, Series, ThresholdRule
 from evaluations.services import findings
 from tests.test_findings_api import detected
 from tests.test_ingest_validation import body_with, nothing_written, raw_post
@@ -55,7 +55,7 @@ def test_json_nested_10000_deep_answers_400_at_every_endpoint(api, path):
     assert "nested deeper than 512 levels" in response.json()["detail"]
     assert nothing_written()
     assert not ThresholdRule.objects.exists() and not ChangeMark.objects.exists()
-    assert not AlertSubscription.objects.exists()
+    assert not Channel.objects.exists()
 
 
 @pytest.mark.parametrize("levels", [33, 260, 500])
@@ -334,12 +334,12 @@ def test_a_model_name_with_nul_in_the_path_is_not_found(api, stored, path):
 
 @pytest.mark.parametrize("delete", ["abc", "", "-1", HUGE, "1\u0000"])
 def test_deleting_a_subscription_by_a_malformed_id_answers_400(member, project, delete):
-    kept = AlertSubscription.objects.create(project=project, name="kept", emails=["a@b.c"])
+    kept = Channel.objects.create(project=project, name="kept", emails=["a@b.c"])
 
     response = member.post(f"/projects/{project.name}/settings/", {"delete": delete})
 
     assert response.status_code == 400
-    assert AlertSubscription.objects.filter(pk=kept.pk).exists()
+    assert Channel.objects.filter(pk=kept.pk).exists()
 
 
 def test_a_subscription_named_with_nul_is_a_form_error(member, project):
@@ -349,7 +349,7 @@ def test_a_subscription_named_with_nul_is_a_form_error(member, project):
 
     assert response.status_code == 200
     assert "Null characters are not allowed" in response.content.decode()
-    assert not AlertSubscription.objects.exists()
+    assert not Channel.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -374,7 +374,7 @@ def test_a_lone_surrogate_in_a_subscription_kind_is_quoted_escaped(api):
 
     assert response.status_code == 400
     assert "drift\\udfff" in error_at(response, "kinds.0")
-    assert not AlertSubscription.objects.exists()
+    assert not Channel.objects.exists()
 
 
 def test_a_triage_note_with_nul_on_the_finding_page_answers_400(member, post_run, run_body):

@@ -111,7 +111,7 @@ def test_a_finding_e_mail_writes_the_change_and_how_sure_like_its_page(drift):
     drift.refresh_from_db()
     context = {
         "finding": drift, "series": drift.series, "points": [], "baseline": 0.93,
-        "threshold": None, "notification": {"event": "opened", "subscription": {"name": "ml"}},
+        "threshold": None, "notification": {"event": "opened", "channel": {"name": "ml"}},
     }  # fmt: skip
     subject = render_to_string("emails/finding_subject.txt", context)
     body = render_to_string("emails/finding_body.txt", context)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from evaluations.models import AlertSubscription, Membership
+from evaluations.models import Channel, Membership
 from evaluations.services import projects
 
 
@@ -72,14 +72,14 @@ def test_members_manage_alert_subscriptions_in_the_project_settings(client, proj
     refused = client.post(path, {"name": "x", "emails": "not-an-address"})
 
     assert added.status_code == 302
-    subscription = AlertSubscription.objects.get()
+    subscription = Channel.objects.get()
     assert subscription.emails == ["a@example.com", "b@example.com"]
     assert (subscription.model_names, subscription.kinds) == (["fraud-detector"], ["drift"])
     assert refused.status_code == 200
     assert "is not an e-mail address" in refused.content.decode()
     assert "oncall" in client.get(path).content.decode()
     client.post(path, {"delete": subscription.pk})
-    assert not AlertSubscription.objects.exists()
+    assert not Channel.objects.exists()
 
 
 def test_project_settings_are_for_members_only(client, project, db):

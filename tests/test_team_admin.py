@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
 
-from evaluations.models import AlertSubscription, BaselinePin, Finding, Membership, ModelVersion
+from evaluations.models import BaselinePin, Channel, Finding, Membership, ModelVersion
 from evaluations.services import alerts, findings
 from evaluations.services import projects as project_services
 
@@ -151,13 +151,13 @@ def test_a_viewer_reads_pages_but_cannot_pin_triage_or_change_settings(client, v
     assert "Only the project&#x27;s owners and members pin baselines" in pinned.content.decode()
     assert not BaselinePin.objects.exists()
     assert Finding.objects.get().status == "open"
-    assert not AlertSubscription.objects.exists()
+    assert not Channel.objects.exists()
 
 
 CONTROLS = {
     "finding": ('name="action" value="acknowledge"', 'id="triage"'),
     "compare": ("as baseline…",),
-    "settings": ('id="add-subscription"', 'name="delete"'),
+    "settings": ('id="add-channel"', 'name="delete"'),
 }
 
 
@@ -179,7 +179,7 @@ def test_pin_triage_and_subscription_controls_are_shown_only_to_who_may_use_them
     client, project, post_run, run_body, role, shown
 ):
     post_run(run_body)
-    alerts.save_subscription(
+    alerts.save_channel(
         project=project, name="team", emails=["team@example.com"], include_members=False,
         model_names=[], kinds=[], notify_recovered=False,
     )  # fmt: skip

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from evaluations.models import (
-    AlertSubscription,
     ApiToken,
     BaselinePin,
     ChangeMark,
+    Channel,
     Finding,
     ModelVersion,
     Series,
@@ -92,7 +92,7 @@ def state():
         list(ThresholdRule.objects.values_list("pk", "min", "max")),
         ChangeMark.objects.count(),
         list(Finding.objects.values_list("pk", "status", "triage_note")),
-        list(AlertSubscription.objects.values_list("pk", "name", "emails")),
+        list(Channel.objects.values_list("pk", "name", "emails")),
     )
 
 

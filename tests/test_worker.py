@@ -84,12 +84,12 @@ def test_a_planted_drift_posted_through_the_api_becomes_a_finding_on_the_worker(
 def test_an_smtp_outage_on_the_worker_delays_mail_and_delivers_each_once(
     celery_worker_process, settings, smtp
 ):
-    from evaluations.models import AlertSubscription, Notification
+    from evaluations.models import Channel, Notification
     from tests.test_analysis_jobs import history, planted_drift
 
     settings.ANALYSIS_DELAY_SECONDS = 0
     project, _ = projects.ensure_project(name="acme")
-    AlertSubscription.objects.create(
+    Channel.objects.create(
         project=project, name="oncall", emails=["ana@example.com", "bo@example.com"]
     )
     client = client_for(projects.create_token(project=project)[1])
@@ -112,12 +112,12 @@ def test_an_smtp_outage_on_the_worker_delays_mail_and_delivers_each_once(
 def test_an_experiment_rollback_reaches_subscribers_through_the_worker_despite_an_smtp_outage(
     celery_worker_process, settings, smtp
 ):
-    from evaluations.models import AlertSubscription, Notification
+    from evaluations.models import Channel, Notification
     from tests.experiment_bodies import CANARY, canary_window
 
     settings.ALERT_DIGEST_SECONDS = 0  # the API queues the mail here, not on the worker
     project, _ = projects.ensure_project(name="acme")
-    AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@example.com"])
+    Channel.objects.create(project=project, name="oncall", emails=["ana@example.com"])
     client = client_for(projects.create_token(project=project)[1])
     smtp.stop()
 
@@ -137,3 +137,34 @@ def test_an_experiment_rollback_reaches_subscribers_through_the_worker_despite_a
     time.sleep(1)  # a duplicate would arrive now
     assert [rcpts for rcpts, _ in smtp.messages] == [["ana@example.com"]]
     assert smtp.messages[0][1]["Subject"].strip().startswith("Canary rolled back")
+
+
+def test_a_webhook_that_throttles_then_fails_gets_the_alert_through_the_worker(
+    celery_worker_process, settings
+):
+    from evaluations.models import Channel, Notification
+    from tests.far_end import FarEnd, Reply
+    from tests.test_analysis_jobs import history, planted_drift
+
+    settings.ANALYSIS_DELAY_SECONDS = 0
+    far_end = FarEnd().start()
+    far_end.replies = [Reply(429, "slow down", {"Retry-After": "1"}), Reply(502, "bad gateway")]
+    try:
+        project, _ = projects.ensure_project(name="acme")
+        Channel.objects.create(
+            project=project, name="hook", kind="webhook", url=far_end.url, secret="x" * 16
+        )
+        client = client_for(projects.create_token(project=project)[1])
+
+        response = client.post("/api/v1/runs/batch/", {"runs": history(planted_drift())},
+                               format="json")  # fmt: skip
+        assert response.status_code == 201
+
+        assert wait_until(lambda: Notification.objects.filter(state="sent").exists(), timeout=60)
+        time.sleep(1)  # a duplicate would arrive now
+        assert [r.headers["X-Tracker-Delivery"] for r in far_end.requests] == [
+            str(Notification.objects.get().batch_key)
+        ] * 3
+        assert Notification.objects.get().attempts == 3
+    finally:
+        far_end.stop()

@@ -305,11 +305,15 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "outbox"))
 DEFAULT_FROM_EMAIL = os.environ.get(
     "DEFAULT_FROM_EMAIL", "Model metrics tracker <alerts@localhost>"
 )
-# Sending is retried with exponential backoff (5 s, 10 s, ... up to 10 minutes apart).
-EMAIL_MAX_RETRIES = env_int("EMAIL_MAX_RETRIES", 12)
+# Sending an alert (e-mail, webhook, Slack, Teams) is retried with exponential backoff (5 s,
+# 10 s, ... up to 10 minutes apart) this many times; EMAIL_MAX_RETRIES is its older name.
+ALERT_MAX_RETRIES = env_int("ALERT_MAX_RETRIES", env_int("EMAIL_MAX_RETRIES", 12))
 # Notifications still pending this long after they were recorded are queued again.
 NOTIFICATION_GRACE_SECONDS = env_int("NOTIFICATION_GRACE_SECONDS", 3600)
 # Findings recorded within this many seconds of each other reach a recipient as one digest.
 ALERT_DIGEST_SECONDS = env_int("ALERT_DIGEST_SECONDS", 60)
-# At most this many alert e-mails per recipient per hour; the rest wait for the next one.
+# At most this many alerts per destination (an address, a webhook) per hour; the rest wait
+# for the next one.
 ALERT_RATE_LIMIT_PER_HOUR = env_int("ALERT_RATE_LIMIT_PER_HOUR", 6)
+# How long a webhook, Slack or Teams end may take to answer before the attempt is retried.
+CHANNEL_TIMEOUT_SECONDS = env_int("CHANNEL_TIMEOUT_SECONDS", 10)

@@ -1,19 +1,42 @@
-"""Alert subscriptions and the record of every notification."""
+"""Alert channels (e-mail, webhook, Slack, Teams), the older e-mail subscriptions (e-mail
+channels by another name) and the record of every notification. A channel's URL (a credential
+for Slack and Teams) and secret are taken, never answered back in full."""
+
+from urllib.parse import urlsplit
 
 import django_filters
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from evaluations.api.permissions import AdminScope
-from evaluations.models import ALERT_KINDS, AlertSubscription, Notification
+from evaluations.models import ALERT_KINDS, Channel, Notification
+from evaluations.services import alerts
 
 from .fields import ChoiceField, NameField
 
+MIN_SECRET = 16
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+
+class ChannelSerializer(serializers.ModelSerializer):
     name = NameField()
-    emails = serializers.ListField(child=serializers.EmailField(), required=False, default=list)
+    kind = ChoiceField(choices=Channel.Kind.choices, required=False, default="email")
+    url = serializers.URLField(
+        max_length=2000, required=False, write_only=True,
+        help_text="webhook, slack, teams: where to POST (answered masked, as url_hint)",
+    )  # fmt: skip
+    url_hint = serializers.SerializerMethodField(help_text="The URL's host and last characters")
+    secret = serializers.CharField(
+        max_length=200, min_length=MIN_SECRET, required=False, write_only=True,
+        help_text="webhook: the HMAC-SHA256 signing key (never answered back)",
+    )  # fmt: skip
+    secret_set = serializers.SerializerMethodField()
+    emails = serializers.ListField(
+        child=serializers.EmailField(), required=False, default=list, max_length=200
+    )
     models = serializers.ListField(
-        source="model_names", child=NameField(), required=False, default=list,
+        source="model_names", child=NameField(), required=False, default=list, max_length=200,
         help_text="Model names; empty: every model",
     )  # fmt: skip
     kinds = serializers.ListField(
@@ -23,7 +46,125 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     )  # fmt: skip
 
     class Meta:
-        model = AlertSubscription
+        model = Channel
+        fields = [
+            "id", "name", "kind", "url", "url_hint", "secret", "secret_set", "emails",
+            "include_members", "models", "kinds", "notify_recovered", "unsubscribed",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "unsubscribed", "created_at"]
+
+    def get_url_hint(self, channel) -> str:
+        return channel.url_hint
+
+    def get_secret_set(self, channel) -> bool:
+        return bool(channel.secret)
+
+    def validate(self, attrs):
+        current = self.instance
+        kind = attrs.get("kind", getattr(current, "kind", Channel.Kind.EMAIL))
+        url = attrs.get("url", getattr(current, "url", ""))
+        if kind == Channel.Kind.EMAIL:
+            for field in ("url", "secret"):
+                if attrs.get(field):
+                    raise serializers.ValidationError({field: ["An e-mail channel takes none."]})
+            emails = attrs.get("emails", getattr(current, "emails", []))
+            members = attrs.get("include_members", getattr(current, "include_members", False))
+            if not emails and not members:
+                raise serializers.ValidationError(
+                    {"emails": ["Give at least one address, or include the project's members."]}
+                )
+            return attrs
+        if not url:
+            raise serializers.ValidationError({"url": [f"A {kind} channel needs its URL."]})
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise serializers.ValidationError({"url": ["Only http and https URLs."]})
+        if kind in (Channel.Kind.SLACK, Channel.Kind.TEAMS) and urlsplit(url).scheme != "https":
+            raise serializers.ValidationError({"url": [f"A {kind} webhook URL is https."]})
+        if kind == Channel.Kind.WEBHOOK and not attrs.get("secret", getattr(current, "secret", "")):
+            raise serializers.ValidationError(
+                {"secret": [f"A webhook needs a secret of at least {MIN_SECRET} characters."]}
+            )
+        if kind != Channel.Kind.WEBHOOK and attrs.get("secret"):
+            raise serializers.ValidationError({"secret": ["Only a webhook is signed."]})
+        for field in ("emails", "include_members"):
+            if attrs.get(field):
+                raise serializers.ValidationError({field: [f"A {kind} channel has no addresses."]})
+        return attrs
+
+
+class ChannelListApi(generics.ListCreateAPIView):
+    permission_classes = [AdminScope]
+    serializer_class = ChannelSerializer
+    queryset = Channel.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        return Channel.objects.filter(project=self.request.auth.project).order_by("pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = alerts.save_channel(
+            project=self.request.auth.project, **serializer.validated_data
+        )
+
+
+class ChannelDetailApi(generics.RetrieveUpdateDestroyAPIView):
+    permission_classes = [AdminScope]
+    serializer_class = ChannelSerializer
+    queryset = Channel.objects.none()
+
+    def get_queryset(self):
+        return Channel.objects.filter(project=self.request.auth.project)
+
+    def perform_update(self, serializer):
+        serializer.instance = alerts.save_channel(
+            project=self.request.auth.project, channel=serializer.instance,
+            **serializer.validated_data,
+        )  # fmt: skip
+
+
+class ChannelTestApi(APIView):
+    """Send a test message through the channel now and say whether it went out."""
+
+    permission_classes = [AdminScope]
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "ChannelTest",
+            {
+                "delivered": serializers.BooleanField(),
+                "destinations": serializers.IntegerField(),
+                "error": serializers.CharField(),
+            },
+        ),
+    )
+    def post(self, request, pk):
+        channel = generics.get_object_or_404(Channel, project=request.auth.project, pk=pk)
+        outcome = alerts.send_test(channel=channel)
+        return Response(
+            {"delivered": outcome.delivered, "destinations": outcome.destinations,
+             "error": outcome.error}
+        )  # fmt: skip
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    """An e-mail channel, as the older subscriptions endpoint shows it."""
+
+    name = NameField()
+    emails = serializers.ListField(
+        child=serializers.EmailField(), required=False, default=list, max_length=200
+    )
+    models = serializers.ListField(
+        source="model_names", child=NameField(), required=False, default=list, max_length=200,
+        help_text="Model names; empty: every model",
+    )  # fmt: skip
+    kinds = serializers.ListField(
+        child=ChoiceField(choices=ALERT_KINDS), required=False, default=list,
+        help_text="Finding kinds and experiment alerts; empty: every kind",
+    )  # fmt: skip
+
+    class Meta:
+        model = Channel
         fields = [
             "id", "name", "emails", "include_members", "models", "kinds", "notify_recovered",
             "unsubscribed", "created_at",
@@ -40,41 +181,41 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class SubscriptionListApi(generics.ListCreateAPIView):
-    permission_classes = [AdminScope]
+class SubscriptionListApi(ChannelListApi):
+    """The project's e-mail channels (``/channels/`` has every kind)."""
+
     serializer_class = SubscriptionSerializer
-    queryset = AlertSubscription.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        return AlertSubscription.objects.filter(project=self.request.auth.project).order_by("pk")
-
-    def perform_create(self, serializer):
-        serializer.save(project=self.request.auth.project)
+        return super().get_queryset().filter(kind=Channel.Kind.EMAIL)
 
 
-class SubscriptionDetailApi(generics.RetrieveUpdateDestroyAPIView):
-    permission_classes = [AdminScope]
+class SubscriptionDetailApi(ChannelDetailApi):
     serializer_class = SubscriptionSerializer
-    queryset = AlertSubscription.objects.none()
 
     def get_queryset(self):
-        return AlertSubscription.objects.filter(project=self.request.auth.project)
+        return super().get_queryset().filter(kind=Channel.Kind.EMAIL)
 
 
 class NotificationSerializer(serializers.ModelSerializer):
-    subscription = serializers.CharField(source="subscription.name")
+    channel = serializers.CharField(source="channel.name")
+    channel_id = serializers.IntegerField()
+    subscription = serializers.CharField(
+        source="channel.name", help_text="The channel's name (the older field)"
+    )
     findings = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     experiment = serializers.IntegerField(
         source="decision.experiment_id", allow_null=True, read_only=True,
         help_text="For an experiment alert: the experiment",
     )  # fmt: skip
+    delivery = serializers.UUIDField(source="batch_key", allow_null=True, read_only=True)
 
     class Meta:
         model = Notification
         fields = [
-            "id", "subscription", "recipient", "event", "findings", "experiment", "state",
-            "attempts",
-            "last_error", "subject", "created_at", "sent_at",
+            "id", "channel", "channel_id", "subscription", "recipient", "event", "findings",
+            "experiment", "state", "attempts", "last_error", "subject", "delivery",
+            "created_at", "sent_at",
         ]  # fmt: skip
 
 
@@ -82,6 +223,7 @@ class NotificationFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(choices=Notification.State.choices)
     finding = django_filters.NumberFilter(field_name="findings")
     experiment = django_filters.NumberFilter(field_name="decision__experiment")
+    channel = django_filters.NumberFilter(field_name="channel")
 
     class Meta:
         model = Notification
@@ -96,8 +238,8 @@ class NotificationListApi(generics.ListAPIView):
 
     def get_queryset(self):
         return (
-            Notification.objects.filter(subscription__project=self.request.auth.project)
-            .select_related("subscription", "decision")
+            Notification.objects.filter(channel__project=self.request.auth.project)
+            .select_related("channel", "decision")
             .prefetch_related("findings")
             .order_by("-created_at", "-id")
         )

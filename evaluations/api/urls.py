@@ -63,6 +63,9 @@ urlpatterns = [
         )
         for action in ("acknowledge", "resolve", "false_alarm")
     ],
+    path("channels/", alert_views.ChannelListApi.as_view(), name="api-channels"),
+    path("channels/<int:pk>/", alert_views.ChannelDetailApi.as_view(), name="api-channel"),
+    path("channels/<int:pk>/test/", alert_views.ChannelTestApi.as_view(), name="api-channel-test"),
     path("subscriptions/", alert_views.SubscriptionListApi.as_view(), name="api-subscriptions"),
     path(
         "subscriptions/<int:pk>/",

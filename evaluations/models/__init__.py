@@ -1,6 +1,6 @@
 """Tables of the metrics tracker, by area."""
 
-from .alerts import ALERT_KINDS, AlertSubscription, Notification
+from .alerts import ALERT_KINDS, Channel, Notification
 from .experiments import (
     Experiment,
     ExperimentAlert,
@@ -25,11 +25,11 @@ from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_dige
 __all__ = [
     "ALERT_KINDS",
     "NAME_MAX_LENGTH",
-    "AlertSubscription",
     "ApiToken",
     "BaselinePin",
     "Branch",
     "ChangeMark",
+    "Channel",
     "EvaluationDataset",
     "EvaluationRun",
     "Experiment",

@@ -12,9 +12,9 @@ def unsubscribe(request, token):
         outcome = alerts.unsubscribe(token=token)
         if outcome is None:
             return render(request, "evaluations/unsubscribe.html", {"invalid": True}, status=400)
-        subscription, address = outcome
+        channel, address = outcome
         return render(
             request, "evaluations/unsubscribe.html",
-            {"done": True, "subscription": subscription, "address": address},
+            {"done": True, "channel": channel, "address": address},
         )  # fmt: skip
     return render(request, "evaluations/unsubscribe.html", {"token": token})

@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from evaluations import selectors
-from evaluations.forms import BranchSettingsForm, SubscriptionForm, TokenForm
-from evaluations.models import AlertSubscription, Membership, Project
+from evaluations.forms import BranchSettingsForm, ChannelForm, TokenForm
+from evaluations.models import Channel, Membership, Project
 from evaluations.services import alerts, branches
 from evaluations.services import projects as project_services
 from evaluations.views.access import WRITERS, member_project, require_role, role_in
@@ -26,9 +26,9 @@ def home(request):
 
 @login_required
 def project_settings(request, project_name):
-    """The alert subscriptions (members change them) and the branch settings (owners do)."""
+    """The alert channels (members change and test them) and the branch settings (owners)."""
     project = member_project(request, name=project_name)
-    form = SubscriptionForm()
+    form = ChannelForm()
     branch_form = BranchSettingsForm.of(project)
     if request.method == "POST" and "branch_settings" in request.POST:
         require_role(request, project, OWNERS, "change the branch settings")
@@ -38,21 +38,16 @@ def project_settings(request, project_name):
             messages.success(request, "Branch settings saved.")
             return redirect("project-settings", project_name=project.name)
     elif request.method == "POST":
-        require_role(request, project, WRITERS, "change the alert subscriptions")
+        require_role(request, project, WRITERS, "change the alert channels")
         if "delete" in request.POST:
-            subscription_id = _posted_id(request.POST["delete"])
-            AlertSubscription.objects.filter(project=project, pk=subscription_id).delete()
+            Channel.objects.filter(project=project, pk=_posted_id(request.POST["delete"])).delete()
             return redirect("project-settings", project_name=project.name)
-        form = SubscriptionForm(request.POST)
+        if "test" in request.POST:
+            return _test_channel(request, project, _posted_id(request.POST["test"]))
+        form = ChannelForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
-            alerts.save_subscription(
-                project=project, name=data["name"], emails=data["emails"],
-                include_members=data["include_members"], model_names=data["models"],
-                kinds=data["kinds"], notify_recovered=data["notify_recovered"],
-            )  # fmt: skip
+            alerts.save_channel(project=project, **form.channel_fields())
             return redirect("project-settings", project_name=project.name)
-    subscriptions = AlertSubscription.objects.filter(project=project).order_by("name")
     role = role_in(project, request.user)
     return render(
         request, "evaluations/project_settings.html",
@@ -60,11 +55,24 @@ def project_settings(request, project_name):
             "project": project,
             "form": form,
             "branch_form": branch_form,
-            "subscriptions": subscriptions,
+            "channels": Channel.objects.filter(project=project).order_by("name", "pk"),
             "may_write": role in WRITERS,
             "may_own": role in OWNERS,
         },
     )  # fmt: skip
+
+
+def _test_channel(request, project, channel_id):
+    channel = Channel.objects.filter(project=project, pk=channel_id).first()
+    if channel is None:
+        raise Http404("No such channel.")
+    outcome = alerts.send_test(channel=channel)
+    if outcome.delivered:
+        messages.success(request, f"Test message sent through {channel.name!r}.")
+    else:
+        messages.error(request, f"The test message through {channel.name!r} failed: "
+                                f"{outcome.error}")  # fmt: skip
+    return redirect("project-settings", project_name=project.name)
 
 
 @never_cache  # the answer to a creation carries the new secret: no cache may keep it

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from evaluations.models import AlertSubscription
+from evaluations.models import Channel
 from tests.e2e.conftest import shot
 from tests.e2e.test_security import complaints, draw_every_chart, watched  # noqa: F401
 from tests.test_experiment_pages import rolled_back
@@ -33,7 +33,7 @@ def test_a_rolled_back_canary_is_drawn_with_its_decision(watched, api):  # noqa:
 
 
 def test_the_projects_experiments_lead_to_each_page_and_its_alerts(watched, api, project):  # noqa: F811
-    AlertSubscription.objects.create(project=project, name="oncall", emails=["ana@example.com"])
+    Channel.objects.create(project=project, name="oncall", emails=["ana@example.com"])
     experiment, _ = rolled_back(api)
     page = watched
 

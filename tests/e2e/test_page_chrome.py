@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from evaluations.models import AlertSubscription, Membership
+from evaluations.models import Channel, Membership
 from tests.e2e.conftest import shot
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,7 @@ def test_pages_link_a_favicon_and_favicon_ico_answers_it(page, live_server):
 
 def test_revoke_and_delete_buttons_look_destructive(log_in_as, project, token):
     page = log_in_as("olga", role=Membership.Role.OWNER)
-    AlertSubscription.objects.create(project=project, name="ml-team", emails=["a@example.com"])
+    Channel.objects.create(project=project, name="ml-team", emails=["a@example.com"])
 
     page.goto("/projects/acme/settings/tokens/")
     revoke = page.get_by_role("button", name="Revoke")

@@ -1,0 +1,169 @@
+"""Sending: each notification once, through its channel's transport, together with whatever
+else is pending for the same destination (a digest rather than a storm), within a rate limit
+per destination, retried while the far end fails.
+
+The rows stay locked while the delivery goes out, so two runs of the task cannot both send
+it. A batch is fixed at its first attempt (``batch_key``): every retry sends the same
+notifications under the same delivery id (an e-mail's Message-ID, a webhook's
+X-Tracker-Delivery), so a receiver can tell a resend from a new alert. A worker that dies
+mid-send leaves the batch pending, and the resend carries that same id."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from evaluations import channels, emails
+from evaluations.models import Channel, ExperimentDecision, Notification
+
+from .unsubscribe import unsubscribe_url
+
+MAX_BATCH = 50
+
+
+class SendFailed(Exception):
+    """The far end refused or could not be reached; the attempt is recorded. ``retry_after``:
+    the seconds it asked for."""
+
+    def __init__(self, message, *, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Exception):
+    """The destination has had its share of alerts for the hour; retry in ``seconds``."""
+
+    def __init__(self, seconds):
+        super().__init__(f"rate limited for {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def send(*, notification_id) -> bool:
+    """Send a notification unless it was sent already (or failed for good), in one delivery
+    with the rest of its batch; True when this call sent it. Raises SendFailed (after
+    recording the attempt) so that the task retries with backoff, RateLimited to wait."""
+    with transaction.atomic():
+        target = Notification.objects.filter(pk=notification_id).first()
+        if target is None or target.state != Notification.State.PENDING:
+            return False
+        batch = _batch(target)
+        if notification_id not in {n.pk for n in batch}:
+            return False  # sent meanwhile, in another digest
+        held_for = _rate_limit_wait(target)
+        if held_for is not None:
+            for notification in batch:
+                notification.last_error = emails.HELD
+            Notification.objects.bulk_update(batch, ["last_error"])
+            failure = None
+        else:
+            failure = _deliver(batch)
+    if held_for is not None:
+        raise RateLimited(held_for)
+    if failure is not None and not failure.permanent:
+        # Raised once the attempt is on record, so that the task retries with backoff.
+        raise SendFailed(str(failure), retry_after=failure.retry_after)
+    return failure is None
+
+
+def _batch(target) -> list[Notification]:
+    """The notifications to send together with ``target``, locked: its batch when it has
+    been attempted before, else every pending notification of its destination not yet in a
+    batch (they join one now)."""
+    pending = Notification.objects.select_for_update().filter(
+        channel_id=target.channel_id, recipient=target.recipient,
+        state=Notification.State.PENDING,
+    )  # fmt: skip
+    if target.batch_key is not None:
+        pending = pending.filter(batch_key=target.batch_key)
+    else:
+        pending = pending.filter(batch_key__isnull=True)
+    return list(pending.select_related("channel__project").order_by("pk")[:MAX_BATCH])
+
+
+def _deliver(batch):
+    """Send ``batch`` through its channel and record the attempt; the failure, or None."""
+    key = batch[0].batch_key or Notification.new_batch_key()
+    for notification in batch:
+        notification.batch_key = key
+    channel = batch[0].channel
+    delivery = channels.Delivery(
+        id=str(key), channel=channel, recipient=batch[0].recipient, notifications=batch,
+        alerts=[channels.alert_for(n, _about(n)) for n in batch],
+        held=sum(1 for n in batch if n.last_error == emails.HELD),
+        project=channel.project.name,
+    )  # fmt: skip
+    if channel.kind == Channel.Kind.EMAIL:
+        delivery.extra["unsubscribe_url"] = unsubscribe_url(channel, batch[0].recipient)
+    try:
+        subject, failure = channels.transport_for(channel).notify(delivery), None
+    except channels.Failed as exc:
+        subject, failure = _summary(delivery), exc
+    _record_attempt(batch, subject=subject, failure=failure)
+    return failure
+
+
+def _about(notification):
+    """What a notification is about: its experiment decision, or its finding."""
+    if notification.decision_id is not None:
+        return ExperimentDecision.objects.select_related(
+            "experiment__model__project", "window"
+        ).get(pk=notification.decision_id)
+    return notification.findings.select_related(
+        "series__model__project", "series__metric", "series__dataset", "series__branch",
+        "start_version",
+    ).first()  # fmt: skip
+
+
+def _summary(delivery) -> str:
+    return "; ".join(alert.title for alert in delivery.alerts)
+
+
+def _record_attempt(batch, *, subject, failure):
+    now = timezone.now()
+    for notification in batch:
+        notification.attempts += 1
+        notification.subject = subject[:500]
+        if failure is None:
+            notification.state, notification.sent_at = Notification.State.SENT, now
+            notification.last_error = ""
+        else:
+            notification.last_error = str(failure)
+            if failure.permanent:
+                notification.state = Notification.State.FAILED
+    Notification.objects.bulk_update(
+        batch, ["attempts", "subject", "state", "sent_at", "last_error", "batch_key"]
+    )
+
+
+def _rate_limit_wait(target) -> float | None:
+    """Seconds until the destination (an address, or a channel's URL) may get another
+    alert, or None when it may now. Each delivery counts once: its notifications share
+    their sent_at."""
+    limit = settings.ALERT_RATE_LIMIT_PER_HOUR
+    since = timezone.now() - timedelta(hours=1)
+    sent = Notification.objects.filter(state=Notification.State.SENT, sent_at__gte=since)
+    if target.recipient:
+        sent = sent.filter(recipient=target.recipient)
+    else:
+        sent = sent.filter(channel_id=target.channel_id)
+    times = sorted(sent.values_list("sent_at", flat=True).distinct())
+    if len(times) < limit:
+        return None
+    return max(1.0, (times[-limit] - since).total_seconds())
+
+
+def pending_ids(*, created_before) -> list[int]:
+    """Notifications still pending since ``created_before``: their task was lost."""
+    return list(
+        Notification.objects.filter(state=Notification.State.PENDING, created_at__lt=created_before)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:10_000]
+    )
+
+
+def mark_failed(*, notification_id, error):
+    """After the last retry: the notification stays on record as failed."""
+    Notification.objects.filter(pk=notification_id).exclude(state=Notification.State.SENT).update(
+        state=Notification.State.FAILED, last_error=str(error)
+    )
