@@ -25,7 +25,7 @@ class ChannelForm(forms.Form):
     )
     include_members = forms.BooleanField(required=False, label="Also the project's members")
     url = forms.URLField(
-        required=False, max_length=2000, assume_scheme="https",
+        required=False, max_length=2000, assume_scheme="https", label="URL",
         help_text="Webhook, Slack, Teams: the URL to post to (kept secret, shown masked).",
     )  # fmt: skip
     secret = forms.CharField(
