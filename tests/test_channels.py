@@ -4,7 +4,10 @@ answer 200, 500, 404, 429 with Retry-After, or hang."""
 
 import hashlib
 import hmac
+import re
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -285,3 +288,20 @@ def test_e_mail_subscriptions_became_e_mail_channels(migrator):
     )  # fmt: skip
     notification = new.get_model("evaluations", "Notification").objects.get()
     assert notification.channel_id == channel.pk
+
+
+def test_the_readmes_verification_snippet_accepts_a_delivery_and_refuses_a_forgery(
+    api, far_end, django_capture_on_commit_callbacks
+):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(\s*import hashlib, hmac, time\n.*?)```", readme, re.S)
+    scope = {}
+    exec(textwrap.dedent(snippet), scope)
+    make(api, kind="webhook", url=far_end.url, secret=SECRET)
+    drift_posted(api, django_capture_on_commit_callbacks)
+    (received,) = far_end.requests
+    header = received.headers["X-Tracker-Signature"]
+
+    assert scope["verify"](SECRET, header, received.body)
+    assert not scope["verify"](SECRET, header, received.body.replace(b"drift", b"step!"))
+    assert not scope["verify"]("another-secret-entirely", header, received.body)
