@@ -12,7 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import baseline_file, offline, report
+from . import baseline_file, github, offline, report
 from . import http as tracker_http
 from .jsonfile import Fields, InvalidFile, read_object
 
@@ -28,6 +28,9 @@ exit codes:
 
 environment:
   TRACKER_URL, TRACKER_TOKEN   defaults of --url and --token
+  GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_EVENT_PATH, GITHUB_SHA
+                               what --github-comment and --github-status use (GitHub
+                               Actions sets them; GITHUB_TOKEN must be given to the step)
 """
 
 
@@ -86,6 +89,7 @@ def build_parser(environ) -> argparse.ArgumentParser:
     reports.add_argument(
         "--markdown", metavar="FILE", help="write a Markdown summary for a pull-request comment"
     )
+    github.add_arguments(post)
     _experiment_commands(commands, environ)
     return parser
 
@@ -193,6 +197,7 @@ def run_post(args) -> int:
         _write_reports(args, summary)
     except OSError as exc:
         return _error(f"cannot write the report {exc.filename}: {exc.strerror or exc}")
+    github.tell(args, summary, body, os.environ, _note)
     if summary.status not in EXIT_CODES:
         return _error(f"the gate's status {summary.status!r} is unknown to this client")
     return EXIT_CODES[summary.status]

@@ -1,4 +1,5 @@
-"""Posting a run to the tracker, with retries that never store it twice.
+"""JSON over HTTP for the client: posting a run to the tracker, with retries that never store
+it twice, and the other calls (reads, pins, GitHub's REST API) on the same footing.
 
 Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff (or after
 the server's Retry-After); the body, and so its ``external_id``, is the same on every attempt,
@@ -13,32 +14,36 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import Message
 from urllib.parse import urlsplit
 
 RUNS_PATH = "/api/v1/runs/"
 MAX_BACKOFF = 30.0  # seconds between two attempts, at most
 MAX_RETRY_AFTER = 120.0  # a longer Retry-After is cut to this: CI jobs have time limits
 USER_AGENT = "trackerclient (model metrics tracker CI client)"
+TRACKER = "the tracker"
 
 
 class TrackerError(Exception):
-    """The run could not be posted; the message says why, for a person."""
+    """A call to the tracker (or to GitHub) failed; the message says why, for a person."""
 
 
 class Refused(TrackerError):
-    """The tracker answered with an error that a retry cannot fix (4xx other than 429)."""
+    """The server answered with an error that a retry cannot fix (4xx other than 429);
+    ``status`` and ``body`` (its JSON, else its text) are the answer's."""
 
-    def __init__(self, status, body):
+    def __init__(self, status, body, message=None):
         self.status, self.body = status, body
-        super().__init__(f"the tracker refused the run: HTTP {status} {_reason(status)}")
+        super().__init__(message or f"the tracker refused the run: HTTP {status} {_reason(status)}")
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int  # 201 stored, 200 a replay of a stored run
-    body: dict
+    body: dict | list
+    headers: Message = field(default_factory=Message, compare=False, repr=False)
 
 
 class _Retryable(Exception):
@@ -70,27 +75,47 @@ def endpoint(url, path) -> str:
 
 
 def post(endpoint, *, token, body, retries=4, timeout=30.0, backoff=1.0, log=None) -> Answer:
-    """POST ``body`` (a dict, as JSON) to ``endpoint`` and return the tracker's answer.
+    """POST ``body`` (a dict, as JSON) to the tracker's ``endpoint`` and return its answer.
 
     Waits ``backoff``, 2 x ``backoff``, 4 x ... seconds (at most MAX_BACKOFF) between the
     ``retries`` retries; ``log`` (a callable taking a line) hears about each one. Raises
     Refused for a final HTTP error and TrackerError when every attempt failed. Retrying is
     safe where the endpoint is idempotent (a run's external_id, a window's window_id)."""
-    request = urllib.request.Request(
+    answer = request("POST", endpoint, token=token, body=body, retries=retries,
+                     timeout=timeout, backoff=backoff, log=log)  # fmt: skip
+    if not isinstance(answer.body, dict):
+        excerpt = _excerpt(answer.body, b"")
+        raise TrackerError(
+            f"the tracker answered {answer.status} but not with a JSON object: {excerpt}"
+        )
+    return answer
+
+
+def request(
+    method, endpoint, *, token, body=None, retries=4, timeout=30.0, backoff=1.0, log=None,
+    peer=TRACKER, headers=None,
+) -> Answer:  # fmt: skip
+    """Send ``method`` to ``endpoint`` with ``body`` (None, or JSON) and return the JSON answer
+    (an object or a list) of ``peer`` ("the tracker", "GitHub": how messages name it).
+
+    Retries as ``post`` says; ``headers`` are added to the request's. Raises Refused for a
+    final HTTP error (its message says what ``peer`` refused) and TrackerError otherwise."""
+    prepared = urllib.request.Request(
         endpoint,
-        data=json.dumps(body, allow_nan=False).encode(),
-        method="POST",
+        data=None if body is None else json.dumps(body, allow_nan=False).encode(),
+        method=method,
         headers={
             "Authorization": f"Bearer {token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
+            **(headers or {}),
         },
     )
     attempt = 0
     while True:
         try:
-            return _send(request, timeout)
+            return _send(prepared, timeout, peer)
         except _Retryable as exc:
             if attempt == retries:
                 tries = f"{attempt + 1} attempts" if attempt else "1 attempt"
@@ -104,13 +129,13 @@ def post(endpoint, *, token, body, retries=4, timeout=30.0, backoff=1.0, log=Non
             time.sleep(delay)
 
 
-def _send(request, timeout):
+def _send(request, timeout, peer):
     opener = urllib.request.build_opener(_NoRedirects)
     try:
         with opener.open(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+            status, headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
-        _raise_for_error(exc, request)
+        _raise_for_error(exc, request, peer)
     except TimeoutError:
         raise _Retryable(f"no answer from {_host(request)} within {timeout:g} s") from None
     except urllib.error.URLError as exc:
@@ -122,13 +147,13 @@ def _send(request, timeout):
     except (OSError, http.client.HTTPException) as exc:
         raise _Retryable(f"connection to {_host(request)} failed: {_describe(exc)}") from None
     body = _json(raw)
-    if not isinstance(body, dict):
+    if not isinstance(body, dict | list):
         excerpt = _excerpt(body, raw)
-        raise TrackerError(f"the tracker answered {status} but not with a JSON object: {excerpt}")
-    return Answer(status=status, body=body)
+        raise TrackerError(f"{peer} answered {status} but not with JSON: {excerpt}")
+    return Answer(status=status, body=body, headers=headers)
 
 
-def _raise_for_error(exc, request):
+def _raise_for_error(exc, request, peer):
     try:
         raw = exc.read()
     except (OSError, http.client.HTTPException):
@@ -144,10 +169,15 @@ def _raise_for_error(exc, request):
         ) from None
     if 300 <= status < 400:
         location = exc.headers.get("Location", "another address")
+        hint = ": use that address as --url" if peer == TRACKER else ""
         raise TrackerError(
-            f"the tracker redirected the POST to {location}: use that address as --url"
+            f"{peer} redirected the {request.get_method()} to {location}{hint}"
         ) from None
-    raise Refused(status, body if body is not None else raw.decode("utf-8", "replace")) from None
+    body = body if body is not None else raw.decode("utf-8", "replace")
+    if peer == TRACKER:
+        raise Refused(status, body) from None
+    message = f"{peer} refused the {request.get_method()}: HTTP {status} {_reason(status)}"
+    raise Refused(status, body, message) from None
 
 
 def _retry_after(value):

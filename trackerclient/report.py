@@ -54,10 +54,10 @@ def _severity(status):
 def verdict_line(summary) -> str:
     """``Gate FAILED: 2 of 5 checks failed (...). Run: <url>``"""
     where = summary.where or (f"Run: {summary.url}" if summary.url else "")
-    return f"Gate {summary.word} for {summary.subject}: {_counts(summary)}. {where}".rstrip()
+    return f"Gate {summary.word} for {summary.subject}: {counts(summary)}. {where}".rstrip()
 
 
-def _counts(summary, named=5):
+def counts(summary, named=5):
     """``2 of 6 checks failed (accuracy[overall] max_drop, ...); 1 insufficient``"""
     checks = summary.checks
     if not checks:
@@ -168,7 +168,7 @@ def markdown(summary) -> str:
     lines = [
         f"### Model gate: {summary.word}",
         "",
-        f"**{_md(summary.subject)}**: {_md(_counts(summary))}.{link}",
+        f"**{_md(summary.subject)}**: {_md(counts(summary))}.{link}",
     ]
     for note in (summary.against, summary.where):
         if note:

@@ -36,7 +36,8 @@ class Forward:
 class Received:
     path: str
     headers: dict
-    body: dict
+    body: dict | None
+    method: str = "POST"
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -47,8 +48,8 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeTracker:
-    """An HTTP server on 127.0.0.1 that answers POSTs from a script, in order (the last answer
-    repeats), and records each request it got."""
+    """An HTTP server on 127.0.0.1 that answers POSTs and GETs from a script, in order (the last
+    answer repeats), and records each request it got."""
 
     def __init__(self, *script):
         self.script, self.requests = list(script), []
@@ -78,7 +79,13 @@ class FakeTracker:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                answer = tracker._next(Received(self.path, dict(self.headers), json.loads(raw)))
+                self._answer(Received(self.path, dict(self.headers), json.loads(raw)), raw)
+
+            def do_GET(self):
+                self._answer(Received(self.path, dict(self.headers), None, "GET"), b"")
+
+            def _answer(self, received, raw):
+                answer = tracker._next(received)
                 if isinstance(answer, Forward):
                     answer = _forward(answer, self.path, self.headers, raw)
                 time.sleep(answer.delay)
