@@ -12,7 +12,6 @@ Standard library only; every call goes through ``http.request``, so reads, pins 
 retried after connection errors, timeouts, 429 and 5xx as the CI client's posts are.
 """
 
-import importlib
 import uuid
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -110,9 +109,9 @@ class Tracker:
         branch and environment in ``frame.attrs``. Needs pandas, which the rest of this client
         does without; raises ImportError, saying so, when it is missing."""
         try:
-            # Imported here, by name, so that trackerclient needs only the standard library
-            # until a frame is asked for.
-            pandas = importlib.import_module("pandas")
+            # The one import outside the standard library, and only when a frame is asked
+            # for (the import contracts allow exactly this one).
+            import pandas
         except ImportError as exc:
             raise ImportError(
                 "Tracker.series_frame needs pandas, which is not installed: pip install pandas "
