@@ -43,49 +43,64 @@ def send(*, notification_id) -> bool:
     """Send a notification unless it was sent already (or failed for good), in one delivery
     with the rest of its batch; True when this call sent it. Raises SendFailed (after
     recording the attempt) so that the task retries with backoff, RateLimited to wait."""
+    key = _fix_batch(notification_id)
+    if key is None:
+        return False
     with transaction.atomic():
-        target = Notification.objects.filter(pk=notification_id).first()
-        if target is None or target.state != Notification.State.PENDING:
-            return False
-        batch = _batch(target)
+        batch = list(
+            Notification.objects.select_for_update()
+            .filter(batch_key=key, state=Notification.State.PENDING)
+            .select_related("channel__project")
+            .order_by("pk")
+        )
         if notification_id not in {n.pk for n in batch}:
-            return False  # sent meanwhile, in another digest
-        held_for = _rate_limit_wait(target)
-        if held_for is not None:
-            for notification in batch:
-                notification.last_error = emails.HELD
-            Notification.objects.bulk_update(batch, ["last_error"])
-            failure = None
-        else:
-            failure = _deliver(batch)
-    if held_for is not None:
-        raise RateLimited(held_for)
+            return False  # sent meanwhile by another run of the task
+        failure = _deliver(batch, key)
     if failure is not None and not failure.permanent:
         # Raised once the attempt is on record, so that the task retries with backoff.
         raise SendFailed(str(failure), retry_after=failure.retry_after)
     return failure is None
 
 
-def _batch(target) -> list[Notification]:
-    """The notifications to send together with ``target``, locked: its batch when it has
-    been attempted before, else every pending notification of its destination not yet in a
-    batch (they join one now)."""
-    pending = Notification.objects.select_for_update().filter(
-        channel_id=target.channel_id, recipient=target.recipient,
-        state=Notification.State.PENDING,
+def _fix_batch(notification_id):
+    """The batch key of the notification's delivery, committed before anything leaves (so a
+    worker that dies mid-send leaves the batch, and its id, for the resend); None when there
+    is nothing to send. A new batch takes every pending notification of the destination not yet
+    in one, unless the destination has had its share for the hour (RateLimited)."""
+    with transaction.atomic():
+        target = Notification.objects.filter(pk=notification_id).first()
+        if target is None or target.state != Notification.State.PENDING:
+            return None
+        if target.batch_key is not None:
+            return target.batch_key
+        batch = _unbatched(target)
+        if notification_id not in {n.pk for n in batch}:
+            return None  # taken into another batch meanwhile
+        held_for = _rate_limit_wait(target)
+        key = Notification.new_batch_key()
+        for notification in batch:
+            if held_for is None:
+                notification.batch_key = key
+            else:
+                notification.last_error = emails.HELD
+        Notification.objects.bulk_update(batch, ["batch_key", "last_error"])
+    if held_for is not None:
+        raise RateLimited(held_for)
+    return key
+
+
+def _unbatched(target) -> list[Notification]:
+    """Every pending notification of the target's destination not yet in a batch, locked."""
+    return list(
+        Notification.objects.select_for_update()
+        .filter(channel_id=target.channel_id, recipient=target.recipient,
+                state=Notification.State.PENDING, batch_key__isnull=True)
+        .order_by("pk")[:MAX_BATCH]
     )  # fmt: skip
-    if target.batch_key is not None:
-        pending = pending.filter(batch_key=target.batch_key)
-    else:
-        pending = pending.filter(batch_key__isnull=True)
-    return list(pending.select_related("channel__project").order_by("pk")[:MAX_BATCH])
 
 
-def _deliver(batch):
+def _deliver(batch, key):
     """Send ``batch`` through its channel and record the attempt; the failure, or None."""
-    key = batch[0].batch_key or Notification.new_batch_key()
-    for notification in batch:
-        notification.batch_key = key
     channel = batch[0].channel
     delivery = channels.Delivery(
         id=str(key), channel=channel, recipient=batch[0].recipient, notifications=batch,
@@ -132,7 +147,7 @@ def _record_attempt(batch, *, subject, failure):
             if failure.permanent:
                 notification.state = Notification.State.FAILED
     Notification.objects.bulk_update(
-        batch, ["attempts", "subject", "state", "sent_at", "last_error", "batch_key"]
+        batch, ["attempts", "subject", "state", "sent_at", "last_error"]
     )
 
 
