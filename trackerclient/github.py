@@ -3,33 +3,27 @@ finds its own earlier comment by a hidden marker and edits it, so a pull request
 one comment per push) and a commit status, through GitHub's REST API.
 
 Settings come from GitHub Actions' environment (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL,
-GITHUB_EVENT_PATH, GITHUB_SHA). Nothing here changes the gate's exit code: a missing setting or
-a failed call is a warning on stderr, since the verdict is the build's to give, not GitHub's.
+GITHUB_EVENT_PATH, GITHUB_SHA). What is the same on GitLab (the marker, the report, warnings
+rather than a changed exit code) is in review.py.
 """
 
 import argparse
 import json
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from . import http, report
+from . import http, report, review
+from .review import NotConfigured
 
 DEFAULT_API_URL = "https://api.github.com"
-DEFAULT_CONTEXT = "model-metrics"
 HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 PER_PAGE = 100
-MAX_PAGES = 100  # 10,000 comments; a server that pages on past them is looping
-MAX_RETRIES = 2
-MAX_DESCRIPTION = 140  # GitHub's limit on a status' description
 STATES = {report.PASSED: "success", report.NO_BASELINE: "success", report.FAILED: "failure"}
 PEER = "GitHub"
-LINK = re.compile(r"<([^>]+)>([^,]*)")  # <address>; rel="next", <address>; rel="last"
-REL = re.compile(r'rel="?([^";]+)"?')
-
-
-class NotConfigured(Exception):
-    """A setting GitHub's calls need is missing; the message says which and where from."""
+HINT = (
+    "check the repository and pull request, and that the job's GITHUB_TOKEN has the "
+    "permissions pull-requests: write (comments) and statuses: write"
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +33,7 @@ class Repository:
     api_url: str
     name: str  # owner/repo
     token: str
-    retries: int = MAX_RETRIES
+    retries: int = review.MAX_RETRIES
     timeout: float = 30.0
     backoff: float = 1.0
 
@@ -79,7 +73,7 @@ def add_arguments(parser):
     )  # fmt: skip
     group.add_argument(
         "--github-context", metavar="NAME",
-        help=f"the status' name (default: {DEFAULT_CONTEXT}/MODEL)",
+        help=f"the status' name (default: {review.DEFAULT_CONTEXT}/MODEL)",
     )  # fmt: skip
 
 
@@ -95,40 +89,19 @@ def tell(args, summary, run, environ, note):
     if not (args.github_comment or args.github_status):
         return
     try:
-        # A GitHub outage costs the build a few seconds, not the tracker's whole patience.
-        retries = min(args.retries, MAX_RETRIES)
         repository = repository_from(
-            environ, retries=retries, timeout=args.timeout, backoff=args.backoff
+            environ, retries=review.retries(args), timeout=args.timeout, backoff=args.backoff
         )
         event = _event(environ)
     except NotConfigured as exc:
         note(f"warning: nothing sent to GitHub: {exc}")
         return
     if args.github_comment:
-        try:
-            _comment(repository, args.pr or _event_number(event), summary, run, note)
-        except (NotConfigured, http.TrackerError) as exc:
-            note(f"warning: could not comment on the pull request: {_why(exc)}")
+        review.attempt("comment on the pull request", HINT, _comment,
+                       repository, args.pr, event, summary, run, note=note)  # fmt: skip
     if args.github_status:
-        try:
-            _status(repository, summary, run, event, environ, args.github_context, note)
-        except (NotConfigured, http.TrackerError) as exc:
-            note(f"warning: could not set the commit status: {_why(exc)}")
-
-
-def _why(exc):
-    return f"{exc}{_explain(exc)}" if isinstance(exc, http.Refused) else str(exc)
-
-
-def _explain(refused):
-    message = refused.body.get("message") if isinstance(refused.body, dict) else None
-    text = f" ({message})" if message else ""
-    if refused.status in (401, 403, 404):
-        text += (
-            "; check the repository and pull request, and that the job's GITHUB_TOKEN has the "
-            "permissions pull-requests: write (comments) and statuses: write"
-        )
-    return text
+        review.attempt("set the commit status", HINT, _status, repository, summary, run,
+                       event, environ, args.github_context, note=note)  # fmt: skip
 
 
 def repository_from(environ, **settings) -> Repository:
@@ -172,18 +145,10 @@ def _event_number(event) -> int:
     return number
 
 
-def marker(run) -> str:
-    """The hidden line that marks the client's comment for the run's model and dataset."""
-    dataset = run.get("dataset")
-    if isinstance(dataset, dict):
-        dataset = dataset.get("name")
-    return f"<!-- trackerclient gate: {quote(str(run.get('model')))} on {quote(str(dataset))} -->"
-
-
-def _comment(repository, number, summary, run, note):
-    tag = marker(run)
-    body = f"{tag}\n{report.markdown(summary)}"
-    found = find_comment(repository, number, tag)
+def _comment(repository, number, event, summary, run, *, note):
+    number = number or _event_number(event)
+    body = review.body(summary, run)
+    found = find_comment(repository, number, review.marker(run))
     if found is None:
         # Not retried: a retry after an answer lost on its way back would post a second one.
         answer = repository.call(
@@ -202,42 +167,27 @@ def _comment(repository, number, summary, run, note):
 def find_comment(repository, number, tag) -> dict | None:
     """The pull request's first comment holding ``tag``, reading its comments page by page."""
     url = f"{repository.path}/issues/{number}/comments?per_page={PER_PAGE}"
-    for _ in range(MAX_PAGES):
+    for _ in range(review.MAX_PAGES):
         answer = repository.call("GET", url)
         if not isinstance(answer.body, list):
             raise http.TrackerError("GitHub listed the comments as something else than a list")
         for comment in answer.body:
             if isinstance(comment, dict) and tag in str(comment.get("body") or ""):
                 return comment
-        url = next_page(answer.headers.get("Link"), repository.api_url)
+        url = review.next_page(answer.headers.get("Link"), repository.api_url, PEER)
         if url is None:
             return None
     return None
 
 
-def next_page(link, api_url) -> str | None:
-    """The ``rel="next"`` address of a Link header, when it is on the API's own server (the
-    token goes with it)."""
-    for address, params in LINK.findall(link or ""):
-        rel = REL.search(params)
-        if rel and "next" in rel.group(1).split():
-            if urlsplit(address)[:2] != urlsplit(api_url)[:2]:
-                raise http.TrackerError(f"GitHub's next page is on another server: {address}")
-            return address
-    return None
-
-
-def _status(repository, summary, run, event, environ, context, note):
+def _status(repository, summary, run, event, environ, context, *, note):
     sha = ((event.get("pull_request") or {}).get("head") or {}).get("sha")
     sha = sha or environ.get("GITHUB_SHA") or run.get("commit")
     if not sha:
         raise NotConfigured("no commit: GITHUB_SHA is not set and the run names no commit")
     state = STATES.get(summary.status, "error")
-    description = f"{summary.word}: {report.counts(summary)}"
-    if len(description) > MAX_DESCRIPTION:
-        description = description[: MAX_DESCRIPTION - 3] + "..."
-    context = context or f"{DEFAULT_CONTEXT}/{run.get('model')}"
-    body = {"state": state, "description": description, "context": context}
+    context = review.context(run, context)
+    body = {"state": state, "description": review.description(summary), "context": context}
     if summary.url:
         body["target_url"] = summary.url
     repository.call("POST", f"{repository.path}/statuses/{quote(sha)}", body)

@@ -1,5 +1,5 @@
 """JSON over HTTP for the client: posting a run to the tracker, with retries that never store
-it twice, and the other calls (reads, pins, GitHub's REST API) on the same footing.
+it twice, and the other calls (reads, pins, GitHub's and GitLab's REST APIs) on the same footing.
 
 Connection errors, timeouts, HTTP 429 and 5xx are retried with exponential backoff (or after
 the server's Retry-After); the body, and so its ``external_id``, is the same on every attempt,
@@ -27,7 +27,7 @@ TRACKER = "the tracker"
 
 
 class TrackerError(Exception):
-    """A call to the tracker (or to GitHub) failed; the message says why, for a person."""
+    """A call to the tracker (or to GitHub or GitLab) failed; the message says why, for a person."""
 
 
 class Refused(TrackerError):
@@ -98,14 +98,15 @@ def request(
     """Send ``method`` to ``endpoint`` with ``body`` (None, or JSON) and return the JSON answer
     (an object or a list) of ``peer`` ("the tracker", "GitHub": how messages name it).
 
-    Retries as ``post`` says; ``headers`` are added to the request's. Raises Refused for a
-    final HTTP error (its message says what ``peer`` refused) and TrackerError otherwise."""
+    Retries as ``post`` says; ``headers`` are added to the request's (a ``token`` of None sends
+    no Authorization, for a peer that takes its token in a header of its own). Raises Refused
+    for a final HTTP error (its message says what ``peer`` refused) and TrackerError otherwise."""
     prepared = urllib.request.Request(
         endpoint,
         data=None if body is None else json.dumps(body, allow_nan=False).encode(),
         method=method,
         headers={
-            "Authorization": f"Bearer {token}",
+            **({} if token is None else {"Authorization": f"Bearer {token}"}),
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
