@@ -12,7 +12,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from . import baseline_file, github, offline, report
+from . import baseline_file, github, gitlab, offline, report
 from . import http as tracker_http
 from .jsonfile import Fields, InvalidFile, read_object
 
@@ -31,6 +31,10 @@ environment:
   GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL, GITHUB_EVENT_PATH, GITHUB_SHA
                                what --github-comment and --github-status use (GitHub
                                Actions sets them; GITHUB_TOKEN must be given to the step)
+  GITLAB_TOKEN, CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, CI_COMMIT_SHA,
+  CI_MERGE_REQUEST_SOURCE_BRANCH_SHA, CI_PROJECT_URL
+                               what --gitlab-comment and --gitlab-status use (GitLab CI
+                               sets them; GITLAB_TOKEN is an access token with api scope)
 """
 
 
@@ -90,6 +94,7 @@ def build_parser(environ) -> argparse.ArgumentParser:
         "--markdown", metavar="FILE", help="write a Markdown summary for a pull-request comment"
     )
     github.add_arguments(post)
+    gitlab.add_arguments(post)
     _experiment_commands(commands, environ)
     return parser
 
@@ -198,6 +203,7 @@ def run_post(args) -> int:
     except OSError as exc:
         return _error(f"cannot write the report {exc.filename}: {exc.strerror or exc}")
     github.tell(args, summary, body, os.environ, _note)
+    gitlab.tell(args, summary, body, os.environ, _note)
     if summary.status not in EXIT_CODES:
         return _error(f"the gate's status {summary.status!r} is unknown to this client")
     return EXIT_CODES[summary.status]
