@@ -277,7 +277,22 @@ ANALYSIS_DELAY_SECONDS = env_int("ANALYSIS_DELAY_SECONDS", 5)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 300)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
 REANALYSE_AFTER_SECONDS = env_int("REANALYSE_AFTER_SECONDS", 24 * 3600)
+# Beat sends a heartbeat every HEARTBEAT_INTERVAL_SECONDS and a worker handles it; /healthz
+# reports either as stale when its heartbeat is older than HEARTBEAT_STALE_SECONDS, and the
+# analysis as lagging when a series (not failing) has waited more than ANALYSIS_LAG_SECONDS:
+# by default a lost job's grace and three sweeps, when the sweep re-queues within one.
+HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 4 * HEARTBEAT_INTERVAL_SECONDS)
+ANALYSIS_LAG_SECONDS = env_int(
+    "ANALYSIS_LAG_SECONDS", SWEEP_GRACE_SECONDS + 3 * SWEEP_INTERVAL_SECONDS
+)
 CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {
+        "task": "evaluations.tasks.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL_SECONDS,
+        # A heartbeat that waited longer than this in the queue tells nothing more: dropped.
+        "options": {"expires": HEARTBEAT_INTERVAL_SECONDS},
+    },
     "sweep-dirty-series": {
         "task": "evaluations.tasks.sweep_series",
         "schedule": SWEEP_INTERVAL_SECONDS,

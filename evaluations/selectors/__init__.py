@@ -27,6 +27,7 @@ from .gate import (
     result_values,
     rules_for,
 )
+from .operations import AnalysisBacklog, analysis_backlog, heartbeats
 from .runs import (
     find_model,
     get_model,
@@ -47,10 +48,12 @@ from .series import (
 __all__ = [
     "SERIES_CACHE_SECONDS",
     "AmbiguousDataset",
+    "AnalysisBacklog",
     "AnalysisInput",
     "BranchRow",
     "PinRow",
     "RuleRow",
+    "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
     "branch_head",
@@ -71,6 +74,7 @@ __all__ = [
     "get_finding",
     "get_model",
     "get_run",
+    "heartbeats",
     "latest_decision",
     "latest_decisions",
     "latest_run_of",
