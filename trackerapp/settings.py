@@ -13,6 +13,8 @@ import orjson
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
+from trackerapp import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -64,6 +66,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of a request, whichever layer writes it, carries its id.
+    "trackerapp.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered above this line, so they carry neither header below.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -244,12 +248,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json writes one JSON object per line (level, time, logger, message, request and
+# task ids, exception), for web, worker and beat alike (trackerapp/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in logs.FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(logs.FORMATS)}.")
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 
 # Secure defaults once DEBUG is off; each can be relaxed from the environment
 # (e.g. SECURE_SSL_REDIRECT=0 behind a proxy that already redirects).
