@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so that every log line of a request, whichever layer writes it, carries its id.
     "trackerapp.middleware.RequestIdMiddleware",
+    "trackerapp.http_metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered above this line, so they carry neither header below.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -255,11 +256,16 @@ if LOG_FORMAT not in logs.FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(logs.FORMATS)}.")
 LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 
+# /metrics answers requests carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
+# set, only the development server (DEBUG) and loopback clients (README: "Metrics").
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # Secure defaults once DEBUG is off; each can be relaxed from the environment
 # (e.g. SECURE_SSL_REDIRECT=0 behind a proxy that already redirects).
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes and Prometheus scrape over the private network, in plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

@@ -27,7 +27,9 @@ from .gate import (
     result_values,
     rules_for,
 )
-from .operations import AnalysisBacklog, analysis_backlog, heartbeats
+from .notifications import CHANNELS as NOTIFICATION_CHANNELS
+from .notifications import notification_counts
+from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
 from .runs import (
     find_model,
     get_model,
@@ -46,6 +48,7 @@ from .series import (
 )
 
 __all__ = [
+    "NOTIFICATION_CHANNELS",
     "SERIES_CACHE_SECONDS",
     "AmbiguousDataset",
     "AnalysisBacklog",
@@ -81,6 +84,7 @@ __all__ = [
     "latest_runs_per_dataset",
     "marks_for",
     "models_for",
+    "notification_counts",
     "pin_at",
     "pin_rows",
     "pins_for",
@@ -89,5 +93,6 @@ __all__ = [
     "runs_for",
     "series_points",
     "series_points_json",
+    "stored_counts",
     "versions_for",
 ]

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Min, Q
 
-from evaluations.models import Heartbeat, Series
+from evaluations.models import EvaluationRun, Finding, Heartbeat, MetricResult, Series
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,12 @@ def analysis_backlog() -> AnalysisBacklog:
 def heartbeats() -> dict[str, datetime]:
     """When each process kind (``beat``, ``worker``) was last seen; absent if never."""
     return dict(Heartbeat.objects.values_list("process", "at"))
+
+
+def stored_counts() -> dict[str, int]:
+    """Runs and results stored, and findings open (three counts)."""
+    return {
+        "runs": EvaluationRun.objects.count(),
+        "results": MetricResult.objects.count(),
+        "findings_open": Finding.objects.filter(status=Finding.Status.OPEN).count(),
+    }
