@@ -13,7 +13,7 @@ import orjson
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
-from trackerapp import logs
+from trackerapp import logs, sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -255,6 +255,17 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
 if LOG_FORMAT not in logs.FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(logs.FORMATS)}.")
 LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
+
+# Errors go to Sentry when SENTRY_DSN is set (web, worker and beat: each reads these settings).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    sentry.init_sentry(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT")
+        or ("development" if DEBUG else "production"),
+        release=os.environ.get("SENTRY_RELEASE") or None,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+    )
 
 # /metrics answers requests carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
 # set, only the development server (DEBUG) and loopback clients (README: "Metrics").
