@@ -86,7 +86,7 @@ def test_a_scrape_costs_a_fixed_number_of_queries(
         assert post_run(run_body).status_code == 201
     notify(project, "pending", 3)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(6):
         scrape(client)
 
 
