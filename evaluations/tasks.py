@@ -2,15 +2,20 @@
 imports this one but ``evaluations.apps`` (to register the tasks): work is queued by name
 through ``evaluations.queue``."""
 
+import logging
 from datetime import datetime, timedelta
 
-from celery import shared_task
+from celery import shared_task, signals
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from evaluations.queue import queue_analysis
-from evaluations.services import alerts, series_analysis
+from evaluations.services import alerts, heartbeats, series_analysis
+
+HEARTBEAT = "evaluations.tasks.heartbeat"
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -73,3 +78,23 @@ def sweep_notifications():
     older = timezone.now() - timedelta(seconds=settings.NOTIFICATION_GRACE_SECONDS)
     for notification_id in alerts.pending_ids(created_before=older):
         send_notification.delay(notification_id)
+
+
+@shared_task(ignore_result=True)
+def heartbeat():
+    """Beat sends this periodically; a worker handling it shows the workers are alive."""
+    heartbeats.record_heartbeat(process="worker")
+
+
+@signals.before_task_publish.connect
+def _beat_sends_heartbeat(sender=None, **kwargs):
+    """Beat's own heartbeat, recorded as it sends the workers theirs (beat is the only
+    process that sends it); a database outage costs the record, not the message."""
+    if sender != HEARTBEAT:
+        return
+    try:
+        # Beat handles no requests, so nothing else drops a connection a database restart broke.
+        close_old_connections()
+        heartbeats.record_heartbeat(process="beat")
+    except DatabaseError as exc:
+        log.warning("could not record beat's heartbeat: %s", exc)

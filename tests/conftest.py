@@ -155,12 +155,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
     """A real Celery worker process on the test database, on a queue of its own."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     with django_db_blocker.unblock():
-        db = connection.settings_dict
-    database_url = (
-        f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        if connection.vendor == "postgresql"
-        else f"sqlite:///{db['NAME']}"
-    )
+        database_url = database_url_for_processes()
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,
@@ -194,6 +189,16 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def database_url_for_processes():
+    """The test database's URL, for the processes the tests start (worker, beat, gunicorn)."""
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    return f"sqlite:///{db['NAME']}"
 
 
 def _wait_for_worker(hostname, process, log_path, timeout=60):

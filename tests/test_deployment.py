@@ -122,3 +122,16 @@ def test_cache_url_shares_the_cache_through_redis():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["RedisCache", "shared"]
+
+
+def test_compose_passes_on_the_observability_settings():
+    services = compose()["services"]
+
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["LOG_FORMAT"] == "${LOG_FORMAT:-json}"
+        assert env["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+        assert env["SENTRY_DSN"] == "${SENTRY_DSN:-}"
+    web = (ROOT / "scripts/web").read_text()
+    assert "export PROMETHEUS_MULTIPROC_DIR=" in web
+    assert "--config python:trackerapp.gunicorn_config" in web

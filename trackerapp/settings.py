@@ -13,6 +13,8 @@ import orjson
 from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
+from trackerapp import logs, sentry
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -64,6 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of a request, whichever layer writes it, carries its id.
+    "trackerapp.middleware.RequestIdMiddleware",
+    "trackerapp.http_metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files are answered above this line, so they carry neither header below.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -244,18 +249,34 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-}
+# LOG_FORMAT=json writes one JSON object per line (level, time, logger, message, request and
+# task ids, exception), for web, worker and beat alike (trackerapp/logs.py).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower() or "text"
+if LOG_FORMAT not in logs.FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be one of {', '.join(logs.FORMATS)}.")
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
+
+# Errors go to Sentry when SENTRY_DSN is set (web, worker and beat: each reads these settings).
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    sentry.init_sentry(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT")
+        or ("development" if DEBUG else "production"),
+        release=os.environ.get("SENTRY_RELEASE") or None,
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0),
+    )
+
+# /metrics answers requests carrying "Authorization: Bearer <METRICS_TOKEN>"; without a token
+# set, only the development server (DEBUG) and loopback clients (README: "Metrics").
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # Secure defaults once DEBUG is off; each can be relaxed from the environment
 # (e.g. SECURE_SSL_REDIRECT=0 behind a proxy that already redirects).
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Probes and Prometheus scrape over the private network, in plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
@@ -277,7 +298,22 @@ ANALYSIS_DELAY_SECONDS = env_int("ANALYSIS_DELAY_SECONDS", 5)
 SWEEP_GRACE_SECONDS = env_int("SWEEP_GRACE_SECONDS", 300)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 60)
 REANALYSE_AFTER_SECONDS = env_int("REANALYSE_AFTER_SECONDS", 24 * 3600)
+# Beat sends a heartbeat every HEARTBEAT_INTERVAL_SECONDS and a worker handles it; /healthz
+# reports either as stale when its heartbeat is older than HEARTBEAT_STALE_SECONDS, and the
+# analysis as lagging when a series (not failing) has waited more than ANALYSIS_LAG_SECONDS:
+# by default a lost job's grace and three sweeps, when the sweep re-queues within one.
+HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 30)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 4 * HEARTBEAT_INTERVAL_SECONDS)
+ANALYSIS_LAG_SECONDS = env_int(
+    "ANALYSIS_LAG_SECONDS", SWEEP_GRACE_SECONDS + 3 * SWEEP_INTERVAL_SECONDS
+)
 CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {
+        "task": "evaluations.tasks.heartbeat",
+        "schedule": HEARTBEAT_INTERVAL_SECONDS,
+        # A heartbeat that waited longer than this in the queue tells nothing more: dropped.
+        "options": {"expires": HEARTBEAT_INTERVAL_SECONDS},
+    },
     "sweep-dirty-series": {
         "task": "evaluations.tasks.sweep_series",
         "schedule": SWEEP_INTERVAL_SECONDS,

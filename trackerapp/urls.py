@@ -6,7 +6,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from evaluations import views
-from evaluations.views import accounts, experiments, overview, registered_models
+from evaluations.views import accounts, experiments, metrics, overview, registered_models
 
 urlpatterns = [
     path("", overview.home, name="home"),
@@ -51,6 +51,7 @@ urlpatterns = [
     ),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("login/", accounts.ThrottledLoginView.as_view(), name="login"),
     path("password/", accounts.PasswordChangeView.as_view(), name="password-change"),
     path(

@@ -20,6 +20,7 @@ from .history import (
     RegisteredModel,
     Series,
 )
+from .operations import Heartbeat
 from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_digest
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ExperimentDecision",
     "ExperimentWindow",
     "Finding",
+    "Heartbeat",
     "Membership",
     "MetricDefinition",
     "MetricResult",

@@ -27,6 +27,9 @@ from .gate import (
     result_values,
     rules_for,
 )
+from .notifications import CHANNELS as NOTIFICATION_CHANNELS
+from .notifications import notification_counts
+from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
 from .runs import (
     find_model,
     get_model,
@@ -45,12 +48,15 @@ from .series import (
 )
 
 __all__ = [
+    "NOTIFICATION_CHANNELS",
     "SERIES_CACHE_SECONDS",
     "AmbiguousDataset",
+    "AnalysisBacklog",
     "AnalysisInput",
     "BranchRow",
     "PinRow",
     "RuleRow",
+    "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
     "branch_head",
@@ -71,12 +77,14 @@ __all__ = [
     "get_finding",
     "get_model",
     "get_run",
+    "heartbeats",
     "latest_decision",
     "latest_decisions",
     "latest_run_of",
     "latest_runs_per_dataset",
     "marks_for",
     "models_for",
+    "notification_counts",
     "pin_at",
     "pin_rows",
     "pins_for",
@@ -85,5 +93,6 @@ __all__ = [
     "runs_for",
     "series_points",
     "series_points_json",
+    "stored_counts",
     "versions_for",
 ]

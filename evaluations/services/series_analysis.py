@@ -286,16 +286,3 @@ def claim_due_series(*, limit=100_000) -> list[int]:
         )
         Series.objects.filter(pk__in=ids).update(queued_at=now)
     return ids
-
-
-def analysis_health() -> dict:
-    """How far behind the analysis is: series due, the oldest due's age, series failing."""
-    now = timezone.now()
-    due = Series.objects.filter(dirty=True, watched=True)
-    oldest = due.order_by("due_since").values_list("due_since", flat=True).first()
-    failing = Series.objects.filter(analysis_failures__gt=0)
-    return {
-        "due": due.count(),
-        "oldest_due_seconds": round((now - oldest).total_seconds()) if oldest else 0,
-        "failing": failing.count(),
-    }
