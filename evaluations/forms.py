@@ -5,6 +5,7 @@ import unicodedata
 from django import forms
 from django.core.validators import validate_email
 
+from evaluations import downloads
 from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, Channel, EvaluationRun
 
 ENVIRONMENT_CHOICES = EvaluationRun.Environment.choices
@@ -170,6 +171,38 @@ class ChartQueryForm(DatasetQueryForm):
 class CompareQueryForm(DatasetQueryForm):
     a = forms.CharField(required=False, max_length=200, label="Version A")
     b = forms.CharField(required=False, max_length=200, label="Version B")
+
+
+class ExportForm(forms.Form):
+    """The file a download link asks for: CSV unless told."""
+
+    format = forms.ChoiceField(required=False, choices=[("csv", "CSV"), ("parquet", "Parquet")])
+
+    def clean_format(self):
+        chosen = self.cleaned_data["format"] or "csv"
+        if chosen == "parquet" and not downloads.parquet_available():
+            raise forms.ValidationError(downloads.PARQUET_UNAVAILABLE)
+        return chosen
+
+
+class SeriesExportForm(ExportForm, DatasetQueryForm):
+    metric = forms.CharField(max_length=NAME_MAX_LENGTH)
+    slice = forms.CharField(required=False, max_length=NAME_MAX_LENGTH)
+
+
+class RunsExportForm(ExportForm, DatasetQueryForm):
+    pass
+
+
+class CompareExportForm(ExportForm, DatasetQueryForm):
+    a = forms.CharField(max_length=NAME_MAX_LENGTH, label="Version A")
+    b = forms.CharField(max_length=NAME_MAX_LENGTH, label="Version B")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("dataset"):
+            self.add_error("dataset", "Required: the dataset both versions ran on.")
+        return data
 
 
 class PinForm(forms.Form):

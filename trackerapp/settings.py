@@ -162,6 +162,11 @@ WHITENOISE_AUTOREFRESH = DEBUG
 # A request body larger than this is refused (the API answers 413) before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_BYTES", 5 * 1024 * 1024)
 
+# The most results one export of runs writes (a row each; 500,000 stream in about 12 s): a
+# larger one is refused, naming the filters that narrow it, rather than cut short or left to
+# outlive the web worker's timeout (gunicorn's 30 s).
+EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 500_000)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["evaluations.api.authentication.ProjectTokenAuthentication"],
     # A view that declares nothing is read-for-any-token, write-for-admin (the safe side).

@@ -6,7 +6,14 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from evaluations import views
-from evaluations.views import accounts, experiments, metrics, overview, registered_models
+from evaluations.views import (
+    accounts,
+    experiments,
+    exports,
+    metrics,
+    overview,
+    registered_models,
+)
 
 urlpatterns = [
     path("", overview.home, name="home"),
@@ -25,6 +32,21 @@ urlpatterns = [
         "projects/<slug:project_name>/models/<str:model_name>/baseline/",
         registered_models.pin_page,
         name="pin-baseline",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/export/series/",
+        exports.series_download,
+        name="export-series",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/export/runs/",
+        exports.runs_download,
+        name="export-runs",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/export/compare/",
+        exports.compare_download,
+        name="export-compare",
     ),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path(

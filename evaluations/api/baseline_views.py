@@ -10,12 +10,13 @@ from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluations import selectors
+from evaluations import downloads, selectors
 from evaluations.api.permissions import IngestScope, ReadIngestWriteAdmin
 from evaluations.models import ThresholdRule
 from evaluations.services import baselines, gate
 
 from . import baseline_serializers as s
+from .exports import ExportApiMixin, file_responses, format_parameter
 
 
 class BaselineFileRenderer(ORJSONRenderer):
@@ -165,10 +166,13 @@ class RuleDetailApi(generics.RetrieveUpdateDestroyAPIView):
         baselines.delete_rule(rule=instance)
 
 
-class CompareApi(APIView):
+class CompareApi(ExportApiMixin, APIView):
     permission_classes = [IngestScope]
 
-    @extend_schema(parameters=[s.CompareQuerySerializer], responses=s.CompareSerializer)
+    @extend_schema(
+        parameters=[s.CompareQuerySerializer, format_parameter("metric and slice")],
+        responses=file_responses(s.CompareSerializer),
+    )
     def get(self, request, name):
         query = s.CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -182,4 +186,6 @@ class CompareApi(APIView):
             dataset_version=data.get("dataset_version") or None,
             environment=data["environment"],
         )
+        if file_format := self.file_format(request):
+            return downloads.file_response(selectors.comparison_table(comparison), file_format)
         return Response(s.CompareSerializer(comparison).data)

@@ -10,6 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from evaluations.selectors import TooManyRows
 from evaluations.services.baselines import BaselineError
 from evaluations.services.findings import TriageError
 from evaluations.services.ingest import IngestConflict, ReplayConflict
@@ -41,6 +42,8 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, ReplayConflict):
         return Response(exc.errors, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, TooManyRows):
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IngestConflict | BaselineError | TriageError):
         return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

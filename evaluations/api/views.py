@@ -8,13 +8,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluations import selectors
+from evaluations import downloads, selectors
 from evaluations.api.permissions import IngestScope
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
 from evaluations.services import findings, gate, posting
 
 from . import answers
 from . import serializers as s
+from .exports import ExportApiMixin, file_responses, format_parameter
 from .filters import LineFilterSet
 from .finding_serializers import ChangeMarkSerializer, FindingSerializer
 
@@ -33,7 +34,7 @@ class RunFilter(LineFilterSet):
         fields = []
 
 
-class RunListCreateApi(generics.ListAPIView):
+class RunListCreateApi(ExportApiMixin, generics.ListAPIView):
     permission_classes = [IngestScope]
     serializer_class = s.RunSerializer
     filterset_class = RunFilter
@@ -41,6 +42,19 @@ class RunListCreateApi(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.runs_for(project=self.request.auth.project)
+
+    @extend_schema(
+        parameters=[format_parameter("result of each run, newest run first")],
+        responses=file_responses(s.RunSerializer(many=True)),
+    )
+    def get(self, request, *args, **kwargs):
+        file_format = self.file_format(request)
+        if file_format is None:
+            return self.list(request, *args, **kwargs)
+        runs = self.filter_queryset(self.get_queryset())
+        words = ("runs", request.query_params.get("model") or request.auth.project.name)
+        table = selectors.run_results_table(runs=runs, name=words)
+        return downloads.file_response(table, file_format)
 
     @extend_schema(
         request=s.RunInputSerializer,
@@ -138,10 +152,13 @@ class ModelVersionListApi(generics.ListAPIView):
         return selectors.versions_for(model=model)
 
 
-class SeriesApi(APIView):
+class SeriesApi(ExportApiMixin, APIView):
     permission_classes = [IngestScope]
 
-    @extend_schema(parameters=[s.SeriesQuerySerializer], responses=s.SeriesSerializer)
+    @extend_schema(
+        parameters=[s.SeriesQuerySerializer, format_parameter("point")],
+        responses=file_responses(s.SeriesSerializer),
+    )
     def get(self, request, name):
         query = s.SeriesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -154,6 +171,9 @@ class SeriesApi(APIView):
             raise ValidationError(
                 {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
             ) from None
+        if file_format := self.file_format(request):
+            table = selectors.series_table(model=model, series=series, limit=limit)
+            return downloads.file_response(table, file_format)
         precision = findings.alert_precision(
             selectors.findings_of_series(series=series, limit=None)
         )

@@ -11,6 +11,14 @@ from .experiments import (
     latest_decision,
     latest_decisions,
 )
+from .exports import (
+    Table,
+    TooManyRows,
+    comparison_table,
+    run_results_table,
+    runs_of,
+    series_table,
+)
 from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
@@ -56,12 +64,15 @@ __all__ = [
     "BranchRow",
     "PinRow",
     "RuleRow",
+    "Table",
+    "TooManyRows",
     "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
     "branch_head",
     "branches_of",
     "compare_versions",
+    "comparison_table",
     "current_pin",
     "experiment_notifications",
     "experiment_timeline",
@@ -90,9 +101,12 @@ __all__ = [
     "pins_for",
     "result_values",
     "rules_for",
+    "run_results_table",
     "runs_for",
+    "runs_of",
     "series_points",
     "series_points_json",
+    "series_table",
     "stored_counts",
     "versions_for",
 ]

@@ -15,6 +15,7 @@ from evaluations.selectors import charts
 from evaluations.services import baselines
 from evaluations.views.access import WRITERS, may_write, member_project, require_role
 from evaluations.views.embed import script_json
+from evaluations.views.exports import compare_page_download, model_page_downloads
 
 
 @login_required
@@ -38,6 +39,7 @@ def model_page(request, project_name, model_name):
         line=line, over=over,
     )  # fmt: skip
     context |= {
+        **model_page_downloads(project, model, data, line),
         "dataset": dataset,
         "slice": slice_name,
         "slices": slices,
@@ -103,6 +105,7 @@ def compare_page(request, project_name, model_name):
         else:
             context |= {
                 "comparison": comparison,
+                "download": compare_page_download(project, model, a, b, dataset, line),
                 **_pinned_sides(model, dataset, {line.branch: pin}, comparison),
             }
     return render(request, "evaluations/compare.html", context)
