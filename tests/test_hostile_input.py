@@ -46,6 +46,7 @@ def assert_readable(api, response):
         "/api/v1/models/fraud-detector/thresholds/",
         "/api/v1/models/fraud-detector/marks/",
         "/api/v1/subscriptions/",
+        "/api/v1/channels/",
     ],
 )
 def test_json_nested_10000_deep_answers_400_at_every_endpoint(api, path):
@@ -269,6 +270,7 @@ LISTS = [
     "/api/v1/models/fraud-detector/marks/",
     "/api/v1/findings/",
     "/api/v1/subscriptions/",
+    "/api/v1/channels/",
     "/api/v1/notifications/",
 ]
 
@@ -291,12 +293,14 @@ def test_paging_parameters_never_answer_500(api, stored, path, param, value):
         f"/api/v1/findings/{HUGE}/",
         f"/api/v1/findings/{HUGE}/acknowledge/",
         f"/api/v1/subscriptions/{HUGE}/",
+        f"/api/v1/channels/{HUGE}/",
+        f"/api/v1/channels/{HUGE}/test/",
         f"/api/v1/models/fraud-detector/thresholds/{HUGE}/",
         f"/api/v1/runs/{10**400}/",
     ],
 )
 def test_an_id_beyond_bigint_is_not_found(api, stored, path):
-    method = api.post if path.endswith("acknowledge/") else api.get
+    method = api.post if path.endswith(("acknowledge/", "test/")) else api.get
 
     assert method(path).status_code == 404
 
