@@ -100,3 +100,35 @@ def test_an_experiment_page_lists_the_alerts_its_decisions_sent(api, member, pro
     assert "ana@example.com" in table
     assert f"Canary rolled back, guardrail breached after w{windows - 1}" in table
     assert "<td>pending</td>" in table  # queued once the decision commits
+
+
+def test_a_shadows_agreement_is_drawn_on_the_candidate_beside_its_guardrails(api, member):
+    latency = {"name": "latency_ms", "type": "mean", "direction": "lower_is_better",
+               "max_degradation": 50.0}  # fmt: skip
+    shadow = {**CANARY, "name": "shadow", "kind": "shadow", "guardrails": [latency],
+              "primary_metric": {"name": "agreement", "type": "proportion",
+                                 "direction": "higher_is_better", "min": 0.95}}  # fmt: skip
+    experiment = create(api, shadow)
+    for index in range(3):
+        window = canary_window(index, 0.5, units=2_000)
+        for arm in window["arms"].values():
+            arm["metrics"] = {"latency_ms": arm["metrics"]["latency_ms"]}
+        window["arms"]["1.5.0"]["n"] = window["arms"]["1.4.0"]["n"]
+        window["arms"]["1.5.0"]["metrics"] = window["arms"]["1.4.0"]["metrics"]
+        window["agreement"] = {"n": 1_000, "agree": 950}
+        assert post_window(api, experiment, window).status_code == 201
+
+    response = member.get(f"/experiments/{experiment['id']}/")
+    html, data = response.content.decode(), chart_data(response)
+
+    (agreement,) = [m for m in data["metrics"] if m["name"] == "agreement"]
+    assert agreement["required"] == 0.95
+    assert agreement["arms"]["1.4.0"]["mean"] == [None] * 3
+    assert agreement["arms"]["1.5.0"]["mean"] == [0.95] * 3
+    assert all(low < 0.95 <= high for low, high in zip(agreement["arms"]["1.5.0"]["low"],
+                                                      agreement["arms"]["1.5.0"]["high"],
+                                                      strict=True))  # fmt: skip
+    (control_row,) = re.findall(r'<th scope="row">1\.4\.0</th>(.*?)</tr>', html, re.S)
+    (candidate_row,) = re.findall(r'<th scope="row">1\.5\.0</th>(.*?)</tr>', html, re.S)
+    assert re.findall(r'<td class="num">([^<]*)', control_row)[1] == "—"
+    assert re.findall(r'<td class="num">([^<]*)', candidate_row)[1].startswith("0.95")

@@ -54,9 +54,27 @@ def arm_rows(*, experiment, decision) -> list[tuple[str, int, list[dict | None]]
         return []
     names = [spec["name"] for spec in experiment.metric_specs]
     return [
-        (label, arm.get("n", 0), [arm.get("metrics", {}).get(name) for name in names])
+        (
+            label,
+            arm.get("n", 0),
+            [_arm_figures(experiment, decision, label, name) for name in names],
+        )
         for label, arm in (decision.figures.get("arms") or {}).items()
     ]
+
+
+def _arm_figures(experiment, decision, label, name) -> dict | None:
+    """One arm's cumulative figures for a metric after ``decision``. A shadow's agreement is
+    the candidate's with the control: it is shown on the candidate, from the decision's check."""
+    if experiment.kind == Experiment.Kind.SHADOW and name == experiment.primary_metric["name"]:
+        if label == experiment.labels[0]:
+            return None
+        check = next(iter(decision.figures.get("checks") or []), None)
+        if not check or check.get("estimate") is None:
+            return None
+        return {"mean": check["estimate"], "low": check["lower"], "high": check["upper"]}
+    arm = (decision.figures.get("arms") or {}).get(label, {})
+    return arm.get("metrics", {}).get(name)
 
 
 def experiment_notifications(*, experiment, limit=100):
@@ -85,11 +103,14 @@ def experiment_timeline(*, experiment) -> dict:
     for spec in experiment.metric_specs:
         arms = {}
         for label in labels:
-            figures = [d.figures.get("arms", {}).get(label, {}).get("metrics", {}).get(
-                spec["name"], {}) for d in windows]  # fmt: skip
+            figures = [_arm_figures(experiment, d, label, spec["name"]) or {} for d in windows]
             arms[label] = {key: [f.get(key) for f in figures] for key in ("mean", "low", "high")}
+        required = None
+        if experiment.kind == Experiment.Kind.SHADOW and spec is experiment.primary_metric:
+            required = spec.get("min") or 0.95  # the agreement a shadow must reach
         metrics.append({"name": spec["name"], "type": spec["type"],
-                        "direction": spec["direction"], "arms": arms})  # fmt: skip
+                        "direction": spec["direction"], "arms": arms,
+                        "required": required})  # fmt: skip
     steps = allocation = None
     if experiment.kind == Experiment.Kind.CANARY:
         steps = [experiment.traffic_steps[d.step] for d in windows]

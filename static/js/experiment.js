@@ -12,6 +12,7 @@
     data.arms.forEach(function (label, index) {
       var series = metric.arms[label];
       var colour = colours[index % colours.length];
+      if (!series.mean.some(function (v) { return v !== null; })) { return; }
       if (series.low.some(function (v) { return v !== null; })) {
         traces.push({x: data.at, y: series.high, mode: "lines", line: {width: 0},
           showlegend: false, hoverinfo: "skip"});
@@ -23,6 +24,12 @@
         customdata: data.decisions, hovertemplate: "%{y:.4g}<br>%{customdata}<extra>" + label + "</extra>"});
     });
     var shapes = [], notes = [];
+    if (metric.required !== null && metric.required !== undefined) {
+      shapes.push({type: "line", xref: "paper", x0: 0, x1: 1, y0: metric.required,
+        y1: metric.required, line: {dash: "dash", color: "#555"}});
+      notes.push({xref: "paper", x: 0, xanchor: "left", y: metric.required, yanchor: "bottom",
+        text: "required " + metric.required, showarrow: false, font: {size: 11}});
+    }
     data.decisions.forEach(function (action, index) {
       if (marked.indexOf(action) < 0) { return; }
       shapes.push({type: "line", xref: "x", yref: "paper", x0: data.at[index], x1: data.at[index],
