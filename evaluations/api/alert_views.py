@@ -19,19 +19,11 @@ from .fields import ChoiceField, NameField
 MIN_SECRET = 16
 
 
-class ChannelSerializer(serializers.ModelSerializer):
+class AudienceSerializer(serializers.ModelSerializer):
+    """What every channel has: its name, who it tells (an e-mail channel's addresses) and
+    what about (models, kinds)."""
+
     name = NameField()
-    kind = ChoiceField(choices=Channel.Kind.choices, required=False, default="email")
-    url = serializers.URLField(
-        max_length=2000, required=False, write_only=True,
-        help_text="webhook, slack, teams: where to POST (answered masked, as url_hint)",
-    )  # fmt: skip
-    url_hint = serializers.SerializerMethodField(help_text="The URL's host and last characters")
-    secret = serializers.CharField(
-        max_length=200, min_length=MIN_SECRET, required=False, write_only=True,
-        help_text="webhook: the HMAC-SHA256 signing key (never answered back)",
-    )  # fmt: skip
-    secret_set = serializers.SerializerMethodField()
     emails = serializers.ListField(
         child=serializers.EmailField(), required=False, default=list, max_length=200
     )
@@ -44,6 +36,20 @@ class ChannelSerializer(serializers.ModelSerializer):
         help_text="Finding kinds and experiment alerts (rollback, guardrail_breach, "
         "sample_ratio_mismatch); empty: every kind",
     )  # fmt: skip
+
+
+class ChannelSerializer(AudienceSerializer):
+    kind = ChoiceField(choices=Channel.Kind.choices, required=False, default="email")
+    url = serializers.URLField(
+        max_length=2000, required=False, write_only=True,
+        help_text="webhook, slack, teams: where to POST (answered masked, as url_hint)",
+    )  # fmt: skip
+    url_hint = serializers.SerializerMethodField(help_text="The URL's host and last characters")
+    secret = serializers.CharField(
+        max_length=200, min_length=MIN_SECRET, required=False, write_only=True,
+        help_text="webhook: the HMAC-SHA256 signing key (never answered back)",
+    )  # fmt: skip
+    secret_set = serializers.SerializerMethodField()
 
     class Meta:
         model = Channel
@@ -147,21 +153,8 @@ class ChannelTestApi(APIView):
         )  # fmt: skip
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(AudienceSerializer):
     """An e-mail channel, as the older subscriptions endpoint shows it."""
-
-    name = NameField()
-    emails = serializers.ListField(
-        child=serializers.EmailField(), required=False, default=list, max_length=200
-    )
-    models = serializers.ListField(
-        source="model_names", child=NameField(), required=False, default=list, max_length=200,
-        help_text="Model names; empty: every model",
-    )  # fmt: skip
-    kinds = serializers.ListField(
-        child=ChoiceField(choices=ALERT_KINDS), required=False, default=list,
-        help_text="Finding kinds and experiment alerts; empty: every kind",
-    )  # fmt: skip
 
     class Meta:
         model = Channel
