@@ -93,45 +93,27 @@ def _domain():
     return settings.SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
 
 
-def digest(*, to, items, first, unsubscribe_url, message_id):
-    """One e-mail about several findings and experiment decisions of one moment, from
-    (notification, finding or decision) pairs."""
-    entries = [_digest_entry(notification, about) for notification, about in items]
-    findings_only = all(entry["finding"] for entry in entries)
+def digest(*, to, alerts, channel, held, unsubscribe_url, message_id):
+    """One e-mail about several alerts of one moment (``channels.Alert``: findings and
+    experiment decisions), ``held`` of them held back by the rate limit before."""
+    entries = [
+        {"alert": alert, "url": next(iter(alert.links.values()), ""),
+         "name": f"{alert.model} {alert.facts.get('metric') or alert.facts.get('experiment')}"}
+        for alert in alerts
+    ]  # fmt: skip
+    findings_only = all(alert.event != "experiment" for alert in alerts)
     return build(
         "digest",
         to=to,
         context={
             "items": entries,
             "noun": "findings" if findings_only else "alerts",
-            "channel": first.channel,
+            "channel": channel,
             "unsubscribe_url": unsubscribe_url,
-            "held": sum(1 for n, _ in items if n.last_error == HELD),
+            "held": held,
         },
         headers=_alert_headers(unsubscribe_url, f"alert-{message_id}"),
     )
-
-
-def _digest_entry(notification, about):
-    if notification.decision_id is not None:
-        experiment = about.experiment
-        return {
-            "notification": notification, "finding": None,
-            "name": f"{experiment.model.name} {experiment.name}",
-            "text": f"{about.headline}: {experiment.model.name} {experiment.name}"
-            f" ({'; '.join(about.reasons[:1])})",
-            "url": links.experiment_url(experiment),
-        }  # fmt: skip
-    series = about.series
-    if notification.event == "recovered":
-        text = f"Recovered: {series.model.name} {series.metric.name} on {series.dataset.name}"
-    else:
-        text = about.message
-    return {
-        "notification": notification, "finding": about,
-        "name": f"{series.model.name} {series.metric.name}", "text": text,
-        "url": links.finding_url(about),
-    }  # fmt: skip
 
 
 def channel_test(*, to, alert, channel, unsubscribe_url, message_id):

@@ -305,3 +305,24 @@ def test_the_readmes_verification_snippet_accepts_a_delivery_and_refuses_a_forge
     assert scope["verify"](SECRET, header, received.body)
     assert not scope["verify"](SECRET, header, received.body.replace(b"drift", b"step!"))
     assert not scope["verify"]("another-secret-entirely", header, received.body)
+
+
+def test_a_digest_costs_the_same_queries_however_many_alerts_it_carries(
+    api, far_end, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    make(api, kind="webhook", url=far_end.url, secret=SECRET)
+    far_end.replies = [Reply(500, "down")]
+    finding = drift_posted(api, django_capture_on_commit_callbacks)  # its delivery failed
+    channel = Channel.objects.get()
+    for _ in range(30):
+        later = Notification.objects.create(channel=channel, event=Notification.Event.GREW)
+        later.findings.add(finding)
+    first = Notification.objects.order_by("pk").first()
+    alerts.send(notification_id=first.pk)  # the failed batch, alone, goes out
+    pending = Notification.objects.filter(state="pending").order_by("pk").first()
+
+    with django_assert_max_num_queries(12):
+        assert alerts.send(notification_id=pending.pk) is True
+
+    assert len(far_end.requests[-1].json()["alerts"]) == 30
+    assert not Notification.objects.filter(state="pending").exists()

@@ -28,11 +28,10 @@ def build(delivery):
         )  # fmt: skip
     first, to = delivery.notifications[0], delivery.recipient
     if len(delivery.alerts) > 1:
-        items = [(n, alert.source) for n, alert in zip(delivery.notifications, delivery.alerts,
-                                                       strict=True)]  # fmt: skip
         return emails.digest(
-            to=to, items=items, first=first, unsubscribe_url=url, message_id=delivery.id
-        )
+            to=to, alerts=delivery.alerts, channel=delivery.channel, held=delivery.held,
+            unsubscribe_url=url, message_id=delivery.id,
+        )  # fmt: skip
     (alert,) = delivery.alerts
     about = alert.source
     if first.decision_id is not None:

@@ -104,7 +104,8 @@ def _deliver(batch, key):
     channel = batch[0].channel
     delivery = channels.Delivery(
         id=str(key), channel=channel, recipient=batch[0].recipient, notifications=batch,
-        alerts=[channels.alert_for(n, _about(n)) for n in batch],
+        alerts=[channels.alert_for(n, about) for n, about in zip(batch, _subjects(batch),
+                                                                 strict=True)],
         held=sum(1 for n in batch if n.last_error == emails.HELD),
         project=channel.project.name,
     )  # fmt: skip
@@ -118,16 +119,24 @@ def _deliver(batch, key):
     return failure
 
 
-def _about(notification):
-    """What a notification is about: its experiment decision, or its finding."""
-    if notification.decision_id is not None:
-        return ExperimentDecision.objects.select_related(
-            "experiment__model__project", "window"
-        ).get(pk=notification.decision_id)
-    return notification.findings.select_related(
-        "series__model__project", "series__metric", "series__dataset", "series__branch",
-        "start_version",
-    ).first()  # fmt: skip
+def _subjects(batch) -> list:
+    """What each notification of ``batch`` is about (its experiment decision, or its
+    finding), read in two queries whatever the batch's size."""
+    decisions = ExperimentDecision.objects.select_related(
+        "experiment__model__project", "window"
+    ).in_bulk([n.decision_id for n in batch if n.decision_id is not None])
+    findings = {
+        link.notification_id: link.finding
+        for link in Notification.findings.through.objects.filter(
+            notification_id__in=[n.pk for n in batch if n.decision_id is None]
+        ).select_related(
+            "finding__series__model__project", "finding__series__metric",
+            "finding__series__dataset", "finding__series__branch", "finding__start_version",
+        )
+    }  # fmt: skip
+    return [
+        decisions[n.decision_id] if n.decision_id is not None else findings.get(n.pk) for n in batch
+    ]
 
 
 def _summary(delivery) -> str:
