@@ -7,6 +7,7 @@ from django.core.validators import validate_email
 
 from evaluations import downloads
 from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, Channel, EvaluationRun
+from evaluations.services import alerts
 
 ENVIRONMENT_CHOICES = EvaluationRun.Environment.choices
 
@@ -30,7 +31,7 @@ class ChannelForm(forms.Form):
         help_text="Webhook, Slack, Teams: the URL to post to (kept secret, shown masked).",
     )  # fmt: skip
     secret = forms.CharField(
-        required=False, min_length=16, max_length=200, widget=forms.PasswordInput,
+        required=False, min_length=alerts.MIN_SECRET, max_length=200, widget=forms.PasswordInput,
         help_text="Webhook: the signing secret, at least 16 characters.",
     )  # fmt: skip
     models = forms.CharField(
@@ -58,17 +59,13 @@ class ChannelForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        kind = data["kind"] = data.get("kind") or Channel.Kind.EMAIL
-        if kind == Channel.Kind.EMAIL:
-            if not data.get("emails") and not data.get("include_members"):
-                self.add_error("emails", "Give at least one address, or include the members.")
-        else:
-            if not data.get("url"):
-                self.add_error("url", "This kind of channel needs its URL.")
-            elif kind != Channel.Kind.WEBHOOK and not data["url"].startswith("https://"):
-                self.add_error("url", "A Slack or Teams webhook URL is https.")
-            if kind == Channel.Kind.WEBHOOK and not data.get("secret"):
-                self.add_error("secret", "A webhook needs a signing secret.")
+        data["kind"] = data.get("kind") or Channel.Kind.EMAIL
+        problem = alerts.channel_problem(
+            kind=data["kind"], url=data.get("url") or "", secret=data.get("secret") or "",
+            emails=data.get("emails") or [], include_members=data.get("include_members", False),
+        )  # fmt: skip
+        if problem is not None:
+            self.add_error(*problem)
         return data
 
     def channel_fields(self) -> dict:

@@ -2,8 +2,6 @@
 channels by another name) and the record of every notification. A channel's URL (a credential
 for Slack and Teams) and secret are taken, never answered back in full."""
 
-from urllib.parse import urlsplit
-
 import django_filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -15,8 +13,6 @@ from evaluations.models import ALERT_KINDS, Channel, Notification
 from evaluations.services import alerts
 
 from .fields import ChoiceField, NameField
-
-MIN_SECRET = 16
 
 
 class AudienceSerializer(serializers.ModelSerializer):
@@ -46,7 +42,7 @@ class ChannelSerializer(AudienceSerializer):
     )  # fmt: skip
     url_hint = serializers.SerializerMethodField(help_text="The URL's host and last characters")
     secret = serializers.CharField(
-        max_length=200, min_length=MIN_SECRET, required=False, write_only=True,
+        max_length=200, min_length=alerts.MIN_SECRET, required=False, write_only=True,
         help_text="webhook: the HMAC-SHA256 signing key (never answered back)",
     )  # fmt: skip
     secret_set = serializers.SerializerMethodField()
@@ -68,35 +64,20 @@ class ChannelSerializer(AudienceSerializer):
 
     def validate(self, attrs):
         current = self.instance
-        kind = attrs.get("kind", getattr(current, "kind", Channel.Kind.EMAIL))
-        url = attrs.get("url", getattr(current, "url", ""))
-        if kind == Channel.Kind.EMAIL:
-            for field in ("url", "secret"):
-                if attrs.get(field):
-                    raise serializers.ValidationError({field: ["An e-mail channel takes none."]})
-            emails = attrs.get("emails", getattr(current, "emails", []))
-            members = attrs.get("include_members", getattr(current, "include_members", False))
-            if not emails and not members:
-                raise serializers.ValidationError(
-                    {"emails": ["Give at least one address, or include the project's members."]}
-                )
-            return attrs
-        if not url:
-            raise serializers.ValidationError({"url": [f"A {kind} channel needs its URL."]})
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise serializers.ValidationError({"url": ["Only http and https URLs."]})
-        if kind in (Channel.Kind.SLACK, Channel.Kind.TEAMS) and urlsplit(url).scheme != "https":
-            raise serializers.ValidationError({"url": [f"A {kind} webhook URL is https."]})
-        if kind == Channel.Kind.WEBHOOK and not attrs.get("secret", getattr(current, "secret", "")):
-            raise serializers.ValidationError(
-                {"secret": [f"A webhook needs a secret of at least {MIN_SECRET} characters."]}
-            )
-        if kind != Channel.Kind.WEBHOOK and attrs.get("secret"):
-            raise serializers.ValidationError({"secret": ["Only a webhook is signed."]})
-        for field in ("emails", "include_members"):
-            if attrs.get(field):
-                raise serializers.ValidationError({field: [f"A {kind} channel has no addresses."]})
-        return attrs
+        settings = {
+            field: attrs.get(field, getattr(current, field, default))
+            for field, default in (("kind", Channel.Kind.EMAIL), ("url", ""), ("secret", ""),
+                                   ("emails", []), ("include_members", False))
+        }  # fmt: skip
+        return _checked(attrs, settings)
+
+
+def _checked(attrs, settings):
+    problem = alerts.channel_problem(**settings)
+    if problem is not None:
+        field, message = problem
+        raise serializers.ValidationError({field: [message]})
+    return attrs
 
 
 class ChannelListApi(generics.ListCreateAPIView):
@@ -165,13 +146,11 @@ class SubscriptionSerializer(AudienceSerializer):
         read_only_fields = ["id", "unsubscribed", "created_at"]
 
     def validate(self, attrs):
-        emails = attrs.get("emails", getattr(self.instance, "emails", []))
-        members = attrs.get("include_members", getattr(self.instance, "include_members", False))
-        if not emails and not members:
-            raise serializers.ValidationError(
-                {"emails": ["Give at least one address, or include the project's members."]}
-            )
-        return attrs
+        settings = {
+            field: attrs.get(field, getattr(self.instance, field, default))
+            for field, default in (("emails", []), ("include_members", False))
+        }
+        return _checked(attrs, {"kind": Channel.Kind.EMAIL, **settings})
 
 
 class SubscriptionListApi(ChannelListApi):

@@ -19,16 +19,18 @@ from .audience import (
     queue_notifications,
     recipients,
 )
-from .channels import TestOutcome, save_channel, send_test
+from .channels import MIN_SECRET, TestOutcome, channel_problem, save_channel, send_test
 from .delivery import RateLimited, SendFailed, mark_failed, pending_ids, send
 from .unsubscribe import UNSUBSCRIBE_SALT, unsubscribe, unsubscribe_url
 
 __all__ = [
     "GROWTH_FACTOR",
+    "MIN_SECRET",
     "UNSUBSCRIBE_SALT",
     "RateLimited",
     "SendFailed",
     "TestOutcome",
+    "channel_problem",
     "destinations",
     "mark_failed",
     "notify",

@@ -3,6 +3,7 @@ so whoever sets a channel up sees whether it works."""
 
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.db import transaction
 
@@ -11,6 +12,37 @@ from evaluations.models import Channel
 
 from .audience import destinations
 from .unsubscribe import unsubscribe_url
+
+MIN_SECRET = 16
+
+
+def channel_problem(*, kind, url="", secret="", emails=(), include_members=False):
+    """What is wrong with a channel of ``kind`` with these settings, as (field, message), or
+    None: the one rule the API and the settings page both apply. An e-mail channel needs an
+    address (or the members) and takes no URL or secret; the others need an http(s) URL (https
+    for Slack and Teams) and no addresses; only a webhook is signed, and it must be."""
+    if kind == Channel.Kind.EMAIL:
+        for field, value in (("url", url), ("secret", secret)):
+            if value:
+                return field, "An e-mail channel takes none."
+        if not emails and not include_members:
+            return "emails", "Give at least one address, or include the project's members."
+        return None
+    scheme = urlsplit(url).scheme if url else ""
+    if not url:
+        return "url", f"A {kind} channel needs its URL."
+    if scheme not in ("http", "https"):
+        return "url", "Only http and https URLs."
+    if kind in (Channel.Kind.SLACK, Channel.Kind.TEAMS) and scheme != "https":
+        return "url", f"A {kind} webhook URL is https."
+    if kind == Channel.Kind.WEBHOOK and not secret:
+        return "secret", f"A webhook needs a secret of at least {MIN_SECRET} characters."
+    if kind != Channel.Kind.WEBHOOK and secret:
+        return "secret", "Only a webhook is signed."
+    for field, value in (("emails", emails), ("include_members", include_members)):
+        if value:
+            return field, f"A {kind} channel has no addresses."
+    return None
 
 
 @transaction.atomic
