@@ -3,10 +3,11 @@ receiver, Slack, Teams): it keeps every request and answers from a script of rep
 500 then 200, a 429 with Retry-After, or a hang longer than the caller's timeout."""
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.local_server import LocalServer
 
 
 @dataclass
@@ -31,13 +32,12 @@ class FarEnd:
     def __init__(self):
         self.requests: list[Received] = []
         self.replies: list[Reply] = []  # consumed in order; then 200 "ok"
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._handler_class = self._handler()
+        self.server = None
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.server.url}/hook"
 
     def _handler(self):
         far_end = self
@@ -64,9 +64,8 @@ class FarEnd:
         return Handler
 
     def start(self):
-        self.thread.start()
+        self.server = LocalServer(self._handler_class)
         return self
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()

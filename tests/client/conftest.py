@@ -8,9 +8,11 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+
+from tests.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -40,13 +42,6 @@ class Received:
     method: str = "POST"
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that timed out and hung up is part of the script
-
-
 class FakeTracker:
     """An HTTP server on 127.0.0.1 that answers POSTs and GETs from a script, in order (the last
     answer repeats), and records each request it got."""
@@ -54,15 +49,11 @@ class FakeTracker:
     def __init__(self, *script):
         self.script, self.requests = list(script), []
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = LocalServer(self._handler())
+        self.url = self._server.url
 
     def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
     @property
     def bodies(self):

@@ -5,8 +5,10 @@ with ``failure`` when it is set."""
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.local_server import LocalServer
 
 
 @dataclass(frozen=True)
@@ -29,16 +31,11 @@ class FakeForge:
         self.failure = None
         self._ids = iter(range(1000, 10**6))
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = LocalServer(self._handler())
+        self.url = self._server.url
 
     def close(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
     def calls(self, *methods):
         """``"GET /route"``, ... in order, for the methods given (all by default)."""
