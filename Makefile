@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test worker beat web lint format bench clean
+.PHONY: run test worker beat web lint format bench bench-venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,7 +48,17 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+# The peers the benchmarks run side by side with the service (MLflow's tracking server), in a
+# venv of their own.
+BENCH_STAMP := .bench-venv/.installed
+$(BENCH_STAMP): requirements-bench.txt
+	test -x .bench-venv/bin/python || $(PYTHON) -m venv .bench-venv
+	.bench-venv/bin/pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench-venv: $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.api
 	$(BIN)/python -m benchmarks.sweep
 	$(BIN)/python -m benchmarks.pages

@@ -46,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg2
 
+from . import peers
 from .stack import BENCH_DB, WORKERS, BenchError, CpuMeter, query, running_stack, sql
 
 POST_CLIENTS = 4
@@ -100,6 +101,7 @@ class Sizes:
     bulk_rounds: int
     series_points: int
     reads_per_round: int
+    suite_posts: int  # runs of 1,000 results per round
     branches: int = 1  # per model: main and branches - 1 pull requests
 
 
@@ -110,6 +112,7 @@ FULL = Sizes(
     bulk_rounds=3,
     series_points=5_000,
     reads_per_round=30,
+    suite_posts=80,
 )
 QUICK = Sizes(
     rounds=1,
@@ -118,6 +121,7 @@ QUICK = Sizes(
     bulk_rounds=1,
     series_points=500,
     reads_per_round=10,
+    suite_posts=8,
 )
 
 
@@ -361,10 +365,109 @@ def bulk(api, sizes):
         )
         rounds.append(seconds)
     seconds = p50(rounds)
+    rates = peers.database_rates(peer_rows(sizes.bulk_runs))
+    print("  PostgreSQL's own, the same rows into a copy of the results table, one client: "
+          + ", ".join(f"{name} {rate:,.0f} rows/s" for name, rate in rates.items()))  # fmt: skip
     return [
         Figure("bulk", f"time for {results:,} results", seconds, "s", 30),
         Figure("bulk", "throughput", results / seconds, "results/s"),
+        Figure("bulk", "execute_values", rates["execute_values"], "rows/s"),
+        Figure("bulk", "COPY", rates["COPY"], "rows/s"),
+        Figure("bulk", "ours / execute_values", results / seconds / rates["execute_values"], "x"),
     ]
+
+
+# An evaluation suite: 50 metrics x 20 slices, one run of 1,000 results per post.
+SUITE_METRICS = tuple(
+    (f"metric_{m:02}", "overall" if s == 0 else f"segment_{s:02}", 5_000)
+    for m in range(50)
+    for s in range(20)
+)
+SUITE_RULES = (
+    {"metric": "metric_00", "max_drop": 0.01, "significance": 0.05},
+    {"metric": "metric_01", "max_drop_pct": 2},
+    {"metric": "metric_02", "min": 0.5},
+)
+
+
+def suite(api, sizes):
+    """Runs of 1,000 results through ``POST /api/v1/runs/``, 4 clients, gated against a pinned
+    baseline; MLflow's create-run + log-batch + end-run of the same 1,000 values, 4 clients, in
+    alternate rounds of the same run."""
+    results = len(SUITE_METRICS)
+    print(f"Suite: runs of {results:,} results (50 metrics x 20 slices), {POST_CLIENTS} "
+          f"concurrent clients, against MLflow's log-batch in alternate rounds")  # fmt: skip
+    model = "bench-suite"
+
+    def posts(tag, count):
+        rng = random.Random(tag)
+        bodies = [
+            encode(run_body(model=model, version=f"{tag}-{i}", rng=rng, metrics=SUITE_METRICS))
+            for i in range(count)
+        ]
+        return deal([Request("POST", RUNS_PATH, body) for body in bodies], POST_CLIENTS)
+
+    def mlflow_runs(tag, count):
+        rng = random.Random(tag)
+        runs = [
+            [(f"{name}.{slice_}", metric_body(name, slice_, n, rng)["value"])
+             for name, slice_, n in SUITE_METRICS]
+            for _ in range(count)
+        ]  # fmt: skip
+        return deal(runs, POST_CLIENTS)
+
+    api.send(posts("warmup", 8))
+    api.send([[
+        Request("PUT", f"/api/v1/models/{model}/baseline/",
+                encode({"dataset": "holdout", "version": "warmup-0"})),
+        *[Request("POST", f"/api/v1/models/{model}/thresholds/", encode(rule))
+          for rule in SUITE_RULES],
+    ]])  # fmt: skip
+    count = sizes.suite_posts
+    ours, theirs = [], []
+    with peers.mlflow_server() as mlflow_url:
+        mlflow = peers.MlflowClients(mlflow_url)
+        mlflow.send(mlflow_runs("warmup", 8))
+        for index in range(1, sizes.rounds + 1):
+            latencies, seconds = api.send(posts(f"round{index}", count))
+            ours.append((p50(latencies), p95(latencies), count * results / seconds))
+            print_latency_round(index, sizes.rounds, count, "posts", latencies, seconds)
+            latencies, seconds = mlflow.send(mlflow_runs(f"round{index}", count))
+            theirs.append((p50(latencies), p95(latencies), count * results / seconds))
+            print("    MLflow: ", end="")
+            print_latency_round(index, sizes.rounds, count, "runs", latencies, seconds)
+    rate, their_rate = p50([r[2] for r in ours]), p50([r[2] for r in theirs])
+    return [
+        Figure("suite", "p50 latency", ms(p50([r[0] for r in ours])), "ms"),
+        Figure("suite", "p95 latency", ms(p50([r[1] for r in ours])), "ms", 250),
+        Figure("suite", "throughput", rate, "results/s"),
+        Figure("suite", "MLflow p95 latency", ms(p50([r[1] for r in theirs])), "ms"),
+        Figure("suite", "MLflow throughput", their_rate, "results/s"),
+        Figure("suite", "ours / MLflow", rate / their_rate, "x"),
+    ]
+
+
+def peer_rows(runs, metrics=METRICS):
+    """The results rows of ``runs`` runs, shaped as ingestion writes them (a point's JSON
+    beside each), for PostgreSQL's own bulk paths."""
+    rng, at = random.Random("peers"), datetime(2026, 1, 1, tzinfo=UTC)
+    rows = []
+    for run in range(1, runs + 1):
+        for series, (name, slice_, n) in enumerate(metrics, start=1):
+            value = metric_body(name, slice_, n, rng)["value"]
+            point = json.dumps(
+                {
+                    "version": f"v{run}",
+                    "value": value,
+                    "n": n,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "run_id": run,
+                    "at": "2026-01-01T00:00:00Z",
+                }
+            )
+            rows.append((run, series, run, value, n, None, None, None, None, None, at, point))
+    return rows
 
 
 def series_read(api, sizes):
@@ -455,7 +558,7 @@ def cold_reads(api, path, check, count):
     return latencies, time.perf_counter() - began
 
 
-SCENARIOS = {"single": single_post, "bulk": bulk, "series": series_read}
+SCENARIOS = {"single": single_post, "bulk": bulk, "suite": suite, "series": series_read}
 
 
 # Main --------------------------------------------------------------------------------------

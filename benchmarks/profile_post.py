@@ -76,15 +76,17 @@ def profile(args):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {projects.create_token(project=project)[1]}")
     results = args.metrics * args.slices
-    sql = {"count": 0, "seconds": 0.0}
+    sql = {"count": 0, "seconds": 0.0, "statements": []}
 
     def timed(execute, statement, params, many, context):
         started = time.perf_counter()
         try:
             return execute(statement, params, many, context)
         finally:
+            seconds = time.perf_counter() - started
             sql["count"] += 1
-            sql["seconds"] += time.perf_counter() - started
+            sql["seconds"] += seconds
+            sql["statements"].append((seconds, " ".join(statement.split())[:110]))
 
     def post(index):
         payload = body(version=f"1.{index}", metrics=args.metrics, slices=args.slices,
@@ -95,9 +97,9 @@ def profile(args):
 
     for index in range(3):  # warm-up: the model, its series and caches exist
         post(index)
-    walls, sql_counts, sql_seconds, phases, profiles = [], [], [], [], []
+    walls, sql_counts, sql_seconds, phases, profiles, statements = [], [], [], [], [], []
     for index in range(3, 3 + args.rounds):
-        sql.update(count=0, seconds=0.0)
+        sql.update(count=0, seconds=0.0, statements=[])
         profiler = cProfile.Profile()
         with connection.execute_wrapper(timed):
             started = time.perf_counter()
@@ -107,10 +109,15 @@ def profile(args):
             walls.append(time.perf_counter() - started)
         sql_counts.append(sql["count"])
         sql_seconds.append(sql["seconds"])
+        statements.append(sql["statements"])
         stats = pstats.Stats(profiler)
         phases.append({name: _cumulative(stats, path, function) for name, path, function in PHASES})
         profiles.append(stats)
-    report(args, results, walls, sql_counts, sql_seconds, phases, profiles[len(profiles) // 2])
+    middle = sorted(range(args.rounds), key=walls.__getitem__)[args.rounds // 2]
+    report(args, results, walls, sql_counts, sql_seconds, phases, profiles[middle])
+    print("\nThe SQL statements of the median round (COPY goes around Django's cursor: not here):")
+    for seconds, statement in statements[middle]:
+        print(f"  {seconds * 1000:7.1f} ms  {statement}")
 
 
 def _cumulative(stats, path, function):

@@ -193,11 +193,23 @@ class Series(models.Model):
       worker or the broker); ``queued_at`` does not move with posts, so a busy series is swept.
     """
 
-    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="series")
-    dataset = models.ForeignKey(EvaluationDataset, on_delete=models.CASCADE, related_name="series")
-    metric = models.ForeignKey(MetricDefinition, on_delete=models.CASCADE, related_name="series")
+    # No single-column indexes on the keys: every post rewrites its series' rows (dirty,
+    # generation, touched_at), and each index is one more entry per row per post. The unique
+    # key serves lookups by model; by dataset, metric or branch alone there are only deletes
+    # and a branch's rare change of watch, which scan a table of one row per series.
+    model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="series", db_index=False
+    )
+    dataset = models.ForeignKey(
+        EvaluationDataset, on_delete=models.CASCADE, related_name="series", db_index=False
+    )
+    metric = models.ForeignKey(
+        MetricDefinition, on_delete=models.CASCADE, related_name="series", db_index=False
+    )
     slice = models.CharField(max_length=NAME_MAX_LENGTH, default="overall")
-    branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="series")
+    branch = models.ForeignKey(
+        Branch, on_delete=models.CASCADE, related_name="series", db_index=False
+    )
     environment = models.CharField(
         max_length=16, choices=EvaluationRun.Environment.choices, default="offline"
     )

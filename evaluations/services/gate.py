@@ -7,7 +7,7 @@ import orjson
 from django.db import connection
 
 from evaluations import selectors
-from evaluations.models import EvaluationRun, MetricDefinition
+from evaluations.models import EvaluationRun, MetricDefinition, MetricResult
 from evaluations.services import alerts, branches, findings
 from trackerclient import gate, metric_catalog, stats
 
@@ -158,7 +158,11 @@ def _candidate(run) -> list[gate.Result]:
     """The run's results as the gate takes them: from memory when ingest has just stored
     them, else read again with their outcomes, which the run selectors leave out."""
     results = run.result_list
-    if results and "outcomes" in results[0].get_deferred_fields():
+    if (
+        results
+        and isinstance(results[0], MetricResult)
+        and "outcomes" in results[0].get_deferred_fields()
+    ):
         return selectors.gate_results(run_id=run.pk)
     return [
         gate.Result(

@@ -9,8 +9,10 @@ queues their analysis.
 """
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -32,6 +34,21 @@ from evaluations.models.points import encode_point
 from evaluations.queue import queue_analysis
 from evaluations.services import branches, rows
 from trackerclient import metric_catalog
+
+
+@dataclass(slots=True)
+class StoredResult:
+    """A result as ingest stored it: what the gate, the findings and the answer read from it,
+    without building a ``MetricResult`` per result (``_insert_results`` writes the rows)."""
+
+    series: Series
+    value: float
+    n: int | None
+    n_pos: int | None
+    n_neg: int | None
+    ci_low: float | None
+    ci_high: float | None
+    outcomes: bytes | None
 
 
 @dataclass
@@ -178,21 +195,21 @@ def _create_runs(project, payloads, digests):
     wanted_series = {}
     for run in runs:
         run.branch_row = branch_rows[(run.model_version.model_id, run.branch)]
-    for run, payload in zip(runs, payloads, strict=True):
-        for metric in payload["metrics"]:
-            key = _series_key(run, metrics[(metric["name"],)], metric["slice"])
+    keys = [
+        _series_keys(run, payload, metrics) for run, payload in zip(runs, payloads, strict=True)
+    ]
+    for run_keys in keys:
+        for key in run_keys:
             # Watched from the first post on, when its branch is (_mark_dirty).
             wanted_series[key] = {"touched_at": now, "watched": False}
     series = rows.ensure(Series, {}, SERIES_KEY, wanted_series)
     metric_by_pk = {metric.pk: metric for metric in metrics.values()}
     for row in series.values():
         row.metric = metric_by_pk[row.metric_id]
-    results = MetricResult.objects.bulk_create(
-        [
-            MetricResult(
-                run=run,
-                series=series[_series_key(run, metrics[(m["name"],)], m["slice"])],
-                model_version=run.model_version,
+    for run, payload, run_keys in zip(runs, payloads, keys, strict=True):
+        run.result_list = [  # what the gate and the answer read, without reading it back
+            StoredResult(
+                series=series[key],
                 value=m["value"],
                 n=m.get("n"),
                 n_pos=m.get("n_pos"),
@@ -200,26 +217,10 @@ def _create_runs(project, payloads, digests):
                 ci_low=m.get("ci_low"),
                 ci_high=m.get("ci_high"),
                 outcomes=m.get("outcomes"),
-                recorded_at=run.recorded_at,
-                point=encode_point(
-                    run.model_version.label,
-                    m["value"],
-                    m.get("n"),
-                    m.get("ci_low"),
-                    m.get("ci_high"),
-                    run.pk,
-                    run.recorded_at,
-                ).decode(),
             )
-            for run, payload in zip(runs, payloads, strict=True)
-            for m in payload["metrics"]
-        ],
-        batch_size=5000,
-    )
-    for run in runs:
-        run.result_list = []  # what the answer shows, without reading it back
-    for result in results:
-        result.run.result_list.append(result)
+            for m, key in zip(payload["metrics"], run_keys, strict=True)
+        ]
+    _insert_results(runs)
     watched, needing_job = _mark_dirty(project, [row.pk for row in series.values()], now)
     for row in series.values():
         row.watched = row.pk in watched
@@ -229,6 +230,68 @@ def _create_runs(project, payloads, digests):
     if needing_job:
         transaction.on_commit(lambda: _schedule_analysis(needing_job), robust=True)
     return runs
+
+
+# The results table's columns as _result_rows writes them (tests/test_ingest_copy.py checks that
+# they are every column but the id).
+RESULT_COLUMNS = (
+    "run_id", "series_id", "model_version_id", "value", "n", "n_pos", "n_neg", "ci_low",
+    "ci_high", "outcomes", "recorded_at", "point",
+)  # fmt: skip
+
+
+def _insert_results(runs):
+    """Write the runs' results (``run.result_list``) in one statement per 5,000 rows, or one
+    COPY on PostgreSQL: set-based, with no ORM object or compiled insert per result."""
+    rows = _result_rows(runs)
+    table = MetricResult._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with connection.wrap_database_errors:
+                cursor.cursor.copy_expert(
+                    f"COPY {table} ({', '.join(RESULT_COLUMNS)}) FROM STDIN",
+                    io.StringIO("".join(_copy_line(row) for row in rows)),
+                )
+            return
+        sql = (
+            f"INSERT INTO {table} ({', '.join(RESULT_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(RESULT_COLUMNS))})"
+        )
+        for start in range(0, len(rows), 5000):
+            cursor.executemany(sql, rows[start : start + 5000])
+
+
+def _result_rows(runs):
+    """One tuple per result, in RESULT_COLUMNS' order, with its point as the series API
+    writes it (models/points.py)."""
+    rows = []
+    for run in runs:
+        version, at = run.model_version, run.recorded_at
+        for r in run.result_list:
+            point = encode_point(version.label, r.value, r.n, r.ci_low, r.ci_high, run.pk, at)
+            rows.append(
+                (run.pk, r.series.pk, version.pk, r.value, r.n, r.n_pos, r.n_neg, r.ci_low,
+                 r.ci_high, r.outcomes, at, point.decode())
+            )  # fmt: skip
+    return rows
+
+
+def _copy_value(value):
+    """A value in COPY's text format: \\N for NULL, backslashes doubled (a point's JSON holds no
+    tab or newline: JSON escapes them), bytea as hex."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\")
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _copy_line(row):
+    return "\t".join(map(_copy_value, row)) + "\n"
 
 
 def _mark_dirty(project, series_ids, now):
@@ -285,11 +348,14 @@ def _mark_dirty(project, series_ids, now):
 SERIES_KEY = ("model_id", "dataset_id", "metric_id", "slice", "branch_id", "environment")
 
 
-def _series_key(run, metric, slice_name):
-    return (
-        run.model_version.model_id, run.dataset.pk, metric.pk, slice_name, run.branch_row.pk,
-        run.environment,
-    )  # fmt: skip
+def _series_keys(run, payload, metrics):
+    """The SERIES_KEY of each of the run's results, in the order posted."""
+    model_id, dataset_id = run.model_version.model_id, run.dataset.pk
+    branch_id, environment = run.branch_row.pk, run.environment
+    return [
+        (model_id, dataset_id, metrics[(m["name"],)].pk, m["slice"], branch_id, environment)
+        for m in payload["metrics"]
+    ]
 
 
 def _ensure_branches(project, models, payloads):
