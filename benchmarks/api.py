@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -103,6 +104,7 @@ class Sizes:
     reads_per_round: int
     suite_posts: int  # runs of 1,000 results per round
     branches: int = 1  # per model: main and branches - 1 pull requests
+    peers: bool = True  # measure MLflow and PostgreSQL's own bulk paths beside us
 
 
 FULL = Sizes(
@@ -121,7 +123,7 @@ QUICK = Sizes(
     bulk_rounds=1,
     series_points=500,
     reads_per_round=10,
-    suite_posts=8,
+    suite_posts=24,
 )
 
 
@@ -365,12 +367,17 @@ def bulk(api, sizes):
         )
         rounds.append(seconds)
     seconds = p50(rounds)
+    figures = [
+        Figure("bulk", f"time for {results:,} results", seconds, "s", 30),
+        Figure("bulk", "throughput", results / seconds, "results/s"),
+    ]
+    if not sizes.peers:
+        return figures
     rates = peers.database_rates(peer_rows(sizes.bulk_runs))
     print("  PostgreSQL's own, the same rows into a copy of the results table, one client: "
           + ", ".join(f"{name} {rate:,.0f} rows/s" for name, rate in rates.items()))  # fmt: skip
     return [
-        Figure("bulk", f"time for {results:,} results", seconds, "s", 30),
-        Figure("bulk", "throughput", results / seconds, "results/s"),
+        *figures,
         Figure("bulk", "execute_values", rates["execute_values"], "rows/s"),
         Figure("bulk", "COPY", rates["COPY"], "rows/s"),
         Figure("bulk", "ours / execute_values", results / seconds / rates["execute_values"], "x"),
@@ -424,27 +431,46 @@ def suite(api, sizes):
           for rule in SUITE_RULES],
     ]])  # fmt: skip
     count = sizes.suite_posts
-    ours, theirs = [], []
-    with peers.mlflow_server() as mlflow_url:
-        mlflow = peers.MlflowClients(mlflow_url)
-        mlflow.send(mlflow_runs("warmup", 8))
+    ours, theirs, cpu = [], [], []
+    with peers.mlflow_server() if sizes.peers else nullcontext() as mlflow_url:
+        mlflow = peers.MlflowClients(mlflow_url) if mlflow_url else None
+        if mlflow:
+            mlflow.send(mlflow_runs("warmup", 8))
         for index in range(1, sizes.rounds + 1):
+            before = api.meter.read()
             latencies, seconds = api.send(posts(f"round{index}", count))
+            spent = CpuMeter.spent(before, api.meter.read())
             ours.append((p50(latencies), p95(latencies), count * results / seconds))
             print_latency_round(index, sizes.rounds, count, "posts", latencies, seconds)
+            if spent is not None:
+                cpu.append({part: value / count for part, value in spent.items()})
+                print(f"    server CPU per post: {ms(cpu[-1]['app']):.1f} ms gunicorn, "
+                      f"{ms(cpu[-1]['db']):.1f} ms PostgreSQL")  # fmt: skip
+            if not mlflow:
+                continue
             latencies, seconds = mlflow.send(mlflow_runs(f"round{index}", count))
             theirs.append((p50(latencies), p95(latencies), count * results / seconds))
             print("    MLflow: ", end="")
             print_latency_round(index, sizes.rounds, count, "runs", latencies, seconds)
-    rate, their_rate = p50([r[2] for r in ours]), p50([r[2] for r in theirs])
-    return [
+    rate = p50([r[2] for r in ours])
+    figures = [
         Figure("suite", "p50 latency", ms(p50([r[0] for r in ours])), "ms"),
         Figure("suite", "p95 latency", ms(p50([r[1] for r in ours])), "ms", 250),
         Figure("suite", "throughput", rate, "results/s"),
-        Figure("suite", "MLflow p95 latency", ms(p50([r[1] for r in theirs])), "ms"),
-        Figure("suite", "MLflow throughput", their_rate, "results/s"),
-        Figure("suite", "ours / MLflow", rate / their_rate, "x"),
+        *[
+            Figure("suite", f"{name} CPU per post", ms(p50([c[part] for c in cpu])), "ms")
+            for part, name in (("app", "gunicorn"), ("db", "PostgreSQL"))
+            if cpu
+        ],
     ]
+    if theirs:
+        their_rate = p50([r[2] for r in theirs])
+        figures += [
+            Figure("suite", "MLflow p95 latency", ms(p50([r[1] for r in theirs])), "ms"),
+            Figure("suite", "MLflow throughput", their_rate, "results/s"),
+            Figure("suite", "ours / MLflow", rate / their_rate, "x"),
+        ]
+    return figures
 
 
 def peer_rows(runs, metrics=METRICS):
@@ -621,6 +647,10 @@ def parse_args(argv):
         help="branches per model (main and pull requests' branches with runs of their own)",
     )  # fmt: skip
     parser.add_argument(
+        "--without-peers", action="store_true",
+        help="skip MLflow and PostgreSQL's own bulk paths (measured beside suite and bulk)",
+    )  # fmt: skip
+    parser.add_argument(
         "--scenario",
         default="all",
         help=f"'all' or some of {', '.join(SCENARIOS)}, comma-separated",
@@ -639,7 +669,9 @@ def interrupt(signum, frame):
 
 def main(argv=None):
     args = parse_args(argv)
-    sizes = dataclasses.replace(QUICK if args.quick else FULL, branches=args.branches)
+    sizes = dataclasses.replace(
+        QUICK if args.quick else FULL, branches=args.branches, peers=not args.without_peers
+    )
     return run_and_report(lambda: measure(args.names, sizes), args.quick)
 
 

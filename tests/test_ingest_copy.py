@@ -107,3 +107,16 @@ def test_a_result_the_database_refuses_stores_nothing_of_the_post(api, monkeypat
     assert not MetricResult.objects.exists()
     assert not EvaluationRun.objects.exists()
     assert not ModelVersion.objects.exists()
+
+
+def test_deleting_a_run_or_a_version_still_deletes_its_results(api):
+    """The results' run and version have no constraint in the database: Django's cascade
+    deletes their results."""
+    first = api.post("/api/v1/runs/", body(), format="json").json()
+    second = api.post("/api/v1/runs/", {**body(), "version": "2"}, format="json").json()
+    assert MetricResult.objects.count() == 2 * len(body()["metrics"])
+
+    EvaluationRun.objects.get(pk=first["id"]).delete()
+    assert set(MetricResult.objects.values_list("run_id", flat=True)) == {second["id"]}
+    ModelVersion.objects.get(label="2").delete()
+    assert not MetricResult.objects.exists()

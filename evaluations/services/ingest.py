@@ -205,7 +205,8 @@ def _create_runs(project, payloads, digests):
     series = rows.ensure(Series, {}, SERIES_KEY, wanted_series)
     metric_by_pk = {metric.pk: metric for metric in metrics.values()}
     for row in series.values():
-        row.metric = metric_by_pk[row.metric_id]
+        if not Series.metric.is_cached(row):  # remembered series have theirs
+            row.metric = metric_by_pk[row.metric_id]
     for run, payload, run_keys in zip(runs, payloads, keys, strict=True):
         run.result_list = [  # what the gate and the answer read, without reading it back
             StoredResult(
@@ -250,7 +251,7 @@ def _insert_results(runs):
             with connection.wrap_database_errors:
                 cursor.cursor.copy_expert(
                     f"COPY {table} ({', '.join(RESULT_COLUMNS)}) FROM STDIN",
-                    io.StringIO("".join(_copy_line(row) for row in rows)),
+                    io.StringIO(_copy_text(rows)),
                 )
             return
         sql = (
@@ -276,22 +277,25 @@ def _result_rows(runs):
     return rows
 
 
-def _copy_value(value):
-    """A value in COPY's text format: \\N for NULL, backslashes doubled (a point's JSON holds no
-    tab or newline: JSON escapes them), bytea as hex."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.replace("\\", "\\\\")
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return repr(value) if isinstance(value, float) else str(value)
+def _copy_text(rows):
+    """The rows in COPY's text format: tab-separated, \\N for NULL, backslashes doubled (a
+    point's JSON holds no tab or newline: JSON escapes them), bytea as hex."""
+    lines = []
+    for run, series, version, value, n, n_pos, n_neg, low, high, outcomes, at, point in rows:
+        raw = _NULL if outcomes is None else _HEX + outcomes.hex()
+        lines.append(
+            f"{run}\t{series}\t{version}\t{value!r}\t{_copy_null(n)}\t{_copy_null(n_pos)}\t"
+            f"{_copy_null(n_neg)}\t{_copy_null(low)}\t{_copy_null(high)}\t{raw}\t"
+            f"{at.isoformat()}\t{point.replace(_BACKSLASH, _ESCAPED)}\n"
+        )
+    return "".join(lines)
 
 
-def _copy_line(row):
-    return "\t".join(map(_copy_value, row)) + "\n"
+_NULL, _HEX, _BACKSLASH, _ESCAPED = "\\N", "\\\\x", "\\", "\\\\"
+
+
+def _copy_null(value):
+    return _NULL if value is None else repr(value)
 
 
 def _mark_dirty(project, series_ids, now):

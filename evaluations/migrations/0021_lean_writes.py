@@ -63,4 +63,25 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(leave_room_for_updates, fill_pages),
+        migrations.AlterField(
+            model_name="metricresult",
+            name="model_version",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="evaluations.modelversion",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="metricresult",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="results",
+                to="evaluations.evaluationrun",
+            ),
+        ),
     ]
