@@ -103,12 +103,13 @@ class TooManyRows(Exception):
         )
 
 
-def run_results_table(*, runs, name: tuple[str, ...]) -> Table:
+def run_results_table(*, runs, name: tuple[str, ...], capped=True) -> Table:
     """Every result of ``runs`` (a queryset of runs, filtered as the caller needs), one row
-    each: newest run first, its results by metric and slice. Counted first: TooManyRows
-    over ``settings.EXPORT_MAX_ROWS``."""
+    each: newest run first, its results by metric and slice (a run's rows together). When
+    ``capped`` (a download, which must end within a request's time), counted first:
+    TooManyRows over ``settings.EXPORT_MAX_ROWS``."""
     results = MetricResult.objects.filter(run__in=runs.values("pk"))
-    count = results.count()
+    count = results.count() if capped else 0
     if count > settings.EXPORT_MAX_ROWS:
         raise TooManyRows(count, settings.EXPORT_MAX_ROWS)
     rows = (
