@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
