@@ -3,12 +3,14 @@ elsewhere), without an ORM object per result: what lands in the table is exactly
 said, whatever its characters, and the stored point is the one the series API writes."""
 
 import base64
+import random
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import IntegrityError, connection
 
 from evaluations.models import EvaluationRun, MetricResult, ModelVersion
-from evaluations.models.points import encode_point
+from evaluations.models.points import encode_point, point_encoder
 from evaluations.services import ingest
 
 # Labels and slices the validators let through that COPY's text format must escape or carry.
@@ -120,3 +122,19 @@ def test_deleting_a_run_or_a_version_still_deletes_its_results(api):
     assert set(MetricResult.objects.values_list("run_id", flat=True)) == {second["id"]}
     ModelVersion.objects.get(label="2").delete()
     assert not MetricResult.objects.exists()
+
+
+def test_a_runs_point_encoder_writes_the_bytes_encode_point_writes():
+    rng = random.Random(3)
+    at = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=timezone(timedelta(hours=-5)))
+    values = [0.0, -0.0, 1.0, 3, 1e16, 1e-7, 5e-324, -1.7976931348623157e308, 2**53, 0.1]
+    values += [rng.uniform(-1, 1) * 10 ** rng.randint(-300, 300) for _ in range(500)]
+    for label, run_id in (('v\\1 "quoted" ünï', 7), ("1.0", 2**62)):
+        encode = point_encoder(label, run_id, at)
+        for value in values:
+            n = rng.choice([None, 0, 1, 10**12])
+            low, high = rng.choice([(None, None), (value - 1, value + 1), (None, 0.5)])
+            assert (
+                encode(value, n, low, high)
+                == encode_point(label, value, n, low, high, run_id, at).decode()
+            )

@@ -1,5 +1,6 @@
 """Tables of the metrics tracker, by area."""
 
+from . import lookups  # noqa: F401  (registers field__any)
 from .alerts import ALERT_KINDS, Channel, Notification
 from .experiments import (
     Experiment,

@@ -187,7 +187,7 @@ def record_gate_breaches(*, judged) -> Recorded:
     active = {
         f.series_id: f
         for f in Finding.objects.filter(
-            series_id__in=[state.series.pk for state in states],
+            series_id__any=[state.series.pk for state in states],
             kind="threshold",
             status__in=Finding.ACTIVE,
         )

@@ -29,7 +29,7 @@ from evaluations.models import (
     RegisteredModel,
     Series,
 )
-from evaluations.models.points import encode_point
+from evaluations.models.points import point_encoder
 from evaluations.queue import queue_analysis
 from evaluations.services import branches, rows
 from trackerclient import metric_catalog
@@ -267,12 +267,12 @@ def _result_rows(runs):
     rows = []
     for run in runs:
         version, at = run.model_version, run.recorded_at
-        for r in run.result_list:
-            point = encode_point(version.label, r.value, r.n, r.ci_low, r.ci_high, run.pk, at)
-            rows.append(
-                (run.pk, r.series.pk, version.pk, r.value, r.n, r.n_pos, r.n_neg, r.ci_low,
-                 r.ci_high, r.outcomes, at, point.decode())
-            )  # fmt: skip
+        point = point_encoder(version.label, run.pk, at)
+        rows += [
+            (run.pk, r.series.pk, version.pk, r.value, r.n, r.n_pos, r.n_neg, r.ci_low,
+             r.ci_high, r.outcomes, at, point(r.value, r.n, r.ci_low, r.ci_high))
+            for r in run.result_list
+        ]  # fmt: skip
     return rows
 
 
