@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 
+from evaluations.api import serializers as api_serializers
 from evaluations.api.answers import run_created_data
 from evaluations.api.parsers import NonFinite
 from evaluations.api.serializers import (
@@ -21,6 +22,7 @@ from evaluations.api.serializers import (
     RunCreatedSerializer,
     RunInputSerializer,
     _plain_metric,
+    _plain_run,
     _reject_duplicates,
 )
 from evaluations.models import MetricResult, Series
@@ -241,6 +243,68 @@ def test_shorthand_metrics_are_validated_as_the_serializer_validates_them():
         assert fast == full, data
         if isinstance(fast, tuple):  # an error the API's renderer can write (as UTF-8)
             assert JSONRenderer().render(fast[1]), data
+
+
+TIMES = (["2026-11-20T10:00:00Z", "2026-11-20T10:00:00.250000+02:00", None],
+         ["2026-11-20", "yesterday", "", 5, "2026-13-01T00:00:00Z",
+          "2026-11-20T10:00:00"])  # fmt: skip
+DATASETS = (["holdout", {"name": "holdout"}, {"name": "holdout", "version": "2024-06"},
+             {"name": "h", "version": "", "size": 10}, {"name": "h", "size": None}],
+            [{"version": "1"}, {"name": "h", "size": 0}, {"name": "h", "size": True},
+             {"name": "h", "other": 1}, {"name": "h", "version": " v"}, {"name": "h", "version": 2},
+             5, None, ["holdout"], {"name": "h", "size": 10**12 + 1}])  # fmt: skip
+METADATA = ([{}, {"runner": "ci", "shard": 3}, {"a": {"b": [1, 2.5, None, True]}}],
+            [None, [], "x", {"deep": {"er": {"est": 1}}}, {"big": 2**64}, {"nul": "a\x00"},
+             {"nan": NonFinite("NaN")}])  # fmt: skip
+SEEDS = ([None, 0, 7, -(2**63), 2**63 - 1], [2**63, -(2**63) - 1, 1.0, True, "7"])
+ENVIRONMENTS = (["offline", "shadow", "canary", "production"], ["", "Offline", None, 3])
+
+
+def random_run(rng):
+    if rng.random() < 0.4:  # every field plain
+        pick_ = lambda rng, pools: rng.choice(pools[0])  # noqa: E731
+        metrics = [{"name": f"m{i}", "value": rng.random(), "n": 10} for i in range(3)]
+    else:
+        pick_ = pick
+        metrics = [random_metric(rng) for _ in range(rng.randint(0, 3))]
+    run = {"model": pick_(rng, NAMES), "version": pick_(rng, NAMES),
+           "dataset": pick_(rng, DATASETS), "metrics": metrics}  # fmt: skip
+    if rng.random() < 0.1:
+        run["model"] = rng.choice(["a/b", "m/"])
+    for key, pools in (("commit", NAMES), ("branch", NAMES), ("base_branch", NAMES),
+                       ("external_id", NAMES), ("seed", SEEDS), ("started_at", TIMES),
+                       ("finished_at", TIMES), ("metadata", METADATA),
+                       ("environment", ENVIRONMENTS)):  # fmt: skip
+        if rng.random() < 0.4:
+            run[key] = pick_(rng, pools)
+    if rng.random() < 0.1:
+        run[rng.choice(["commit", "branch", "base_branch"])] = ""
+    if rng.random() < 0.05:
+        run["ci_url"] = rng.choice(["https://ci.example.com/1", "", "not a url"])
+    if rng.random() < 0.05:
+        run["metadata"] = {"ci_url": rng.choice(["https://ci.example.com/2", "nope"])}
+    if rng.random() < 0.03:
+        del run[rng.choice(["model", "version", "dataset", "metrics"])]
+    if rng.random() < 0.03:
+        run["unknown"] = 1
+    return run if rng.random() > 0.02 else rng.choice([[], "run", None])
+
+
+def test_plain_runs_are_validated_as_the_serializer_validates_them(monkeypatch):
+    rng = random.Random(13)
+    plain = 0
+    for _ in range(3000):
+        data = random_run(rng)
+        fast = validated(lambda data: RunInputSerializer().run_validation(data), data)
+        with monkeypatch.context() as patch:
+            patch.setattr(api_serializers, "_plain_run", lambda data: None)
+            full = validated(lambda data: RunInputSerializer().run_validation(data), data)
+        assert fast == full, data
+        if not isinstance(fast, tuple):  # the same values, of the same types
+            assert typed(dict(fast)) == typed(dict(full)), data
+            assert ingest.payload_digest(fast) == ingest.payload_digest(full), data
+        plain += _plain_run(data) is not None
+    assert plain > 300, plain  # the fast path was taken often enough to count
 
 
 def typed(value):
