@@ -138,3 +138,34 @@ def test_a_runs_point_encoder_writes_the_bytes_encode_point_writes():
                 encode(value, n, low, high)
                 == encode_point(label, value, n, low, high, run_id, at).decode()
             )
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "other"])
+def test_a_run_is_stored_as_posted(api, monkeypatch, vendor):
+    if vendor == "other":
+        monkeypatch.setattr(connection, "vendor", "sqlite")
+    metadata = {"ünï": ["ok", 2**63 - 1, -1.5e-300, None, True], "nested": {"a": {"b": "\\\\"}}}
+    runs = [
+        {**body(), "version": "a", "seed": 2**63 - 1, "external_id": "ci-1", "commit": "abc",
+         "branch": "feature/x", "environment": "shadow", "metadata": metadata,
+         "started_at": "2026-11-20T09:00:00+02:00", "finished_at": "2026-11-20T10:00:00.25Z",
+         "ci_url": "https://ci.example.com/1"},
+        {**body(), "version": "b", "seed": -(2**63)},
+    ]  # fmt: skip
+    response = api.post("/api/v1/runs/batch/", {"runs": runs}, format="json")
+    assert response.status_code == 201, response.json()
+    first, second = (EvaluationRun.objects.get(pk=item["id"]) for item in response.json()["runs"])
+    assert (first.seed, first.external_id, first.commit, first.branch, first.environment) == (
+        2**63 - 1, "ci-1", "abc", "feature/x", "shadow",
+    )  # fmt: skip
+    assert first.metadata == metadata and first.ci_url == "https://ci.example.com/1"
+    assert first.started_at.isoformat() == "2026-11-20T07:00:00+00:00"
+    assert first.finished_at == first.recorded_at
+    assert first.recorded_at.isoformat() == "2026-11-20T10:00:00.250000+00:00"
+    assert first.gate_verdict is not None and len(first.payload_digest) == 64
+    assert (second.seed, second.external_id, second.started_at, second.metadata) == (
+        -(2**63), None, None, {},
+    )  # fmt: skip
+    assert second.recorded_at == second.created_at
+    assert first.model_version.label == "a" and second.model_version.label == "b"
+    assert MetricResult.objects.filter(run=first).count() == len(body()["metrics"])
