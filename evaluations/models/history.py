@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .fields import DocumentField
 from .projects import NAME_MAX_LENGTH, Project
 
 
@@ -148,7 +149,7 @@ class EvaluationRun(models.Model):
     # The regression gate's verdict as the post answered it ({"status", "checks"}), so that
     # pages show it without judging again. NULL until judged: batch-posted runs and runs
     # stored before verdicts were kept are judged once, when first shown.
-    gate_verdict = models.JSONField(null=True, blank=True, editable=False)
+    gate_verdict = DocumentField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -122,7 +122,7 @@ def _store_verdicts_in_one_statement(runs):
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            UPDATE {table} AS r SET gate_verdict = v.verdict::jsonb
+            UPDATE {table} AS r SET gate_verdict = v.verdict::json
             FROM (SELECT unnest(%s::bigint[]) AS id, unnest(%s::text[]) AS verdict) AS v
             WHERE r.id = v.id AND r.gate_verdict IS NULL
             """,
