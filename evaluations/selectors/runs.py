@@ -1,10 +1,66 @@
 """Reads of runs, models and versions."""
 
+from datetime import datetime
+from typing import NamedTuple
+
 from django.db.models import Count, F, OuterRef, Prefetch, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.http import Http404
 
 from evaluations.models import EvaluationRun, MetricResult, ModelVersion, RegisteredModel
+
+from .run_results import results_json
+
+
+def runs_listed(*, project):
+    """A project's runs, newest first: what the runs list filters and pages, before
+    ``run_rows`` reads a page of them."""
+    return EvaluationRun.objects.filter(project=project).order_by("-recorded_at", "-id")
+
+
+class RunRow(NamedTuple):
+    """A run as the runs list shows it: its fields, and its results as a JSON array."""
+
+    id: int
+    model: str
+    version: str
+    commit: str
+    branch: str
+    base_branch: str
+    dataset_name: str
+    dataset_version: str
+    dataset_size: int | None
+    environment: str
+    external_id: str | None
+    seed: int | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    recorded_at: datetime
+    created_at: datetime
+    ci_url: str
+    metadata: dict
+    results: bytes
+
+
+_RUN_FIELDS = (
+    "pk", "model_version__model__name", "model_version__label", "commit", "branch",
+    "base_branch", "dataset__name", "dataset__version", "dataset__size", "environment",
+    "external_id", "seed", "started_at", "finished_at", "recorded_at", "created_at", "ci_url",
+    "metadata",
+)  # fmt: skip
+
+
+def run_rows(*, run_ids) -> list[RunRow]:
+    """The runs ``run_ids`` names (a page of the runs list), in that order, in two queries
+    whatever their number and size: plain rows, and each run's results as JSON written by
+    the database (``run_results``), never an object per result."""
+    fields = {
+        row[0]: row
+        for row in EvaluationRun.objects.filter(pk__in=run_ids).values_list(*_RUN_FIELDS)
+    }
+    results = results_json(run_ids=list(fields))
+    # A run deleted since the page's ids were read is left out, as if it had been before.
+    return [RunRow(*fields[pk], results.get(pk, b"[]")) for pk in run_ids if pk in fields]
 
 
 def runs_for(*, project):
@@ -17,10 +73,9 @@ def runs_for(*, project):
         .order_by("series__metric__name", "series__slice")
     )
     return (
-        EvaluationRun.objects.filter(project=project)
+        runs_listed(project=project)
         .select_related("model_version__model__project", "dataset")
         .prefetch_related(Prefetch("results", queryset=results, to_attr="result_list"))
-        .order_by("-recorded_at", "-id")
     )
 
 
