@@ -12,10 +12,18 @@ character). The runs it cannot write so (a result stored without a point, by oth
 before points were stored), and every run on SQLite, are written in Python, to the same bytes.
 """
 
+from datetime import datetime
+
 import orjson
+from django.core.cache import cache
 from django.db import connection
 
 from evaluations.models import MetricDefinition, MetricResult, Series
+
+from .series import SERIES_CACHE_SECONDS
+
+# Bounds how long a read may miss a change made behind the API's back, as for the series.
+RESULTS_CACHE_SECONDS = SERIES_CACHE_SECONDS
 
 RESULT_KEYS = (
     "name", "slice", "value", "n", "n_pos", "n_neg", "ci_low", "ci_high", "direction", "kind",
@@ -29,6 +37,8 @@ RESULT_KEYS = (
 #   version's JSON string every quote is escaped, so its first ',"value":' is the value's own.
 #   A result that has no point, or whose point holds -0.0 (psycopg2 sends -0.0 as the
 #   expression -0.0, which stores 0: the serializer would write 0.0), is written in Python.
+#   (The cheap strpos() spares most results the exact test.) The class counts go in between
+#   "n" and "ci_low"; n_pos and n_neg are both NULL or both set.
 # - heads: what each series and metric says of a result, escaped once per series rather than
 #   once per result, and the series' rank by metric name and slice (the serializer's order,
 #   in the columns' collation): sorting 60 series by text, then 6,000 results by number, is
@@ -36,7 +46,9 @@ RESULT_KEYS = (
 _RESULTS_SQL = f"""
     WITH page AS (
         SELECT run_id, series_id, n_pos, n_neg, numbers,
-               point IS NULL OR ':' || numbers || ',' LIKE '%%:-0.0,%%' AS unwritten
+               point IS NULL OR CASE WHEN strpos(numbers, '-0.0') = 0 THEN false
+                                     ELSE ':' || numbers || ',' LIKE '%%:-0.0,%%' END
+               AS unwritten
         FROM (SELECT run_id, series_id, n_pos, n_neg, point,
                      split_part(split_part(point, ',"value":', 2), ',"run_id":', 1) AS numbers
               FROM {MetricResult._meta.db_table}
@@ -54,8 +66,10 @@ _RESULTS_SQL = f"""
     SELECT p.run_id,
            '[' || string_agg(
                h.head
-               || replace(p.numbers, ',"ci_low":', ',"n_pos":' || coalesce(p.n_pos::text, 'null')
-                          || ',"n_neg":' || coalesce(p.n_neg::text, 'null') || ',"ci_low":')
+               || CASE WHEN p.n_pos IS NULL
+                       THEN replace(p.numbers, ',"ci_low":', ',"n_pos":null,"n_neg":null,"ci_low":')
+                       ELSE replace(p.numbers, ',"ci_low":', ',"n_pos":' || p.n_pos || ',"n_neg":'
+                                    || p.n_neg || ',"ci_low":') END
                || h.tail,
                ',' ORDER BY h.rank
            ) || ']'
@@ -65,16 +79,28 @@ _RESULTS_SQL = f"""
 """
 
 
-def results_json(*, run_ids) -> dict[int, bytes]:
-    """Each run's results (of the runs ``run_ids`` names) as a JSON array, by run id; a run
-    without results is left out."""
-    found, rest = {}, list(run_ids)
+def results_json(*, runs: dict[int, datetime]) -> dict[int, bytes]:
+    """Each run's results as a JSON array, by run id, of the runs ``runs`` names (by id, with
+    their creation times); a run without results is left out. Cached: a run's results never
+    change once posted, so a page read again (or a run on another page) is read from the
+    cache, and only the runs not in it from the database."""
+    keys = {run_id: _cache_key(run_id, created_at) for run_id, created_at in runs.items()}
+    cached = cache.get_many(keys.values())
+    found = {run_id: cached[key] for run_id, key in keys.items() if key in cached}
+    rest = [run_id for run_id in runs if run_id not in found]
+    fresh = {}
     if connection.vendor == "postgresql" and rest:
-        found = _results_json_from_sql(rest)
-        rest = [run_id for run_id in rest if run_id not in found]
+        fresh = _results_json_from_sql(rest)
+        rest = [run_id for run_id in rest if run_id not in fresh]
     if rest:
-        found |= _results_json_in_python(rest)
-    return found
+        fresh |= _results_json_in_python(rest)
+    cache.set_many({keys[run_id]: text for run_id, text in fresh.items()}, RESULTS_CACHE_SECONDS)
+    return found | fresh
+
+
+def _cache_key(run_id, created_at):
+    # With the creation time: SQLite may give a deleted run's id to the next run.
+    return f"run-results:{run_id}:{created_at.timestamp()}"
 
 
 def _results_json_from_sql(run_ids) -> dict[int, bytes]:

@@ -53,12 +53,13 @@ _RUN_FIELDS = (
 def run_rows(*, run_ids) -> list[RunRow]:
     """The runs ``run_ids`` names (a page of the runs list), in that order, in two queries
     whatever their number and size: plain rows, and each run's results as JSON written by
-    the database (``run_results``), never an object per result."""
+    the database or cached (``run_results``), never an object per result."""
     fields = {
         row[0]: row
         for row in EvaluationRun.objects.filter(pk__in=run_ids).values_list(*_RUN_FIELDS)
     }
-    results = results_json(run_ids=list(fields))
+    created_at = RunRow._fields.index("created_at")
+    results = results_json(runs={pk: row[created_at] for pk, row in fields.items()})
     # A run deleted since the page's ids were read is left out, as if it had been before.
     return [RunRow(*fields[pk], results.get(pk, b"[]")) for pk in run_ids if pk in fields]
 
