@@ -25,8 +25,8 @@ def run_url_of(run_id: int) -> str:
 
 
 def run_urls() -> Callable[[int], str]:
-    """``run_url_of`` for a page of runs: ``reverse()`` costs more than the rest of a run's
-    answer, so it runs once, on a stand-in id whose place the ids then take."""
+    """``run_url_of`` for a page of runs: ``reverse()`` (some 25 µs) costs more than the rest
+    of a run's answer, so it runs once, on a stand-in id whose place the ids then take."""
     stand_in = "2147483647"
     before, after = run_url_of(int(stand_in)).split(stand_in)
     return lambda run_id: f"{before}{run_id}{after}"
