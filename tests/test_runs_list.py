@@ -193,6 +193,14 @@ def test_the_runs_list_answers_what_the_serializer_did(api, token, varied, query
     assert_same_answer(api, token, RUNS + query)
 
 
+def test_a_page_of_runs_cached_and_not_reads_as_the_serializer_writes_it(api, token, varied):
+    assert_same_answer(api, token, f"{RUNS}?environment=*&page_size=3&page=2")
+
+    # Runs 4 to 6 were read (and cached), the others not; among them a run with results
+    # stored without points.
+    assert_same_answer(api, token, f"{RUNS}?environment=*&page_size=12")
+
+
 def test_every_run_reads_as_the_serializer_writes_it(api, project, varied):
     runs = list(selectors.runs_for(project=project))
     rows = selectors.run_rows(run_ids=[run.pk for run in runs])
