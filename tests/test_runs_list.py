@@ -151,6 +151,8 @@ def varied(api):
     # stored): one run wholly, one in part. Python writes those runs.
     MetricResult.objects.filter(run_id=ids[2]).update(point=None)
     MetricResult.objects.filter(run_id=ids[9], series__slice="overall").update(point=None)
+    # Results stored before they were copied in: -0.0 posted, 0 stored, -0.0 in the point.
+    assert MetricResult.objects.filter(point__contains='"value":-0.0,').update(value=0.0)
     # Runs stored before verdicts were kept have none; the others were judged.
     EvaluationRun.objects.filter(pk__in=ids[:2]).update(gate_verdict=None)
     verdicts = EvaluationRun.objects.filter(pk__in=ids).values_list("gate_verdict", flat=True)

@@ -35,9 +35,10 @@ RESULT_KEYS = (
 # - page: the page's results, with the numbers of each one's point. A point reads
 #   '{"version":"...","value":V,"n":N,"ci_low":L,"ci_high":H,"run_id":...}': inside its
 #   version's JSON string every quote is escaped, so its first ',"value":' is the value's own.
-#   A result that has no point, or whose point holds -0.0 (psycopg2 sends -0.0 as the
-#   expression -0.0, which stores 0: the serializer would write 0.0), is written in Python.
-#   (The cheap strpos() spares most results the exact test.) The class counts go in between
+#   A result that has no point, or whose point holds -0.0, is written in Python: results
+#   stored before they were copied in hold 0 there (psycopg2 sent -0.0 as the expression
+#   -0.0), which the serializer writes 0.0. (The cheap strpos() spares most results the
+#   exact test.) The class counts go in between
 #   "n" and "ci_low"; n_pos and n_neg are both NULL or both set.
 # - heads: what each series and metric says of a result, escaped once per series rather than
 #   once per result, and the series' rank by metric name and slice (the serializer's order,
