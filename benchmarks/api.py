@@ -15,12 +15,18 @@ warm-up (medians across rounds, never a single run):
   after a backfill (a point before the others: the whole history read again, while the worker
   analyses the series) and cold (the cache emptied first: the whole history read from the
   database); p50/p95 latency. Target: p95 < 30 ms.
+- runs list: ``GET /api/v1/runs/?model=<name>&page_size=100``, a page of 100 runs of 60
+  results each (intervals, sample sizes, class counts, units, metadata) out of 120, 4
+  concurrent clients each reading a model of its own: warm (read again and again) and cold
+  (the server's cache emptied before each read); p50/p95 latency and the server's CPU time
+  per read. Target: p95 < 150 ms.
 
 A Celery worker consumes the analysis jobs that posts queue, on a Redis queue of this run's
 own, as in production; it shares the machine's cores with the server. The queue, the worker,
 the server and the database are removed at the end, also on Ctrl-C (``benchmarks/stack.py``).
 
-    .venv/bin/python -m benchmarks.api [--quick] [--scenario single,bulk,series|all] [--branches 20]
+    .venv/bin/python -m benchmarks.api [--quick] [--scenario single,bulk,suite,series,runs|all]
+        [--branches 20]
 
 ``--branches N`` gives the single-post and series models N - 1 pull requests' branches beside
 main first (10 runs each, with series of their own), as a team with open pull requests has.
@@ -92,6 +98,19 @@ RULES = (
     {"metric": "latency_p95_ms", "max": 120},
 )
 SERIES_METRICS = (("accuracy", "overall", 10_000),)
+# The runs list's runs: 15 metrics on 4 slices, 60 results per run.
+LIST_SLICES = (("overall", 10_000), ("country=DE", 2_400), ("country=US", 5_100), ("mobile", 900))
+LIST_METRICS = tuple(
+    (name, slice_, n if i % 3 else None)
+    for i, name in enumerate((
+        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc_roc", "auc_pr",
+        "log_loss", "brier_score", "ece", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
+        "throughput_rps", "coverage",
+    ))
+    for slice_, n in LIST_SLICES
+)  # fmt: skip
+LIST_RUNS = 120
+LIST_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class Sizes:
     series_points: int
     reads_per_round: int
     suite_posts: int  # runs of 1,000 results per round
+    list_reads_per_round: int
     branches: int = 1  # per model: main and branches - 1 pull requests
     peers: bool = True  # measure MLflow and PostgreSQL's own bulk paths beside us
 
@@ -115,6 +135,7 @@ FULL = Sizes(
     series_points=5_000,
     reads_per_round=30,
     suite_posts=80,
+    list_reads_per_round=40,
 )
 QUICK = Sizes(
     rounds=1,
@@ -124,6 +145,7 @@ QUICK = Sizes(
     series_points=500,
     reads_per_round=10,
     suite_posts=24,
+    list_reads_per_round=8,
 )
 
 
@@ -168,14 +190,16 @@ class Api:
         self.base_url, self.meter, self.clear_cache = base_url, meter, clear_cache
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def send(self, per_client, check=None):
-        """Send each client's requests in order, the clients concurrently. Returns every
-        request's latency and the wall time, in seconds. The first error stops all clients."""
+    def send(self, per_client, check=None, prepare=None):
+        """Send each client's requests in order, the clients concurrently (each calling
+        ``prepare()``, untimed, before each request, when given). Returns every request's
+        latency and the wall time, in seconds. The first error stops all clients."""
         stop_event = threading.Event()
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=len(per_client)) as pool:
             futures = [
-                pool.submit(self._client, requests, check, stop_event) for requests in per_client
+                pool.submit(self._client, requests, check, prepare, stop_event)
+                for requests in per_client
             ]
             try:
                 latencies = [latency for future in futures for latency in future.result()]
@@ -184,7 +208,7 @@ class Api:
                 raise
         return latencies, time.perf_counter() - start
 
-    def _client(self, requests, check, stop_event):
+    def _client(self, requests, check, prepare, stop_event):
         latencies = []
         with httpx.Client(
             base_url=self.base_url, headers=self.headers, timeout=REQUEST_TIMEOUT
@@ -193,6 +217,8 @@ class Api:
                 if stop_event.is_set():
                     break
                 try:
+                    if prepare is not None:
+                        prepare()
                     latencies.append(self.timed(client, request, check))
                 except BaseException:
                     stop_event.set()
@@ -584,7 +610,102 @@ def cold_reads(api, path, check, count):
     return latencies, time.perf_counter() - began
 
 
-SCENARIOS = {"single": single_post, "bulk": bulk, "suite": suite, "series": series_read}
+def runs_list(api, sizes):
+    """A page of the runs list, 100 runs of 60 results each, read by 4 clients at once, each
+    the page of a model of its own (what a dashboard or a script paging through a model's
+    history asks for): warm, read again and again (the server caches each run's results),
+    and cold, the server's cache emptied before each read (a page's first read)."""
+    results = LIST_PAGE_SIZE * len(LIST_METRICS)
+    print(
+        f"Runs list: a page of {LIST_PAGE_SIZE} runs x {len(LIST_METRICS)} results "
+        f"({results:,} results) of {LIST_RUNS}, {POST_CLIENTS} concurrent clients"
+    )
+    models = [f"bench-runs-{k}" for k in range(POST_CLIENTS)]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    api.send([list_runs(model, start) for model in models])
+    sql("ANALYZE", dbname=BENCH_DB)
+    settle()
+    paths = [f"{RUNS_PATH}?model={model}&page_size={LIST_PAGE_SIZE}" for model in models]
+
+    def check_whole(response):
+        page = response.json()
+        counts = {len(run["metrics"]) for run in page["results"]}
+        shape = (page["count"], len(page["results"]), counts)
+        if shape != (LIST_RUNS, LIST_PAGE_SIZE, {len(LIST_METRICS)}):
+            raise BenchError(f"A runs list answered {page['count']} runs, {counts} results each.")
+
+    def check(response):
+        # Parsing 1.1 MB would cost the client (which shares the cores) more than the server.
+        if not response.content.startswith(b'{"count":%d,' % LIST_RUNS):
+            raise BenchError(f"A runs list answered {response.content[:200]!r}.")
+
+    api.send([[Request("GET", path)] * 2 for path in paths], check_whole)
+    reads = sizes.list_reads_per_round // POST_CLIENTS
+    figures = []
+    for kind, prepare in (("warm", None), ("cold", api.clear_cache)):
+        rounds, cpu = [], []
+        for index in range(1, sizes.rounds + 1):
+            before = api.meter.read()
+            latencies, seconds = api.send(
+                [[Request("GET", path)] * reads for path in paths], check, prepare
+            )
+            spent = CpuMeter.spent(before, api.meter.read())
+            print_latency_round(
+                index, sizes.rounds, len(latencies), f"{kind} reads", latencies, seconds
+            )
+            rounds.append((p50(latencies), p95(latencies)))
+            if spent is not None:
+                cpu.append({part: value / len(latencies) for part, value in spent.items()})
+                print(f"    server CPU per read: {ms(cpu[-1]['app']):.1f} ms gunicorn, "
+                      f"{ms(cpu[-1]['db']):.1f} ms PostgreSQL")  # fmt: skip
+        figures += [
+            Figure("runs list", f"{kind} p50 latency", ms(p50([r[0] for r in rounds])), "ms"),
+            Figure("runs list", f"{kind} p95 latency", ms(p50([r[1] for r in rounds])), "ms", 150),
+        ]
+        if cpu:
+            app, db = (ms(p50([c[part] for c in cpu])) for part in ("app", "db"))
+            figures += [
+                Figure("runs list", f"{kind} gunicorn CPU per read", app, "ms"),
+                Figure("runs list", f"{kind} PostgreSQL CPU per read", db, "ms"),
+            ]
+    return figures
+
+
+def list_runs(model, start):
+    """The runs list's runs, an hour apart, each posted with the detail a run's answer
+    shows: intervals, class counts, units, provenance and metadata."""
+    rng = random.Random("runs-list")
+    bodies = []
+    for i in range(LIST_RUNS):
+        body = run_body(
+            model=model, version=f"2.{i}.0", rng=rng, metrics=LIST_METRICS,
+            finished_at=start + timedelta(hours=i),
+        )  # fmt: skip
+        body.update(
+            external_id=f"{model}-ci-{i}",
+            seed=i,
+            started_at=(start + timedelta(hours=i, minutes=-20)).isoformat(),
+            metadata={"runner": "benchmarks.api", "ci_url": f"https://ci.example.com/{i}",
+                      "gpu": "a100", "shards": [1, 2, 3], "wall_seconds": 1234.5 + i},
+        )  # fmt: skip
+        for metric in body["metrics"]:
+            if metric["name"] == "auc_roc" and "n" in metric:
+                metric.update(n_pos=metric["n"] // 10, n_neg=metric["n"] - metric["n"] // 10)
+            if metric["name"] == "recall":
+                metric.update(ci_low=metric["value"] - 0.01, ci_high=metric["value"] + 0.01)
+            if "latency" in metric["name"]:
+                metric["unit"] = "ms"
+        bodies.append(body)
+    return [Request("POST", BATCH_PATH, encode({"runs": bodies}))]
+
+
+SCENARIOS = {
+    "single": single_post,
+    "bulk": bulk,
+    "suite": suite,
+    "series": series_read,
+    "runs": runs_list,
+}
 
 
 # Main --------------------------------------------------------------------------------------

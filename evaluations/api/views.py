@@ -41,7 +41,18 @@ class RunListCreateApi(ExportApiMixin, generics.ListAPIView):
     queryset = EvaluationRun.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        return selectors.runs_for(project=self.request.auth.project)
+        return selectors.runs_listed(project=self.request.auth.project)
+
+    def list(self, request, *args, **kwargs):
+        # The page's runs as plain rows and their results as JSON the database writes, in
+        # RunSerializer's shape (tests/test_runs_list.py): an object and a serializer call
+        # per result cost 0.6 s of CPU for a page of 100 runs of 60 results.
+        runs = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(runs.values_list("pk", flat=True))
+        rows = selectors.run_rows(run_ids=page)
+        return self.get_paginated_response(
+            answers.run_list_data(rows, project=request.auth.project)
+        )
 
     @extend_schema(
         parameters=[format_parameter("result of each run, newest run first")],

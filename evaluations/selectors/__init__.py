@@ -49,12 +49,15 @@ from .retention import (
     retained,
 )
 from .runs import (
+    RunRow,
     find_model,
     get_model,
     get_run,
     latest_runs_per_dataset,
     models_for,
+    run_rows,
     runs_for,
+    runs_listed,
     versions_for,
 )
 from .series import (
@@ -76,6 +79,7 @@ __all__ = [
     "ModelShare",
     "PinRow",
     "RuleRow",
+    "RunRow",
     "Table",
     "TooManyRows",
     "analysis_backlog",
@@ -120,7 +124,9 @@ __all__ = [
     "retained",
     "rules_for",
     "run_results_table",
+    "run_rows",
     "runs_for",
+    "runs_listed",
     "runs_of",
     "series_points",
     "series_points_json",
