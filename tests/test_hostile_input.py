@@ -93,6 +93,17 @@ def test_metadata_over_64_kb_is_refused(api, run_body):
     assert nothing_written()
 
 
+def test_metadata_numbers_up_to_64_bits_are_stored_and_read_back(api, run_body):
+    metadata = {"float": 9.2e18, "small": 1e-300, "int": 2**63 - 1, "neg": -(2**63)}
+    response = raw_post(api, json.dumps({**run_body, "metadata": metadata}))
+    assert response.status_code == 201, response.content
+    listed = api.get("/api/v1/runs/")
+    assert listed.status_code == 200
+    assert listed.json()["results"][0]["metadata"] == metadata
+    detail = api.get(f"/api/v1/runs/{response.json()['id']}/")
+    assert detail.status_code == 200 and detail.json()["metadata"] == metadata
+
+
 @pytest.mark.parametrize(
     "metadata",
     [
@@ -102,6 +113,11 @@ def test_metadata_over_64_kb_is_refused(api, run_body):
         {"big": 2**64},
         {"huge": 10**400},
         {"negative": -(2**63) - 1},
+        # PostgreSQL keeps these as the integers they are (1e20 reads back as
+        # 100000000000000000000), which the answer cannot write.
+        {"whole float": 1e20},
+        {"nested": [{"x": -9.3e18}]},
+        {"largest": 1.7976931348623157e308},
     ],
 )
 def test_metadata_postgresql_or_the_answer_cannot_hold_is_refused(api, run_body, metadata):

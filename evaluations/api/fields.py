@@ -166,6 +166,9 @@ def json_value_problem(value, path=""):
 def _scalar_problem(item):
     if isinstance(item, float) and not math.isfinite(item):
         return "NaN and Infinity are not valid JSON numbers."
+    if isinstance(item, float) and not -(2.0**63) < item < 2.0**63:
+        # PostgreSQL keeps 1e20 as the integer 100000000000000000000, which reads back as one.
+        return "Numbers must be below 2**63 in magnitude."
     if isinstance(item, int) and not isinstance(item, bool) and not _INT64[0] <= item <= _INT64[1]:
         return "Integers must fit in 64 bits (-2**63 to 2**63-1)."
     if isinstance(item, str):
