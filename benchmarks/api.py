@@ -186,8 +186,9 @@ class Request:
 class Api:
     """Clients of the server under test; each client is a thread with its own connection."""
 
-    def __init__(self, base_url, token, meter, clear_cache):
+    def __init__(self, base_url, token, meter, clear_cache, dbname=BENCH_DB):
         self.base_url, self.meter, self.clear_cache = base_url, meter, clear_cache
+        self.dbname = dbname
         self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def send(self, per_client, check=None, prepare=None):
@@ -297,9 +298,8 @@ def print_latency_round(index, total, count, what, latencies, seconds):
     )
 
 
-def single_post(api, sizes):
+def single_post(api, sizes, model="bench-single"):
     print(f"Single post: {len(METRICS)} metrics per run, {POST_CLIENTS} concurrent clients")
-    model = "bench-single"
 
     def posts(tag, count):
         rng = random.Random(tag)
@@ -523,11 +523,8 @@ def peer_rows(runs, metrics=METRICS):
 
 
 def series_read(api, sizes):
-    """Four kinds of read of one series: warm (repeated: the server answers from its cache),
-    after a post (the new point appended to the cached history), after a backfill (a point
-    posted before the series' start: the cached history no longer holds and the whole series
-    is read again, while the worker analyses it) and cold (the cache emptied before each read,
-    as on a first read or one after an hour unread)."""
+    """Four kinds of read of one series (``series_reads``), loaded first through the batch
+    endpoint: one run of one metric per point, an hour apart."""
     points = sizes.series_points
     print(f"Series read: one series of {points:,} points, 1 client")
     model = "bench-series"
@@ -536,8 +533,18 @@ def series_read(api, sizes):
     # Autovacuum would refresh the planner's statistics within a minute of such a load; doing
     # it now gives every round the same (steady-state) plan.
     add_branches(api, model, sizes, SERIES_METRICS)
-    sql("ANALYZE", dbname=BENCH_DB)
+    sql("ANALYZE", dbname=api.dbname)
     print(f"  loaded {points:,} points, then ANALYZE")
+    return series_reads(api, sizes, model, points, start, start + timedelta(hours=points - 1))
+
+
+def series_reads(api, sizes, model, points, first, last):
+    """Four kinds of read of the accuracy series of ``model`` (``points`` points from
+    ``first`` to ``last``): warm (repeated: the server answers from its cache), after a post
+    (the new point appended to the cached history), after a backfill (a point posted before
+    the series' start: the cached history no longer holds and the whole series is read again,
+    while the worker analyses it) and cold (the cache emptied before each read, as on a first
+    read or one after an hour unread)."""
     path = f"/api/v1/models/{model}/series/?metric=accuracy&dataset=holdout"
 
     def check(response):
@@ -553,14 +560,14 @@ def series_read(api, sizes):
             "after-post",
             lambda index: reads_after_posts(
                 api, model, path, check, f"after-post-{index}",
-                [start + timedelta(hours=points + index * count + i) for i in range(count)],
+                [last + timedelta(hours=1 + index * count + i) for i in range(count)],
             ),
         ),
         (
             "after-backfill",
             lambda index: reads_after_posts(
                 api, model, path, check, f"after-backfill-{index}",
-                [start - timedelta(hours=1 + index * count + i) for i in range(count)],
+                [first - timedelta(hours=1 + index * count + i) for i in range(count)],
             ),
         ),
         ("cold", lambda index: cold_reads(api, path, check, count)),
@@ -717,21 +724,19 @@ def measure(names, sizes):
         print(f"gunicorn ({WORKERS} workers) at {stack.base_url}, database {BENCH_DB}\n")
         api = Api(stack.base_url, stack.token, CpuMeter(stack.gunicorn_pid), stack.clear_cache)
         for name in names:
-            settle()
+            settle(BENCH_DB)
             print(f"[load average {load_average()}]")
             figures += SCENARIOS[name](api, sizes)
             print()
     return figures
 
 
-def settle(limit=SETTLE_SECONDS):
+def settle(dbname, limit=SETTLE_SECONDS):
     """Wait until the worker has analysed every series the last scenario touched (the bulk
     load leaves it a few seconds of work), so that each scenario starts on a quiet machine."""
     began = time.perf_counter()
     while time.perf_counter() - began < limit:
-        ((pending,),) = query(
-            "SELECT count(*) FROM evaluations_series WHERE dirty", dbname=BENCH_DB
-        )
+        ((pending,),) = query("SELECT count(*) FROM evaluations_series WHERE dirty", dbname=dbname)
         if not pending:
             waited = time.perf_counter() - began
             if waited >= 1:

@@ -104,21 +104,11 @@ def load(versions, branches=1):
     requests' branches of ``BRANCH_VERSIONS`` versions off its latest); returns a logged-in
     test client."""
     from django.db import connection
-    from django.test import Client
 
-    from evaluations.models import (
-        BaselinePin,
-        Branch,
-        EvaluationDataset,
-        Finding,
-        MetricDefinition,
-        RegisteredModel,
-        ThresholdRule,
-    )  # fmt: skip
+    from evaluations.models import Branch, EvaluationDataset, MetricDefinition, RegisteredModel
     from evaluations.services import projects
 
     project, _ = projects.ensure_project(name="bench")
-    user = projects.ensure_member(project=project, username="bench")
     dataset = EvaluationDataset.objects.create(project=project, name="holdout", version="v1")
     model = RegisteredModel.objects.create(project=project, name="classifier")
     metrics = MetricDefinition.objects.bulk_create(
@@ -146,13 +136,24 @@ def load(versions, branches=1):
     with connection.cursor() as cursor:
         cursor.copy_expert(
             "COPY evaluations_metricresult (run_id, series_id, model_version_id, value, n, "
-            "ci_low, ci_high, recorded_at) FROM STDIN",
+            "ci_low, ci_high, recorded_at, point) FROM STDIN",
             buffer,
         )
         cursor.execute("ANALYZE")
+    decorate(model, main, rows, runs, series)
+    return logged_in_client(project)
+
+
+def decorate(model, main, rows, runs, series):
+    """What a team adds to a model's history: a pinned baseline (the middle version of the
+    main line ``rows``, run ``runs``), threshold rules on 3 metrics, and a drift finding with
+    its fitted trend on the first of its ``series``."""
+    from evaluations.models import BaselinePin, Finding, ThresholdRule
+
+    middle = len(rows) // 2
     BaselinePin.objects.create(
-        model=model, dataset_name="holdout", branch=main, model_version=rows[versions // 2],
-        run=runs[versions // 2], pinned_by="bench",
+        model=model, dataset_name="holdout", branch=main, model_version=rows[middle],
+        run=runs[middle], pinned_by="bench",
     )  # fmt: skip
     for name in ("accuracy", "f1", "latency_p95_ms"):
         ThresholdRule.objects.create(model=model, metric=name, max_drop_pct=2.0, min=0.5)
@@ -166,8 +167,16 @@ def load(versions, branches=1):
         series=drifting, kind="drift", start_version=rows[-40], end_version=rows[-1],
         magnitude=-0.02, message="accuracy on holdout has been falling for 40 versions",
     )  # fmt: skip
+
+
+def logged_in_client(project):
+    """A test client logged in as ``bench``, a member of ``project``."""
+    from django.test import Client
+
+    from evaluations.services import projects
+
     client = Client()
-    client.force_login(user)
+    client.force_login(projects.ensure_member(project=project, username="bench"))
     return client
 
 
@@ -199,16 +208,21 @@ def _line(project, model, dataset, metrics, branch, labels, start, offset):
 
 
 def _write_results(buffer, series, runs, metrics, rng):
+    from evaluations.models.points import encode_point
+
     for row in series:
         definition = METRICS[[m.pk for m in metrics].index(row.metric_id)]
-        values = 0.9 + rng.normal(0, 0.004, len(runs))
-        for run, value in zip(runs, values, strict=True):
-            n = "10000" if definition[3] else r"\N"
-            low, high = (r"\N", r"\N")
+        values = np.round(0.9 + rng.normal(0, 0.004, len(runs)), 6)
+        for run, value in zip(runs, values.tolist(), strict=True):
+            n = 10_000 if definition[3] else None
+            low, high = (None, None)
             if definition[2]:  # latency: with intervals
-                low, high = f"{value - 0.01:.6f}", f"{value + 0.01:.6f}"
-            buffer.write(f"{run.pk}\t{row.pk}\t{run.model_version_id}\t{value:.6f}\t{n}\t{low}\t"
-                         f"{high}\t{run.recorded_at.isoformat()}\n")  # fmt: skip
+                low, high = round(value - 0.01, 6), round(value + 0.01, 6)
+            point = encode_point(run.model_version.label, value, n, low, high, run.pk,
+                                 run.recorded_at).decode()  # fmt: skip
+            numbers = "\t".join(r"\N" if x is None else repr(x) for x in (value, n, low, high))
+            buffer.write(f"{run.pk}\t{row.pk}\t{run.model_version_id}\t{numbers}\t"
+                         f"{run.recorded_at.isoformat()}\t{point}\n")  # fmt: skip
 
 
 def measure(client, path, label, rounds, requests):
@@ -241,6 +255,8 @@ def measure(client, path, label, rounds, requests):
     print(f"  SQL queries per page: {len(executed)}")
     print(f"  chart data {len(payload) / 1e6:.2f} MB ({len(gzip.compress(payload)) / 1e6:.2f} MB "
           f"gzipped); whole page {len(html) / 1e6:.2f} MB; target < 2 MB")  # fmt: skip
+    return {"p50": statistics.median(p50s), "p95": statistics.median(p95s),
+            "queries": len(executed)}  # fmt: skip
 
 
 if __name__ == "__main__":

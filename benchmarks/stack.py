@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class Stack:
     token: str
     gunicorn_pid: int
     cache_prefix: str
+    dbname: str = BENCH_DB
 
     def clear_cache(self):
         """Delete the server's cache entries (their keys start with its prefix)."""
@@ -58,23 +59,32 @@ class Stack:
 
 
 @contextmanager
-def running_stack():
-    """The whole stack, migrated, with a project token."""
+def running_stack(dbname=None):
+    """The whole stack, migrated, with a project token: on a scratch database (``BENCH_DB``,
+    dropped at the end), or on the existing database ``dbname``, which is kept."""
     queue = f"bench-{secrets.token_hex(4)}"
-    env = server_env(queue)
-    with database(), broker_queue(queue), cache_keys(queue):
+    env = server_env(queue, dbname or BENCH_DB)
+    with ExitStack() as stack:
+        if dbname is None:
+            stack.enter_context(database())
+        stack.enter_context(broker_queue(queue))
+        stack.enter_context(cache_keys(queue))
         manage("migrate", "--noinput", env=env)
         token = (
             manage("create_token", "bench", "--scope", "admin", env=env).strip().splitlines()[-1]
         )
         with celery_worker(env), gunicorn(env) as (base_url, pid):
-            yield Stack(base_url, token, pid, cache_prefix=queue)
+            yield Stack(base_url, token, pid, cache_prefix=queue, dbname=dbname or BENCH_DB)
 
 
-def server_env(queue):
+def database_url(dbname=BENCH_DB):
+    return f"postgres://postgres@127.0.0.1:5432/{dbname}"
+
+
+def server_env(queue, dbname=BENCH_DB):
     return {
         **os.environ,
-        "DATABASE_URL": DATABASE_URL,
+        "DATABASE_URL": database_url(dbname),
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -99,18 +109,18 @@ def sql(statement, dbname="postgres"):
 
 
 @contextmanager
-def database():
-    """The scratch database, created empty (dropped first if a run left it behind)."""
-    sql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    sql(f"CREATE DATABASE {BENCH_DB}")
+def database(dbname=BENCH_DB):
+    """A scratch database, created empty (dropped first if a run left it behind)."""
+    sql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+    sql(f"CREATE DATABASE {dbname}")
     try:
         yield
     finally:
         try:
-            sql(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            print(f"Dropped database {BENCH_DB}.")
+            sql(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            print(f"Dropped database {dbname}.")
         except psycopg2.Error as exc:
-            print(f"warning: could not drop database {BENCH_DB}: {exc}", file=sys.stderr)
+            print(f"warning: could not drop database {dbname}: {exc}", file=sys.stderr)
 
 
 def redis_call(*command):
@@ -212,12 +222,15 @@ def gunicorn(env):
 
 
 @contextmanager
-def celery_worker(env):
-    """One Celery worker process (prefork, 1 child) on the benchmark's queue."""
+def celery_worker(env, concurrency=1, name="bench"):
+    """A Celery worker on the benchmark's queue, as ``scripts/worker`` runs it: prefork, with
+    ``concurrency`` pool processes (one by default). Workers side by side need their own
+    ``name``."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [BIN / "celery", "-A", "trackerapp", "worker", "--concurrency", "1",
-             "--queues", env["CELERY_TASK_DEFAULT_QUEUE"], "--loglevel", "WARNING"],
+            [BIN / "celery", "-A", "trackerapp", "worker", "--concurrency", str(concurrency),
+             "--hostname", f"{name}@%h", "--queues", env["CELERY_TASK_DEFAULT_QUEUE"],
+             "--loglevel", "WARNING"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
@@ -235,8 +248,8 @@ class CpuMeter:
     PostgreSQL sessions on the scratch database (the workers' and the Celery worker's). On a
     shared machine this varies far less than latency does."""
 
-    def __init__(self, gunicorn_pid):
-        self.gunicorn_pid = gunicorn_pid
+    def __init__(self, gunicorn_pid, dbname=BENCH_DB):
+        self.gunicorn_pid, self.dbname = gunicorn_pid, dbname
 
     def read(self):
         """{"app": {pid: seconds}, "db": {pid: seconds}}, or None without /proc."""
@@ -248,10 +261,10 @@ class CpuMeter:
         backends = [
             pid for (pid,) in query(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [BENCH_DB],
+                [self.dbname],
             )
         ]  # fmt: skip
-        return {"app": _cpu_seconds(workers), "db": _cpu_seconds(backends)}
+        return {"app": cpu_seconds(workers), "db": cpu_seconds(backends)}
 
     @staticmethod
     def spent(before, after):
@@ -265,7 +278,8 @@ class CpuMeter:
         }
 
 
-def _cpu_seconds(pids):
+def cpu_seconds(pids):
+    """{pid: user + system CPU seconds} of the processes still running."""
     ticks = os.sysconf("SC_CLK_TCK")
     seconds = {}
     for pid in pids:

@@ -65,6 +65,26 @@ def test_compose_restarts_the_processes_and_the_scripts_supervise_worker_and_bea
     assert "exec gunicorn" in (ROOT / "scripts/web").read_text()  # gunicorn keeps its own workers
 
 
+def test_compose_worker_scales_out_with_docker_compose_scale():
+    services = compose()["services"]
+    worker = services["worker"]
+
+    # `--scale worker=N` starts N copies: a container name, a fixed host port or a host name
+    # (Celery names its node after it) can each belong to one of them only.
+    for one_of_a_kind in ("container_name", "ports", "hostname", "network_mode"):
+        assert one_of_a_kind not in worker
+    assert "healthcheck" not in worker  # none to fail on a copy; /healthz watches workers
+    assert not worker.get("deploy", {}).get("replicas")  # the command line decides how many
+    assert worker["environment"]["WORKER_CONCURRENCY"] == "${WORKER_CONCURRENCY:-2}"
+    assert '--concurrency "${WORKER_CONCURRENCY:-2}"' in (ROOT / "scripts/worker").read_text()
+    # Every copy reaches the same database and broker, by service name.
+    assert (
+        worker["environment"]["CELERY_BROKER_URL"]
+        == services["web"]["environment"]["CELERY_BROKER_URL"]
+    )
+    assert "--scale worker=" in (ROOT / "README.md").read_text()
+
+
 def test_dockerfile_installs_requirements_and_runs_the_web_script():
     dockerfile = (ROOT / "Dockerfile").read_text()
 
