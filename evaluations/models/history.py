@@ -315,7 +315,16 @@ class MetricResult(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["series", "recorded_at", "run"], name="result_history"),
+            # Covering what the model page and the analysis read of a series (PostgreSQL):
+            # they are answered from the index alone, whose entries for a series lie together,
+            # instead of one heap page per point, which a long history scatters among
+            # everyone else's (benchmarks/history.py: 422 buffers instead of 20,177 for 20
+            # series of 1,000 points among 10 million results).
+            models.Index(
+                fields=["series", "recorded_at", "run"],
+                include=["model_version", "value", "n", "ci_low", "ci_high"],
+                name="result_history",
+            ),
         ]
 
     def __str__(self):
