@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("evaluations", "0021_lean_writes"),
+        ("evaluations", "0022_verdicts_as_json"),
     ]
 
     operations = [
