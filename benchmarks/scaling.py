@@ -57,8 +57,9 @@ def span(values):
 
 
 def amdahl_fraction(one, rate, count):
-    """Amdahl's serial fraction from the rates with 1 and ``count`` workers."""
-    return max((count * one / rate - 1) / (count - 1), 1e-6)
+    """Amdahl's serial fraction from the rates with 1 and ``count`` workers (0 when the
+    speedup is ``count`` or more: none measurable)."""
+    return max((count * one / rate - 1) / (count - 1), 0.0)
 
 
 def project(rates, cost, series):
@@ -69,8 +70,8 @@ def project(rates, cost, series):
     db, workers = cost["PostgreSQL"], cost["workers"]
     jobs = math.ceil(series / JOB_SERIES)
     cores = os.cpu_count() or 1
-    print(f"\nAmdahl fit from 1 and {count} workers: serial fraction {sigma:.3f}; ceiling "
-          f"{one / sigma:,.0f} series/s")  # fmt: skip
+    ceiling = f"ceiling {one / sigma:,.0f} series/s" if sigma else "no ceiling of its own"
+    print(f"\nAmdahl fit from 1 and {count} workers: serial fraction {sigma:.3f}; {ceiling}")
     print("Ceilings, from one worker's costs per series (a process takes "
           f"{process:.2f} ms a series, {workers:.2f} ms of it its own CPU, {db:.3f} ms "
           f"PostgreSQL's):")  # fmt: skip
