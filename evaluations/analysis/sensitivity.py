@@ -1,0 +1,50 @@
+"""How eager the trend analysis is: the project's choice of ``strict``, ``balanced`` or
+``sensitive``, each a set of the detector's parameters, and the false-alarm rate and recall each
+was measured to have (``benchmarks/detection.py`` writes ``sensitivity_figures.json`` beside
+this module; the settings page shows those figures beside the choice).
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+STRICT, BALANCED, SENSITIVE = "strict", "balanced", "sensitive"
+SENSITIVITIES = (STRICT, BALANCED, SENSITIVE)
+DEFAULT_SENSITIVITY = BALANCED
+FIGURES_PATH = Path(__file__).with_name("sensitivity_figures.json")
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """The detector's parameters for one setting. ``alpha``: the largest p-value a finding may
+    have."""
+
+    name: str
+    alpha: float
+
+
+_PRESETS = {
+    STRICT: Sensitivity(STRICT, alpha=0.02),
+    BALANCED: Sensitivity(BALANCED, alpha=0.02),
+    SENSITIVE: Sensitivity(SENSITIVE, alpha=0.02),
+}
+
+
+def sensitivity(name: str) -> Sensitivity:
+    """The parameters of a setting by its name; ``ValueError`` for an unknown name."""
+    try:
+        return _PRESETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown sensitivity {name!r}: one of {', '.join(SENSITIVITIES)}"
+        ) from None
+
+
+def measured_figures() -> dict[str, dict]:
+    """Per setting, what the detection benchmark measured: ``{"false_alarms_per_1000": {noise:
+    rate}, "recall": {scenario: share}, ...}``; an empty dict for a setting not yet measured."""
+    try:
+        stored = json.loads(FIGURES_PATH.read_text())
+    except FileNotFoundError:
+        stored = {}
+    return {name: stored.get(name, {}) for name in SENSITIVITIES}
