@@ -16,11 +16,21 @@ FIGURES_PATH = Path(__file__).with_name("sensitivity_figures.json")
 
 @dataclass(frozen=True)
 class Sensitivity:
-    """The detector's parameters for one setting. ``alpha``: the largest p-value a finding may
-    have."""
+    """The detector's parameters for one setting.
+
+    ``alpha``: the largest p-value a finding may have; ``reference``: how many points before a
+    split a step is judged against (more points, a steadier level to compare with, but an old
+    change blurs a new one for longer); ``recent``: the latest points that must still be down;
+    ``autocorrelation_z``: how many standard errors above 0 the estimated autocorrelation
+    must be before it raises the noise (more: white noise is less often mistaken for
+    correlated noise, and correlated noise more often left uncorrected)."""
 
     name: str
     alpha: float
+    reference: int = 30
+    recent: int = 5
+    autocorrelation_z: float = 2.0
+    assumed_autocorrelation: float = 0.0
 
 
 _PRESETS = {
