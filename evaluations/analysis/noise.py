@@ -33,7 +33,7 @@ TRIMMED_CONSISTENCY = 0.740
 CLIP_SIGMAS = 2.5  # a point further than this from its neighbours' median is clipped
 WINSOR_CONSISTENCY = 0.9887163311348744  # sqrt(E[min(Z^2, 2.5^2)]) for a standard normal Z
 DOF_PER_POINT = 0.5  # degrees of freedom of the noise estimate per point (see estimate_noise)
-AUTOCORRELATION_MIN_POINTS = 20  # shorter windows say too little about phi: taken as 0
+AUTOCORRELATION_MIN_POINTS = 30  # shorter windows say too little about phi
 MAX_PHI = 0.9  # beyond it the series is more a random walk than noise around a level
 
 
