@@ -80,9 +80,8 @@ class PrecisionApi(APIView):
         if query.validated_data.get("model"):
             scope = scope.filter(series__model__name=query.validated_data["model"])
             marks = marks.filter(series__model__name=query.validated_data["model"])
-        precision = findings.alert_precision(scope)
-        recall = missed.alert_recall(precision=precision, marks=marks)
-        return Response(s.PrecisionRecallSerializer({**precision, **recall}).data)
+        quality = missed.alert_quality(findings=scope, marks=marks)
+        return Response(s.PrecisionRecallSerializer(quality).data)
 
 
 class ChangeMarkListApi(generics.ListCreateAPIView):

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from evaluations.models import MissedRegression
 from evaluations.selectors import missed as missed_selectors
+from evaluations.services.findings import alert_precision
 
 
 class MissedError(Exception):
@@ -50,3 +51,10 @@ def alert_recall(*, precision, marks) -> dict:
     counts = missed_selectors.missed_counts(marks)
     known = precision["real"] + counts["missed"]
     return {**counts, "recall": precision["real"] / known if known else None}
+
+
+def alert_quality(*, findings, marks) -> dict:
+    """Alert precision of ``findings`` with their recall against ``marks``, in one dict (as
+    ``findings/precision/`` answers it)."""
+    precision = alert_precision(findings)
+    return {**precision, **alert_recall(precision=precision, marks=marks)}

@@ -16,6 +16,7 @@ from evaluations.services import baselines
 from evaluations.views.access import WRITERS, may_write, member_project, require_role
 from evaluations.views.embed import script_json
 from evaluations.views.exports import compare_page_download, model_page_downloads
+from evaluations.views.missed import missed_context
 
 
 @login_required
@@ -48,6 +49,9 @@ def model_page(request, project_name, model_name):
         "summary": charts.summary_rows(data),
         "chart_json": script_json(data),
         "over": over,
+        **missed_context(
+            project=project, model=model, dataset=dataset, line=line, user=request.user
+        ),
         "compare_url": _with_query(
             reverse("compare-page", args=[project.name, model.name]),
             dataset=dataset.name,
