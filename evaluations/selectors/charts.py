@@ -17,7 +17,6 @@ from django.urls import reverse
 from evaluations.models import EvaluationRun, Finding, MetricResult, Series
 from evaluations.selectors.findings import marks_for
 from evaluations.selectors.gate import current_pin, rules_for
-from evaluations.selectors.missed import series_marks
 from trackerclient import gate
 
 # Digits kept in chart values: finer than any chart or hover shows, coarse enough to halve
@@ -130,7 +129,6 @@ def model_charts(
     baseline = _baseline_values(pin, shown, dataset)
     rules = list(rules_for(model=model, dataset_name=dataset.name))
     findings = _findings(shown)
-    missed = series_marks(series_ids=[series.pk for series in shown])
     metrics = {}
     for series in shown:
         entry = metrics.setdefault(
@@ -152,7 +150,6 @@ def model_charts(
                 "thresholds": threshold_limits(rules, series, base),
                 "trend": series.trend,
                 "findings": findings.get(series.pk, []),
-                "missed": missed.get(series.pk, []),
                 "over": over_values.get(series.pk),
             }
         )

@@ -8,7 +8,6 @@ Versions are counted in the series' own order (the order of its points), so anot
 versions in between do not count.
 """
 
-from django.db.models import Q
 from django.http import Http404
 
 from evaluations.models import Finding, MetricResult, MissedRegression, ModelVersion
@@ -66,6 +65,8 @@ def covering(marks) -> dict[int, int | None]:
     number of queries: the confirmed findings of the marks' series, then, only if there are
     any, the order of those series' versions."""
     marks = list(marks)
+    if not marks:
+        return {}
     series_ids = {mark.series_id for mark in marks}
     found = list(
         confirmed(Finding.objects.filter(series_id__in=series_ids))
@@ -111,24 +112,3 @@ def _version_positions(series_ids) -> dict[int, dict[int, int]]:
         if version_id not in order:
             order[version_id] = len(order)
     return positions
-
-
-def missed_counts(marks) -> dict:
-    """Standing marks in ``marks``: how many a confirmed finding covers, and how many are
-    still missed."""
-    covered = covering(marks.filter(withdrawn_at__isnull=True))
-    hits = sum(1 for finding_id in covered.values() if finding_id is not None)
-    return {"missed": len(covered) - hits, "missed_covered": hits}
-
-
-def series_marks(*, series_ids) -> dict[int, list[dict]]:
-    """Per series, its standing missed marks as charts draw them."""
-    shaped = {}
-    rows = (
-        MissedRegression.objects.filter(Q(series_id__in=series_ids), withdrawn_at__isnull=True)
-        .order_by("created_at", "pk")
-        .values_list("series_id", "model_version__label", "note")
-    )
-    for series_id, label, note in rows:
-        shaped.setdefault(series_id, []).append({"version": label, "note": note})
-    return shaped

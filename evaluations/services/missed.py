@@ -43,18 +43,25 @@ def withdraw_missed(*, mark, by) -> MissedRegression:
     return mark
 
 
-def alert_recall(*, precision, marks) -> dict:
+def alert_recall(*, precision, covered) -> dict:
     """Beside alert precision (``findings.alert_precision``): of the regressions known, the
     share the alerts found. Found are the findings people confirmed as real; missed, the
-    standing marks in ``marks`` that no confirmed finding covers (a covered mark is already
-    counted among the found)."""
-    counts = missed_selectors.missed_counts(marks)
-    known = precision["real"] + counts["missed"]
-    return {**counts, "recall": precision["real"] / known if known else None}
+    standing marks that no confirmed finding covers (``covered``: per standing mark, the
+    finding that covers it or None; a covered mark is already counted among the found)."""
+    hits = sum(1 for finding_id in covered.values() if finding_id is not None)
+    missed = len(covered) - hits
+    known = precision["real"] + missed
+    return {
+        "missed": missed,
+        "missed_covered": hits,
+        "recall": precision["real"] / known if known else None,
+    }
 
 
-def alert_quality(*, findings, marks) -> dict:
-    """Alert precision of ``findings`` with their recall against ``marks``, in one dict (as
-    ``findings/precision/`` answers it)."""
+def alert_quality(*, findings, marks=None, covered=None) -> dict:
+    """Alert precision of ``findings`` with their recall against the standing ``marks`` (or
+    their coverage, already read), in one dict, as ``findings/precision/`` answers it."""
     precision = alert_precision(findings)
-    return {**precision, **alert_recall(precision=precision, marks=marks)}
+    if covered is None:
+        covered = missed_selectors.covering(marks.filter(withdrawn_at__isnull=True))
+    return {**precision, **alert_recall(precision=precision, covered=covered)}

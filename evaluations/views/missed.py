@@ -75,24 +75,34 @@ def _model_page(project, model, form):
     return f"{url}?{urlencode(kept)}#missed" if kept else f"{url}#missed"
 
 
-def missed_context(*, project, model, dataset, line, user) -> dict:
+def missed_context(*, project, model, dataset, line, user, data) -> dict:
     """What the model page shows of missed regressions: the model's alert precision and
     recall, the standing marks on the dataset and line shown (each with the finding that
-    covers it, if any), and whether the user may mark and withdraw."""
-    marks = list(
-        selectors.missed_for(project=project, model=model).filter(
-            series__dataset=dataset.id, series__branch__name=line.branch,
-            series__environment=line.environment,
-        )
-    )  # fmt: skip
+    covers it, if any), and whether the user may mark and withdraw; each of the chart
+    data's series (``data``, from ``charts.model_charts``) gets its marks as ``missed``. The
+    model's marks are read once, for all of it."""
+    marks = list(selectors.missed_for(project=project, model=model))
     covered = missed_selectors.covering(marks)
+    shown = []
     for mark in marks:
         mark.covered_by = covered.get(mark.pk)
+        series = mark.series
+        if (series.dataset_id, series.branch.name, series.environment) == (
+            dataset.id, line.branch, line.environment,
+        ):  # fmt: skip
+            shown.append(mark)
+    for metric in data["metrics"]:
+        for series in metric["series"]:
+            series["missed"] = [
+                {"version": mark.model_version.label, "note": mark.note}
+                for mark in reversed(shown)  # oldest first
+                if (mark.series.metric.name, mark.series.slice) == (metric["name"], series["slice"])
+            ]
     return {
-        "missed_marks": marks,
+        "missed_marks": shown,
         "alert_quality": missed.alert_quality(
             findings=selectors.findings_for(project=project).filter(series__model=model),
-            marks=selectors.missed_for(project=project, model=model),
+            covered=covered,
         ),
         "may_write": role_in(project, user) in WRITERS,
     }

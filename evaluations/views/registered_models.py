@@ -39,6 +39,10 @@ def model_page(request, project_name, model_name):
         model=model, dataset=dataset, slice=slice_name, last=query.cleaned_data["last"],
         line=line, over=over,
     )  # fmt: skip
+    # Before the chart data is written: it draws the marks on their series.
+    context |= missed_context(
+        project=project, model=model, dataset=dataset, line=line, user=request.user, data=data
+    )
     context |= {
         **model_page_downloads(project, model, data, line),
         "dataset": dataset,
@@ -49,9 +53,6 @@ def model_page(request, project_name, model_name):
         "summary": charts.summary_rows(data),
         "chart_json": script_json(data),
         "over": over,
-        **missed_context(
-            project=project, model=model, dataset=dataset, line=line, user=request.user
-        ),
         "compare_url": _with_query(
             reverse("compare-page", args=[project.name, model.name]),
             dataset=dataset.name,
