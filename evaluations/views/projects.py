@@ -92,7 +92,9 @@ def _sensitivity_choices(project) -> list[dict]:
         figures = []
         for key, value in measured.get(name, {}).items():
             cases = value.items() if isinstance(value, dict) else [("", value)]
-            figures.append((key.replace("_", " "), [(k, _figure(v)) for k, v in cases]))
+            figures.append(
+                (key.replace("_", " "), [(k.replace("_", " "), _figure(v)) for k, v in cases])
+            )
         choices.append({"name": name, "current": name == project.sensitivity, "figures": figures})
     return choices
 
