@@ -52,7 +52,14 @@ class MissedListApi(generics.ListCreateAPIView):
             self.get_serializer(_with_coverage(page), many=True).data
         )
 
-    @extend_schema(request=s.MissedInputSerializer, responses={201: s.MissedSerializer})
+    @extend_schema(
+        request=s.MissedInputSerializer,
+        responses={201: s.MissedSerializer},
+        description="Mark a regression the analysis should have found at `version` on one "
+        "series (named as the series endpoint names it). 404 for a series the model does not "
+        "have or a version the series has no result of; 400 naming `version` when it is "
+        "already marked there.",
+    )
     def post(self, request, name):
         body = s.MissedInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -91,6 +98,13 @@ class MissedDetailApi(generics.RetrieveDestroyAPIView):
             project=self.request.auth.project, model=model, mark_id=self.kwargs["pk"]
         )
         return _with_coverage([mark])[0]
+
+    @extend_schema(
+        description="Withdraw the mark: it stops counting against recall at once and is kept, "
+        "with who withdrew it and when; the version may be marked again."
+    )
+    def delete(self, request, *args, **kwargs):
+        return super().delete(request, *args, **kwargs)
 
     def perform_destroy(self, instance):
         missed.withdraw_missed(mark=instance, by=str(self.request.user))
