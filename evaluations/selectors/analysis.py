@@ -41,7 +41,8 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
     wanted = Series.objects.filter(pk__in=series_ids, watched=True)
     if skip_analysed_since is not None:
         wanted = wanted.exclude(dirty=False, analysed_at__gte=skip_analysed_since)
-    series_rows = list(wanted.select_related("metric", "dataset", "model"))
+    # The project too: its sensitivity setting judges each series.
+    series_rows = list(wanted.select_related("metric", "dataset", "model__project"))
     if not series_rows:
         return []
     inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}
