@@ -23,9 +23,11 @@ from .findings import findings_for, findings_of_series, get_finding, marks_for
 from .gate import (
     PinRow,
     RuleRow,
+    baseline_results,
     branch_head,
     compare_versions,
     current_pin,
+    forget_baseline_results,
     gate_results,
     gate_rule_rows,
     latest_run_of,
@@ -35,6 +37,7 @@ from .gate import (
     result_values,
     rules_for,
 )
+from .missed import get_missed, missed_for, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
@@ -85,6 +88,7 @@ __all__ = [
     "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
+    "baseline_results",
     "branch_head",
     "branches_of",
     "compare_versions",
@@ -98,10 +102,12 @@ __all__ = [
     "find_series",
     "findings_for",
     "findings_of_series",
+    "forget_baseline_results",
     "gate_results",
     "gate_rule_rows",
     "get_experiment",
     "get_finding",
+    "get_missed",
     "get_model",
     "get_run",
     "heartbeats",
@@ -111,6 +117,7 @@ __all__ = [
     "latest_run_of",
     "latest_runs_per_dataset",
     "marks_for",
+    "missed_for",
     "model_shares",
     "models_for",
     "notification_counts",
@@ -132,5 +139,6 @@ __all__ = [
     "series_points_json",
     "series_table",
     "stored_counts",
+    "version_of_series",
     "versions_for",
 ]
