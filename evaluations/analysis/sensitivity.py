@@ -34,10 +34,9 @@ FIGURES_PATH = Path(__file__).with_name("sensitivity_figures.json")
 class Sensitivity:
     """The detector's parameters for one setting.
 
-    - ``alpha``: the largest p-value a finding may have. A job's false-discovery-rate control
-      across its series should use the same level (``control_fdr(analyses,
-      alpha=setting.alpha)``): at its default, 0.05, a lone series' finding needs p <= 0.05
-      whatever the setting.
+    - ``alpha``: the largest p-value a finding may have; an analysis job controls the false
+      discovery rate across a setting's series at the same level (``control_fdr(analyses,
+      alpha=setting.alpha)``, services/series_analysis.py).
     - ``reference``: how many points before a split a step is judged against (more points, a
       steadier level to compare with, but an old change blurs a new one for longer).
     - ``recent``: the latest points that must still be down (so a fixed regression stops
