@@ -634,7 +634,7 @@ def runs_list(api, sizes):
     start = datetime(2025, 1, 1, tzinfo=UTC)
     api.send([list_runs(model, start) for model in models])
     sql("ANALYZE", dbname=BENCH_DB)
-    settle()
+    settle(api.dbname)
     paths = [f"{RUNS_PATH}?model={model}&page_size={LIST_PAGE_SIZE}" for model in models]
 
     def check_whole(response):
