@@ -38,6 +38,7 @@ from .gate import (
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
+from .replicates import Sibling, replicate_sets, replicate_siblings
 from .retention import (
     KeptRuns,
     ModelShare,
@@ -80,6 +81,7 @@ __all__ = [
     "PinRow",
     "RuleRow",
     "RunRow",
+    "Sibling",
     "Table",
     "TooManyRows",
     "analysis_backlog",
@@ -120,6 +122,8 @@ __all__ = [
     "project_named",
     "project_names",
     "prunable_runs",
+    "replicate_sets",
+    "replicate_siblings",
     "result_values",
     "retained",
     "rules_for",

@@ -15,6 +15,8 @@ from evaluations.models import (
     ThresholdRule,
 )
 
+from .replicates import Row, merged_rows, replicate_sets
+
 
 @dataclass
 class AnalysisInput:
@@ -45,11 +47,14 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
         return []
     inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}
     model_ids = {row.model_id for row in series_rows}
-    rows = list(_latest_points(inputs, points))
+    rows = [Row(*row) for row in _latest_points(inputs, points)]
+    replicated = [row.pk for row in series_rows if row.replicated]
+    if replicated:  # a version's seeds are one point, its noise their spread
+        rows = merged_rows(rows, replicate_sets(series_ids=replicated))
     # Read after the points: a version a post creates meanwhile is then among the labels.
     labels = dict(ModelVersion.objects.filter(model_id__in=model_ids).values_list("pk", "label"))
     marks = _latest_marks(model_ids)
-    for series_id, version_id, value, n, low, high in rows:
+    for series_id, version_id, _, _, value, n, low, high in rows:
         item = inputs[series_id]
         if version_id == marks.get(item.series.model_id):
             # The marked version starts a new segment: what came before is another regime.
@@ -66,8 +71,8 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
 
 
 def _latest_points(inputs, points):
-    """(series, version, value, n, ci_low, ci_high) of each series' latest points, oldest
-    first within a series."""
+    """(series, version, run, recorded_at, value, n, ci_low, ci_high) of each series' latest
+    points, oldest first within a series."""
     ranked = (
         MetricResult.objects.filter(series_id__in=inputs.keys())
         .annotate(
@@ -80,7 +85,9 @@ def _latest_points(inputs, points):
         .filter(rank__lte=points)
         .order_by("series_id", "recorded_at", "run_id")
     )
-    return ranked.values_list("series_id", "model_version_id", "value", "n", "ci_low", "ci_high")
+    return ranked.values_list(
+        "series_id", "model_version_id", "run_id", "recorded_at", "value", "n", "ci_low", "ci_high"
+    )
 
 
 def _latest_marks(model_ids):

@@ -46,6 +46,7 @@ class PinRow(NamedTuple):
     run_id: int
     version: str
     dataset_version: str
+    seed: int | None = None  # the pinned run's: a seeded run may stand in a replicate set
 
 
 # The reads of every post's gate (pins, rules, baseline values) are written in SQL: building
@@ -56,7 +57,7 @@ def pin_rows(*, model, dataset_name, branch, limit) -> list[PinRow]:
     """The latest ``limit`` pins as plain rows, newest first (the gate's hot path)."""
     rows = _fetch(
         f"""
-        SELECT p.pinned_at, p.run_id, v.label, d.version
+        SELECT p.pinned_at, p.run_id, v.label, d.version, r.seed
         FROM {_table(BaselinePin)} p
         JOIN {_table(ModelVersion)} v ON v.id = p.model_version_id
         JOIN {_table(EvaluationRun)} r ON r.id = p.run_id

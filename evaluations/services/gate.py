@@ -8,7 +8,7 @@ from django.db import connection
 
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition, MetricResult
-from evaluations.services import alerts, branches, findings
+from evaluations.services import alerts, branches, findings, replicates
 from trackerclient import gate, metric_catalog, stats
 
 
@@ -18,7 +18,7 @@ def evaluate_gate(*, run) -> gate.Verdict:
     model = run.model_version.model
     return _evaluate(
         model=model,
-        candidate=_candidate(run),
+        candidate=replicates.gate_candidate(run, _candidate(run)),
         dataset_name=run.dataset.name,
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
@@ -53,7 +53,7 @@ def _judge(run, inputs) -> gate.Verdict:
         )
     return _evaluate_on(
         inputs[key],
-        candidate=_candidate(run),
+        candidate=replicates.gate_candidate(run, _candidate(run)),
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
     )
@@ -146,6 +146,10 @@ def _check_data(check):
         "q_value": _float(check.q_value),
         "method": check.method,
         "budget_used": _float(check.budget_used),
+        "replicates": check.replicates,
+        "baseline_replicates": check.baseline_replicates,
+        "sd": _float(check.sd),
+        "baseline_sd": _float(check.baseline_sd),
     }
 
 
@@ -252,8 +256,14 @@ class _GateInputs:
         return gate.Baseline(
             version=self.pin.version,
             dataset_version=self.pin.dataset_version,
-            results={r.key: r for r in self.results(self.pin.run_id)},
+            results={r.key: r for r in self._pinned_results()},
         )
+
+    def _pinned_results(self):
+        results = self.results(self.pin.run_id)
+        if self.pin.seed is None:
+            return results
+        return replicates.baseline_results(run_id=self.pin.run_id, results=results)
 
     def rules(self) -> list[gate.Rule]:
         if self._rules is None:
@@ -284,7 +294,11 @@ class _GateInputs:
                 moment=moment,
             )  # fmt: skip
             return selectors.PinRow(
-                pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version
+                pin.pinned_at,
+                pin.run_id,
+                pin.model_version.label,
+                pin.run.dataset.version,
+                pin.run.seed,
             )
         return self._pins[-1]
 

@@ -31,7 +31,7 @@ from evaluations.models import (
 )
 from evaluations.models.points import point_encoder
 from evaluations.queue import queue_analysis
-from evaluations.services import branches, rows
+from evaluations.services import branches, replicates, rows
 from trackerclient import metric_catalog
 
 
@@ -227,6 +227,8 @@ def _create_runs(project, payloads, digests):
     unwatched = [row.pk for row in series.values() if not row.watched]
     if unwatched:  # a series read caches by touched_at: a new point must move it
         Series.objects.filter(pk__in=unwatched).update(touched_at=now)
+    # After the series' rows are locked: concurrent seeds of a version summarise in turn.
+    replicates.record_replicate_sets(runs=runs)
     if needing_job:
         transaction.on_commit(lambda: _schedule_analysis(needing_job), robust=True)
     return runs
