@@ -296,3 +296,17 @@ def test_nan_and_seeds_beyond_64_bits_are_refused_as_before(api, post_run):
     assert response.status_code == 400, response.json()
     assert post_run(seed_body("1.0", 2**63, 0.9)).status_code == 400
     assert not EvaluationRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_rule_change_judges_the_latest_seed_again_as_its_set(api, post_run):
+    post_seeds(post_run, "1.0", BASE)
+    pin(api, "1.0")
+    answers = post_seeds(post_run, "1.1", [0.80, 0.815, 0.805], hour=1)
+    rule = {"metric": "accuracy", "max_drop": 0.2, "significance": 0.05}
+    assert api.post("/api/v1/models/ranker/thresholds/", rule, format="json").status_code == 201
+
+    (check,) = EvaluationRun.objects.get(pk=answers[-1]["id"]).gate_verdict["checks"]
+    assert check["rule"] == "max_drop" and check["status"] == "passed"
+    assert (check["replicates"], check["baseline_replicates"]) == (3, 3)
+    assert check["method"].startswith("Welch t-test")

@@ -35,6 +35,8 @@ def record_replicate_sets(*, runs) -> None:
     seeded = [run for run in runs if run.seed is not None]
     if not seeded:
         return
+    for run in seeded:
+        run.replicate_sets = {}  # known now: the gate needs no query for a lone seed
     series_ids = sorted({r.series.pk for run in seeded for r in run.result_list})
     version_ids = sorted({run.model_version_id for run in seeded})
     members = _latest_per_seed(_seeded_results(version_ids, series_ids))
@@ -122,7 +124,7 @@ def gate_candidate(run, results):
     if sets is None:
         if run.seed is None:
             return results
-        sets = stored_sets(run_id=run.pk)
+        return baseline_results(run_id=run.pk, results=results)
     if not sets:
         return results
     by_key = {(r.series.metric.name, r.series.slice): r.series.pk for r in run.result_list}
@@ -130,26 +132,25 @@ def gate_candidate(run, results):
 
 
 def baseline_results(*, run_id, results):
-    """A pinned run's results for the gate, as replicate sets where its version has them."""
-    sets = stored_sets(run_id=run_id, keyed_by_name=True)
+    """A stored run's results for the gate (a pinned run's, or a run judged again), as
+    replicate sets where its version has them."""
+    sets = stored_sets(run_id=run_id)
     return [_as_set(result, sets.get(result.key)) for result in results]
 
 
-def stored_sets(*, run_id, keyed_by_name=False) -> dict:
-    """The stored sets a run belongs to: {series id: Summary}, or by (metric, slice)."""
+def stored_sets(*, run_id) -> dict:
+    """The stored sets a seeded run belongs to, by (metric, slice): {key: Summary}."""
     rows = ReplicateSet.objects.filter(
         series__results__run_id=run_id,
         model_version__runs__id=run_id,
         model_version__runs__seed__isnull=False,
     ).values_list(
-        "series_id", "series__metric__name", "series__slice", "replicates", "value", "sd",
-        "ci_low", "ci_high", "n",
+        "series__metric__name", "series__slice", "replicates", "value", "sd", "ci_low",
+        "ci_high", "n",
     )  # fmt: skip
     return {
-        ((name, slice) if keyed_by_name else series_id): replicates.Summary(
-            count, mean, sd, low, high, n
-        )
-        for series_id, name, slice, count, mean, sd, low, high, n in rows
+        (name, slice): replicates.Summary(count, mean, sd, low, high, n)
+        for name, slice, count, mean, sd, low, high, n in rows
     }
 
 
