@@ -226,6 +226,9 @@ def test_the_analysis_reads_a_set_as_one_point_with_its_interval(api):
     assert item.ci_low[2] == pytest.approx(mean - half)
     assert item.ci_high[2] == pytest.approx(mean + half)
     assert (item.ci_low[0], item.ci_high[0]) == (None, None)  # a single run: as posted
+    pin(api, "1.2")  # a seeded pinned run stands for its set
+    (item,) = selectors.analysis_inputs(series_ids=[series.pk], points=200)
+    assert item.baseline == pytest.approx(mean)
     # And the job analyses it.
     outcome = series_analysis.analyse_series(series_ids=[series.pk])
     assert series.pk in outcome.analysed

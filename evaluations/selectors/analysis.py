@@ -11,6 +11,7 @@ from evaluations.models import (
     ChangeMark,
     MetricResult,
     ModelVersion,
+    ReplicateSet,
     Series,
     ThresholdRule,
 )
@@ -109,19 +110,15 @@ def _attach_limits(inputs, model_ids):
     # The pinned run's value of the series' metric and slice, on the series' dataset version
     # and in its environment (the pinned run may have been posted on another branch: its
     # results are in that branch's series).
-    baseline_values = {
-        key[:1] + key[2:]: key[1]
-        for key in MetricResult.objects.filter(
-            run_id__in={pin.run_id for pin in latest_pins.values()}
-        ).values_list(
-            "run_id",
-            "value",
-            "series__dataset_id",
-            "series__metric_id",
-            "series__slice",
-            "series__environment",
-        )
-    }
+    rows = MetricResult.objects.filter(
+        run_id__in={pin.run_id for pin in latest_pins.values()}
+    ).values_list(
+        "run_id", "value", "series__dataset_id", "series__metric_id", "series__slice",
+        "series__environment", "series_id", "model_version_id", "run__seed",
+    )  # fmt: skip
+    rows = list(rows)
+    means = _set_means({(row[6], row[7]) for row in rows if row[8] is not None})
+    baseline_values = {row[:1] + row[2:6]: means.get(row[6:8], row[1]) for row in rows}
     rules = list(ThresholdRule.objects.filter(model_id__in=model_ids))
     for item in inputs:
         series = item.series
@@ -142,6 +139,19 @@ def _attach_limits(inputs, model_ids):
                     item.floor if item.floor is not None else (rule.min if higher else rule.max)
                 )
                 item.budget = item.budget if item.budget is not None else rule.budget
+
+
+def _set_means(keys):
+    """{(series, version): mean} of the replicate sets among ``keys``: a pinned seeded run
+    stands for its set, as in the gate."""
+    if not keys:
+        return {}
+    rows = ReplicateSet.objects.filter(series_id__in={series for series, _ in keys})
+    return {
+        (series, version): mean
+        for series, version, mean in rows.values_list("series_id", "model_version_id", "value")
+        if (series, version) in keys
+    }
 
 
 def failing_analyses(*, model) -> list[dict]:
