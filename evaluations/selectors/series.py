@@ -175,7 +175,8 @@ def _stored(series, limit):
 
 def _merged_from_sql(series, limit):
     """A replicated series' points, newest first: its results but those of a replicate set's
-    members (a seeded run of a version that has a set here), and the sets' stored points."""
+    members (a seeded run of a version that has a set here: a hashed list of run ids, read
+    once, rather than a lookup per row), and the sets' stored points."""
     results, versions = MetricResult._meta.db_table, ModelVersion._meta.db_table
     sets, runs = ReplicateSet._meta.db_table, EvaluationRun._meta.db_table
     with connection.cursor() as cursor:
@@ -186,17 +187,17 @@ def _merged_from_sql(series, limit):
                                           WHERE v.id = r.model_version_id)) AS point,
                        false AS merged, r.recorded_at, r.run_id
                 FROM {results} AS r
-                WHERE r.series_id = %s AND NOT EXISTS (
-                    SELECT 1 FROM {sets} AS s JOIN {runs} AS ru ON ru.id = r.run_id
-                    WHERE s.series_id = r.series_id AND s.model_version_id = r.model_version_id
-                      AND ru.seed IS NOT NULL)
+                WHERE r.series_id = %s AND r.run_id NOT IN (
+                    SELECT ru.id FROM {sets} AS s
+                    JOIN {runs} AS ru ON ru.model_version_id = s.model_version_id
+                    WHERE s.series_id = %s AND ru.seed IS NOT NULL)
                 UNION ALL
                 SELECT point, true, recorded_at, run_id FROM {sets} WHERE series_id = %s
             ) AS points
             ORDER BY recorded_at DESC, run_id DESC
             LIMIT %s
             """,
-            [series.pk, series.pk, limit],
+            [series.pk, series.pk, series.pk, limit],
         )
         return [point if merged else with_single_run(point) for point, merged in cursor]
 
