@@ -471,7 +471,10 @@ def suite(api, sizes):
             if spent is not None:
                 cpu.append({part: value / count for part, value in spent.items()})
                 print(f"    server CPU per post: {ms(cpu[-1]['app']):.1f} ms gunicorn, "
-                      f"{ms(cpu[-1]['db']):.1f} ms PostgreSQL")  # fmt: skip
+                      f"{ms(cpu[-1]['db']):.1f} ms PostgreSQL, "
+                      f"{ms(cpu[-1].get('autovacuum', 0)):.1f} ms its autovacuum, "
+                      f"{ms(cpu[-1].get('worker', 0)):.1f} ms Celery worker, "
+                      f"{ms(cpu[-1].get('clients', 0)):.1f} ms the clients")  # fmt: skip
             if not mlflow:
                 continue
             latencies, seconds = mlflow.send(mlflow_runs(f"round{index}", count))
@@ -722,7 +725,8 @@ def measure(names, sizes):
     figures = []
     with running_stack() as stack:
         print(f"gunicorn ({WORKERS} workers) at {stack.base_url}, database {BENCH_DB}\n")
-        api = Api(stack.base_url, stack.token, CpuMeter(stack.gunicorn_pid), stack.clear_cache)
+        meter = CpuMeter(stack.gunicorn_pid, worker_pid=stack.worker_pid)
+        api = Api(stack.base_url, stack.token, meter, stack.clear_cache)
         for name in names:
             settle(BENCH_DB)
             print(f"[load average {load_average()}]")

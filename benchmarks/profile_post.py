@@ -1,6 +1,7 @@
 """Where the time of one big post goes: a run of 1,000 results (50 metrics x 20 slices) posted to
 ``POST /api/v1/runs/`` in-process (Django's test client, no network), profiled with cProfile and
-with every SQL statement timed, after warm-up posts that create the model's series.
+with every SQL statement timed, after warm-up posts that create the model's series, with a
+baseline pinned and three rules (as in ``benchmarks.api``'s suite: every result is checked).
 
 It prints the post's wall time split into the phases of the request (parsing and validating the
 body, storing the run and its results, judging the gate, rendering the answer), the SQL
@@ -29,6 +30,13 @@ PHASES = (
     ("store the run and results", "evaluations/services/ingest.py", "ingest_runs"),
     ("judge the gate", "evaluations/services/gate.py", "judge_runs"),
     ("render the answer", "rest_framework/response.py", "rendered_content"),
+)
+
+
+RULES = (  # benchmarks.api's SUITE_RULES
+    {"metric": "metric_00", "max_drop": 0.01, "significance": 0.05},
+    {"metric": "metric_01", "max_drop_pct": 2},
+    {"metric": "metric_02", "min": 0.5},
 )
 
 
@@ -74,7 +82,8 @@ def profile(args):
 
     project, _ = projects.ensure_project(name="profile")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {projects.create_token(project=project)[1]}")
+    token = projects.create_token(project=project, scope="admin")[1]  # pins and rules too
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     results = args.metrics * args.slices
     sql = {"count": 0, "seconds": 0.0, "statements": []}
 
@@ -97,8 +106,18 @@ def profile(args):
 
     for index in range(3):  # warm-up: the model, its series and caches exist
         post(index)
+    # As in benchmarks.api's suite: a pinned baseline, so every result is checked against it,
+    # and a few rules.
+    pinned = client.put("/api/v1/models/suite-model/baseline/",
+                        {"dataset": "suite", "version": "1.0"}, format="json")  # fmt: skip
+    rules = [client.post("/api/v1/models/suite-model/thresholds/", rule, format="json")
+             for rule in RULES]  # fmt: skip
+    for response in [pinned, *rules]:
+        if response.status_code >= 300:
+            raise stack.BenchError(f"{response.status_code}: {response.content[:300]!r}")
+    post(3)
     walls, sql_counts, sql_seconds, phases, profiles, statements = [], [], [], [], [], []
-    for index in range(3, 3 + args.rounds):
+    for index in range(4, 4 + args.rounds):
         sql.update(count=0, seconds=0.0, statements=[])
         profiler = cProfile.Profile()
         with connection.execute_wrapper(timed):
@@ -113,8 +132,18 @@ def profile(args):
         stats = pstats.Stats(profiler)
         phases.append({name: _cumulative(stats, path, function) for name, path, function in PHASES})
         profiles.append(stats)
+    plain, cpu = [], []
+    for index in range(4 + args.rounds, 4 + 2 * args.rounds):  # the same posts, not profiled
+        started, started_cpu = time.perf_counter(), time.process_time()
+        post(index)
+        plain.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     middle = sorted(range(args.rounds), key=walls.__getitem__)[args.rounds // 2]
     report(args, results, walls, sql_counts, sql_seconds, phases, profiles[middle])
+    wall = statistics.median(plain)
+    print(f"\nNot profiled, median of {args.rounds} more posts: {wall * 1000:.1f} ms "
+          f"({results / wall:,.0f} results/s), of which this process' CPU "
+          f"{statistics.median(cpu) * 1000:.1f} ms")  # fmt: skip
     print("\nThe SQL statements of the median round (COPY goes around Django's cursor: not here):")
     for seconds, statement in statements[middle]:
         print(f"  {seconds * 1000:7.1f} ms  {statement}")
@@ -149,6 +178,11 @@ def report(args, results, walls, sql_counts, sql_seconds, phases, stats):
     ]
     for own, cumulative, calls, where in sorted(rows, reverse=True)[:15]:
         print(f"  own {own * 1000:7.1f} ms  cum {cumulative * 1000:7.1f} ms  {calls:6} calls  "
+              f"{where}")  # fmt: skip
+    print("\nThe project's functions by cumulative time (the median round):")
+    by_cumulative = sorted(rows, key=lambda row: row[1], reverse=True)
+    for own, cumulative, calls, where in by_cumulative[:25]:
+        print(f"  cum {cumulative * 1000:7.1f} ms  own {own * 1000:7.1f} ms  {calls:6} calls  "
               f"{where}")  # fmt: skip
     print("\nEvery function by own time (the median round):")
     stats.sort_stats("tottime").print_stats(15)

@@ -52,6 +52,7 @@ class Stack:
     gunicorn_pid: int
     cache_prefix: str
     dbname: str = BENCH_DB
+    worker_pid: int | None = None
 
     def clear_cache(self):
         """Delete the server's cache entries (their keys start with its prefix)."""
@@ -73,8 +74,11 @@ def running_stack(dbname=None):
         token = (
             manage("create_token", "bench", "--scope", "admin", env=env).strip().splitlines()[-1]
         )
-        with celery_worker(env), gunicorn(env) as (base_url, pid):
-            yield Stack(base_url, token, pid, cache_prefix=queue, dbname=dbname or BENCH_DB)
+        with celery_worker(env) as worker, gunicorn(env) as (base_url, pid):
+            yield Stack(
+                base_url, token, pid, cache_prefix=queue, dbname=dbname or BENCH_DB,
+                worker_pid=worker.pid,
+            )  # fmt: skip
 
 
 def database_url(dbname=BENCH_DB):
@@ -245,11 +249,13 @@ def celery_worker(env, concurrency=1, name="bench"):
 
 class CpuMeter:
     """CPU time the server spends, read from /proc (Linux): gunicorn's workers, and the
-    PostgreSQL sessions on the scratch database (the workers' and the Celery worker's). On a
-    shared machine this varies far less than latency does."""
+    PostgreSQL sessions on the scratch database (the workers' and the Celery worker's); with
+    ``worker_pid``, also the Celery worker's processes ("worker") and this process, the
+    benchmark's clients ("clients"): where all of the machine's time went. On a shared machine
+    this varies far less than latency does."""
 
-    def __init__(self, gunicorn_pid, dbname=BENCH_DB):
-        self.gunicorn_pid, self.dbname = gunicorn_pid, dbname
+    def __init__(self, gunicorn_pid, dbname=BENCH_DB, worker_pid=None):
+        self.gunicorn_pid, self.dbname, self.worker_pid = gunicorn_pid, dbname, worker_pid
 
     def read(self):
         """{"app": {pid: seconds}, "db": {pid: seconds}}, or None without /proc."""
@@ -258,13 +264,20 @@ class CpuMeter:
             workers = [int(pid) for pid in children.read_text().split()]
         except OSError:
             return None
-        backends = [
-            pid for (pid,) in query(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [self.dbname],
-            )
-        ]  # fmt: skip
-        return {"app": cpu_seconds(workers), "db": cpu_seconds(backends)}
+        backends = query(
+            "SELECT pid, backend_type FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [self.dbname],
+        )
+        spent = {
+            "app": cpu_seconds(workers),
+            "db": cpu_seconds([pid for pid, kind in backends if kind == "client backend"]),
+            "autovacuum": cpu_seconds([pid for pid, kind in backends if kind != "client backend"]),
+        }
+        if self.worker_pid is not None:
+            spent["worker"] = cpu_seconds([self.worker_pid, *children_of(self.worker_pid)])
+            spent["clients"] = cpu_seconds([os.getpid()])
+        return spent
 
     @staticmethod
     def spent(before, after):
@@ -276,6 +289,15 @@ class CpuMeter:
             part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
             for part in after
         }
+
+
+def children_of(pid):
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except OSError:
+        return []
 
 
 def cpu_seconds(pids):

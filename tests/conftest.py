@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from evaluations import selectors
 from evaluations.services import projects, rows
 from trackerapp.celery import app as celery_app
 
@@ -77,6 +78,7 @@ def tasks_in_process(request):
 def fresh_caches():
     """Each test's database starts empty: what an earlier test left in caches is gone."""
     rows.forget_all()
+    selectors.forget_baseline_results()
     cache.clear()
 
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 
+from evaluations import selectors
 from evaluations.api import serializers as api_serializers
 from evaluations.api.answers import run_created_data
 from evaluations.api.parsers import NonFinite
@@ -90,6 +91,41 @@ def test_a_gated_post_of_twenty_metrics_costs_twelve_queries(gated, django_asser
     assert response.status_code == 201, response.json()
     assert response.json()["gate"]["status"] == "passed"
     assert len(response.json()["metrics"]) == 20
+
+
+def _reads_of_stored_results(queries):
+    return [q["sql"] for q in queries if "WHERE r.run_id =" in q["sql"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # baselines are remembered once committed
+def test_a_baseline_is_read_once_per_process_and_again_when_the_pin_moves(gated):
+    def post(version, accuracy):
+        values = [{**m, "value": accuracy} if m["name"] == "accuracy" else m for m in METRICS]
+        Series.objects.update(dirty=True)  # no analysis job (which reads the baseline too)
+        with CaptureQueriesContext(connection) as queries:
+            response = gated.post("/api/v1/runs/", {**body(version), "metrics": values},
+                                  format="json")  # fmt: skip
+        assert response.status_code == 201, response.json()
+        baselines = {(c["metric"], c["slice"], c["rule"]): c["baseline"]
+                     for c in response.json()["gate"]["checks"]}  # fmt: skip
+        return _reads_of_stored_results(queries.captured_queries), baselines
+
+    # Setting the rules judged 1.1 again: 1.0's values are remembered since.
+    first_reads, _ = post("1.2", 0.92)
+    later_reads, baselines = post("1.3", 0.9)
+    assert first_reads == later_reads == []
+    assert baselines[("accuracy", "overall", "max_drop")] == 0.9  # 1.0's value
+    selectors.forget_baseline_results()  # as in a process just started
+    started_reads, _ = post("1.31", 0.9)
+    assert len(started_reads) == 1
+
+    response = gated.put("/api/v1/models/bench-single/baseline/",
+                         {"dataset": "holdout", "version": "1.2"}, format="json")  # fmt: skip
+    assert response.status_code == 200, response.json()
+    moved_reads, baselines = post("1.4", 0.9)
+    assert len(moved_reads) == 1
+    assert baselines[("accuracy", "overall", "max_drop")] == 0.92  # 1.2's value, not 1.0's
 
 
 @pytest.mark.postgres

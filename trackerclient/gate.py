@@ -131,8 +131,11 @@ def evaluate(*, candidate, baseline, rules, dataset="", dataset_version="", is_b
     if is_baseline:
         return Verdict(PASSED, [])
     checks = []
+    by_metric = {}  # a suite has a thousand results and a few rules: look them up by metric
+    for rule in rules:
+        by_metric.setdefault(rule.metric, []).append(rule)
     for key, result in sorted(results.items()):
-        matching = [rule for rule in rules if rule.applies_to(key)]
+        matching = [rule for rule in by_metric.get(key[0], ()) if rule.applies_to(key)]
         base = baseline.results.get(key) if baseline else None
         for rule in matching or ([Rule(metric=key[0], significance=DEFAULT_ALPHA)] if base else []):
             checks += _checks_for(rule, result, base, dataset, dataset_version, baseline)

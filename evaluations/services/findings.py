@@ -156,26 +156,34 @@ class SeriesBreach:
     end_version_id: int
 
 
-def breach_states(judged) -> list[SeriesBreach]:
+def breach_states(judged, *, active=frozenset()) -> list[SeriesBreach]:
     """Each series' state after ``judged`` ((run, verdict) in the order posted): as if the runs
     had been posted one by one, but with no finding opened and closed again in between, so
-    that a backfill of a thousand runs records (and alerts on) only the state it leaves."""
+    that a backfill of a thousand runs records (and alerts on) only the state it leaves.
+
+    Only the states that can change a finding: the series failing after some run, and those
+    in ``active`` (ids of series with an open threshold finding, which a pass resolves). A
+    passing series with no finding has nothing to record: most of a suite's thousand."""
     states = {}
     for run, verdict in judged:
         failed = {}
         for check in verdict.checks:
             if check.status == "failed" and check.rule != "missing":
                 failed.setdefault((check.metric, check.slice), []).append(check)
+        if not failed and not states and not active:
+            continue
+        version = run.model_version_id
         for result in run.result_list:
             series = result.series
             if not series.watched:  # a pull request's branch: its verdict says enough
                 continue
-            checks = failed.get((series.metric.name, series.slice), [])
-            before = states.get(series.pk)
-            failing_since = before.start_version_id if before and before.checks else None
-            states[series.pk] = SeriesBreach(
-                series, checks, failing_since or run.model_version_id, run.model_version_id
-            )
+            checks = failed.get((series.metric.name, series.slice)) if failed else None
+            if checks:
+                before = states.get(series.pk)
+                since = before.start_version_id if before and before.checks else version
+                states[series.pk] = SeriesBreach(series, checks, since, version)
+            elif series.pk in states or series.pk in active:
+                states[series.pk] = SeriesBreach(series, [], version, version)
     return list(states.values())
 
 
@@ -183,15 +191,16 @@ def record_gate_breaches(*, judged) -> Recorded:
     """Threshold breaches that judged runs ((run, verdict) in the order posted) leave, as
     findings of their series: a failing series opens one; a series still failing updates its
     finding (one query for all of them); a series whose checks pass again resolves it."""
-    states = breach_states(judged)
+    watched = {
+        result.series.pk for run, _ in judged for result in run.result_list if result.series.watched
+    }
     active = {
         f.series_id: f
         for f in Finding.objects.filter(
-            series_id__any=[state.series.pk for state in states],
-            kind="threshold",
-            status__in=Finding.ACTIVE,
+            series_id__any=list(watched), kind="threshold", status__in=Finding.ACTIVE
         )
     }
+    states = breach_states(judged, active=active.keys())
     opened, still, resolved = [], [], []
     now = timezone.now()
     for state in states:

@@ -130,33 +130,33 @@ def _store_verdicts_in_one_statement(runs):
         )
 
 
-def _check_data(check):
+def _check_data(check, isfinite=math.isfinite):
+    # A finite float, else None (as the JSON renderer answers it): a budget of 0 that is
+    # eroded at all is used infinitely, and JSON, so the stored verdict, has no infinity.
+    # Written out rather than a helper called seven times: a suite's verdict has 1,000 checks.
+    value, baseline, limit, delta = check.value, check.baseline, check.limit, check.delta
+    p_value, q_value, used = check.p_value, check.q_value, check.budget_used
     return {
         "metric": check.metric,
         "slice": check.slice,
         "rule": check.rule,
         "status": check.status,
-        "passed": bool(check.passed),
+        "passed": check.status != gate.FAILED,
         "message": check.message,
-        "value": _float(check.value),
-        "baseline": _float(check.baseline),
-        "limit": _float(check.limit),
-        "delta": _float(check.delta),
-        "p_value": _float(check.p_value),
-        "q_value": _float(check.q_value),
+        "value": None if value is None or not isfinite(value) else float(value),
+        "baseline": None if baseline is None or not isfinite(baseline) else float(baseline),
+        "limit": None if limit is None or not isfinite(limit) else float(limit),
+        "delta": None if delta is None or not isfinite(delta) else float(delta),
+        "p_value": None if p_value is None or not isfinite(p_value) else float(p_value),
+        "q_value": None if q_value is None or not isfinite(q_value) else float(q_value),
         "method": check.method,
-        "budget_used": _float(check.budget_used),
+        "budget_used": None if used is None or not isfinite(used) else float(used),
         "replicates": check.replicates,
         "baseline_replicates": check.baseline_replicates,
-        "sd": _float(check.sd),
-        "baseline_sd": _float(check.baseline_sd),
+        # The seeds' spreads: finite whenever set (trackerclient.replicates bounds them).
+        "sd": check.sd,
+        "baseline_sd": check.baseline_sd,
     }
-
-
-def _float(value):
-    """A finite float, else None (as the JSON renderer answers it): a budget of 0 that is
-    eroded at all is used infinitely, and JSON, so the stored verdict, has no infinity."""
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _candidate(run) -> list[gate.Result]:
@@ -253,17 +253,20 @@ class _GateInputs:
         return self._baseline
 
     def _read_baseline(self):
+        pin = self.pin
         return gate.Baseline(
-            version=self.pin.version,
-            dataset_version=self.pin.dataset_version,
-            results={r.key: r for r in self._pinned_results()},
+            version=pin.version,
+            dataset_version=pin.dataset_version,
+            results={r.key: r for r in self._pinned_results(pin)},
         )
 
-    def _pinned_results(self):
-        results = self.results(self.pin.run_id)
-        if self.pin.seed is None:
+    def _pinned_results(self, pin):
+        """The pinned run's results; a seeded run's as its replicate sets, read afresh (the
+        results are remembered per process, while a set grows with each seed)."""
+        results = self.results(pin.run_id, pin.run_created_at)
+        if pin.seed is None:
             return results
-        return replicates.baseline_results(run_id=self.pin.run_id, results=results)
+        return replicates.with_replicate_sets(run_id=pin.run_id, results=results)
 
     def rules(self) -> list[gate.Rule]:
         if self._rules is None:
@@ -271,9 +274,10 @@ class _GateInputs:
             self._rules = [self._rule(rule) for rule in rows]
         return self._rules
 
-    def results(self, run_id):
+    def results(self, run_id, created_at):
+        """The results of a baseline's or an anchor's run (named by id and creation time)."""
         if run_id not in self._results:
-            self._results[run_id] = selectors.gate_results(run_id=run_id)
+            self._results[run_id] = selectors.baseline_results(run_id=run_id, created_at=created_at)
         return self._results[run_id]
 
     def _pin_at(self, moment):
@@ -294,17 +298,15 @@ class _GateInputs:
                 moment=moment,
             )  # fmt: skip
             return selectors.PinRow(
-                pin.pinned_at,
-                pin.run_id,
-                pin.model_version.label,
-                pin.run.dataset.version,
-                pin.run.seed,
-            )
+                pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version,
+                pin.run.created_at, pin.run.seed,
+            )  # fmt: skip
         return self._pins[-1]
 
     def _budget_anchor(self, rule):
-        """(version, run id) the budget counts from: the latest intended-change mark made
-        since the budget was set (a new segment starts there), else the baseline pinned then."""
+        """(version, run id, run creation time) the budget counts from: the latest
+        intended-change mark made since the budget was set (a new segment starts there), else
+        the baseline pinned then."""
         if rule.marked_since_budget:
             if self._marks is None:
                 self._marks = list(selectors.marks_for(model=self.model))  # newest first
@@ -317,16 +319,21 @@ class _GateInputs:
                     dataset_name=self.dataset_name,
                 )
                 if run is not None:
-                    return f"{mark.model_version.label} (marked: {mark.note})", run.pk
+                    label = f"{mark.model_version.label} (marked: {mark.note})"
+                    return label, run.pk, run.created_at
         pin = self._pin_at(rule.budget_since)
-        return (pin.version, pin.run_id) if pin is not None else (None, None)
+        return (pin.version, pin.run_id, pin.run_created_at) if pin else (None, None, None)
 
     def _rule(self, rule):
         anchor, anchor_version = {}, None
         if rule.budget is not None:
-            anchor_version, run_id = self._budget_anchor(rule)
+            anchor_version, run_id, created_at = self._budget_anchor(rule)
             if run_id is not None:
-                anchor = {r.key: r.value for r in self.results(run_id) if r.metric == rule.metric}
+                anchor = {
+                    r.key: r.value
+                    for r in self.results(run_id, created_at)
+                    if r.metric == rule.metric
+                }
         return gate.Rule(
             metric=rule.metric,
             slice=rule.slice or None,

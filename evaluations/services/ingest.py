@@ -208,15 +208,15 @@ def _create_runs(project, payloads, digests):
             row.metric = metric_by_pk[row.metric_id]
     for run, payload, run_keys in zip(runs, payloads, keys, strict=True):
         run.result_list = [  # what the gate and the answer read, without reading it back
-            StoredResult(
-                series=series[key],
-                value=m["value"],
-                n=m.get("n"),
-                n_pos=m.get("n_pos"),
-                n_neg=m.get("n_neg"),
-                ci_low=m.get("ci_low"),
-                ci_high=m.get("ci_high"),
-                outcomes=m.get("outcomes"),
+            StoredResult(  # in the order of its fields (positional: a thousand per post)
+                series[key],
+                m["value"],
+                m.get("n"),
+                m.get("n_pos"),
+                m.get("n_neg"),
+                m.get("ci_low"),
+                m.get("ci_high"),
+                m.get("outcomes"),
             )
             for m, key in zip(payload["metrics"], run_keys, strict=True)
         ]
@@ -281,22 +281,21 @@ def _result_rows(runs):
 def _copy_text(rows):
     """The rows in COPY's text format: tab-separated, \\N for NULL, backslashes doubled (a
     point's JSON holds no tab or newline: JSON escapes them), bytea as hex."""
-    lines = []
+    null, times, lines = _NULL, {}, []
     for run, series, version, value, n, n_pos, n_neg, low, high, outcomes, at, point in rows:
-        raw = _NULL if outcomes is None else _HEX + outcomes.hex()
+        if at not in times:  # the rows of a run share its time
+            times[at] = at.isoformat()
         lines.append(
-            f"{run}\t{series}\t{version}\t{value!r}\t{_copy_null(n)}\t{_copy_null(n_pos)}\t"
-            f"{_copy_null(n_neg)}\t{_copy_null(low)}\t{_copy_null(high)}\t{raw}\t"
-            f"{at.isoformat()}\t{point.replace(_BACKSLASH, _ESCAPED)}\n"
+            f"{run}\t{series}\t{version}\t{value!r}\t{null if n is None else repr(n)}\t"
+            f"{null if n_pos is None else repr(n_pos)}\t{null if n_neg is None else repr(n_neg)}\t"
+            f"{null if low is None else repr(low)}\t{null if high is None else repr(high)}\t"
+            f"{null if outcomes is None else _HEX + outcomes.hex()}\t{times[at]}\t"
+            f"{point.replace(_BACKSLASH, _ESCAPED)}\n"
         )
     return "".join(lines)
 
 
 _NULL, _HEX, _BACKSLASH, _ESCAPED = "\\N", "\\\\x", "\\", "\\\\"
-
-
-def _copy_null(value):
-    return _NULL if value is None else repr(value)
 
 
 def _mark_dirty(project, series_ids, now):

@@ -124,14 +124,14 @@ def gate_candidate(run, results):
     if sets is None:
         if run.seed is None:
             return results
-        return baseline_results(run_id=run.pk, results=results)
+        return with_replicate_sets(run_id=run.pk, results=results)
     if not sets:
         return results
     by_key = {(r.series.metric.name, r.series.slice): r.series.pk for r in run.result_list}
     return [_as_set(result, sets.get(by_key.get(result.key))) for result in results]
 
 
-def baseline_results(*, run_id, results):
+def with_replicate_sets(*, run_id, results):
     """A stored run's results for the gate (a pinned run's, or a run judged again), as
     replicate sets where its version has them."""
     sets = stored_sets(run_id=run_id)
