@@ -313,3 +313,17 @@ def test_a_rule_change_judges_the_latest_seed_again_as_its_set(api, post_run):
     assert check["rule"] == "max_drop" and check["status"] == "passed"
     assert (check["replicates"], check["baseline_replicates"]) == (3, 3)
     assert check["method"].startswith("Welch t-test")
+
+
+@pytest.mark.django_db
+def test_seeds_that_differ_only_beyond_a_floats_precision_are_still_two(api, post_run):
+    for hour, seed in enumerate([2**63 - 1, 2**63 - 2]):
+        assert post_run(seed_body("1.0", seed, 0.9 + hour / 100, hour=hour)).status_code == 201
+
+    (point,) = points(api)
+    assert point["replicates"] == 2
+    model = Series.objects.get().model
+    (dataset,) = charts.dataset_choices(model=model)
+    data = charts.model_charts(model=model, dataset=dataset)
+    assert data["runs"]["version"] == ["1.0"]
+    assert data["metrics"][0]["series"][0]["replicates"] == [2]

@@ -216,10 +216,13 @@ def _runs(model, dataset, lines) -> pd.DataFrame:
             "branch", "seed",
         )
     )  # fmt: skip
+    rows = list(rows)
     runs = pd.DataFrame.from_records(
-        list(rows),
-        columns=["run_id", "version", "commit", "version_commit", "at", "branch", "seed"],
-    ).set_index("run_id")
+        rows, columns=["run_id", "version", "commit", "version_commit", "at", "branch", "seed"]
+    )
+    # Seeds as the integers they are: as floats, two seeds near 2**63 would be one.
+    runs["seed"] = pd.Series([row[-1] for row in rows], dtype=object)
+    runs = runs.set_index("run_id")
     runs["commit"] = runs["commit"].where(runs["commit"] != "", runs["version_commit"])
     return runs
 
