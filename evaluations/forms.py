@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import validate_email
 
 from evaluations import downloads
+from evaluations.analysis.sensitivity import SENSITIVITIES
 from evaluations.models import ALERT_KINDS, NAME_MAX_LENGTH, Channel, EvaluationRun
 from evaluations.services import alerts
 
@@ -263,3 +264,35 @@ class BranchSettingsForm(forms.Form):
                 "archive_branches_after_days": project.archive_branches_after_days,
             }
         )
+
+
+class MissedForm(DatasetQueryForm):
+    """A regression the analysis missed, marked from the model page: its series (the page's
+    dataset and line, a metric and a slice), the version and a note."""
+
+    metric = forms.CharField(required=False, max_length=NAME_MAX_LENGTH, validators=[_printable])
+    slice = forms.CharField(required=False, max_length=NAME_MAX_LENGTH, validators=[_printable])
+    # The page's choice of a chart's series, "metric@@slice" (or the two fields above).
+    series_choice = forms.CharField(required=False, max_length=410, validators=[_printable])
+    version = forms.CharField(
+        max_length=NAME_MAX_LENGTH, validators=[_printable],
+        help_text="The version at which it should have been found.",
+    )  # fmt: skip
+    note = forms.CharField(
+        max_length=500, validators=[_printable], help_text="What was missed, and how it was known."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("series_choice"):
+            data["metric"], _, data["slice"] = data["series_choice"].partition("@@")
+        if not data.get("metric"):
+            self.add_error("metric", "Required: the metric whose regression was missed.")
+        data["slice"] = data.get("slice") or "overall"
+        return data
+
+
+class SensitivityForm(forms.Form):
+    """How eager the project's trend analysis is (owners choose)."""
+
+    sensitivity = forms.ChoiceField(choices=[(name, name) for name in SENSITIVITIES])

@@ -144,7 +144,9 @@ def test_the_model_page_query_count_does_not_grow_with_history(member, api, hist
     response, count = counted_get(member, path)
 
     assert len(chart_data(response)["metrics"]) == 11
-    assert count == small_count <= 20
+    # 21: with the model's alert precision and recall, its missed regressions and whether
+    # the user may mark one.
+    assert count == small_count <= 21
 
 
 def test_compare_shows_deltas_coloured_by_direction_and_pins_a_baseline(member, history):

@@ -111,7 +111,10 @@ def test_false_alarms_are_kept_and_count_in_the_precision(api, series):
     precision = api.get("/api/v1/findings/precision/").json()
 
     assert Finding.objects.get(pk=step.pk).status == "false_alarm"
-    assert precision == {"total": 3, "judged": 2, "real": 1, "false_alarms": 1, "precision": 0.5}
+    assert precision == {
+        "total": 3, "judged": 2, "real": 1, "false_alarms": 1, "precision": 0.5,
+        "missed": 0, "missed_covered": 0, "recall": 1.0,
+    }  # fmt: skip
     assert api.get("/api/v1/findings/precision/?model=other").json()["precision"] is None
 
 

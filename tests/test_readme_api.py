@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluations.models import EvaluationRun, Finding
+from evaluations.models import EvaluationRun, Finding, MissedRegression
 from evaluations.services import projects
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -66,3 +66,7 @@ def test_the_readme_api_examples_succeed_in_order_against_a_live_server(
     (finding,) = Finding.objects.filter(series__model__name="fraud-detector")
     assert (finding.kind, finding.status) == ("threshold", "false_alarm")
     assert (tmp_path / "baselines.json").stat().st_size > 0
+    (missed,) = MissedRegression.objects.all()
+    assert (missed.series.metric.name, missed.model_version.label) == ("accuracy", "1.4.0")
+    precision = '{"total":1,"judged":1,"real":0,"false_alarms":1,"precision":0.0,"missed":1,'
+    assert precision + '"missed_covered":0,"recall":0.0}' in done.stdout, done.stdout[-3000:]

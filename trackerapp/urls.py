@@ -11,6 +11,7 @@ from evaluations.views import (
     experiments,
     exports,
     metrics,
+    missed,
     overview,
     registered_models,
 )
@@ -47,6 +48,11 @@ urlpatterns = [
         "projects/<slug:project_name>/models/<str:model_name>/export/compare/",
         exports.compare_download,
         name="export-compare",
+    ),
+    path(
+        "projects/<slug:project_name>/models/<str:model_name>/missed/",
+        missed.missed_marks,
+        name="missed-marks",
     ),
     path("runs/<int:run_id>/", views.run_page, name="run-page"),
     path(

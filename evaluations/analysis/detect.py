@@ -46,6 +46,7 @@ from .baseline import (
 from .changepoint import Step, last_step, recent_drop
 from .fdr import Discovery, control_fdr
 from .results import Degradation, SeriesAnalysis, Trend
+from .sensitivity import Sensitivity
 from .series import PreparedSeries, prepare
 from .shape import is_drift
 from .trend import Onset, mann_kendall, onset_scan, theil_sen
@@ -87,12 +88,14 @@ def analyse(
     budget: float | None = None,
     metric: str = "metric",
     alpha: float = ALPHA,
+    sensitivity: Sensitivity | None = None,
 ) -> SeriesAnalysis:
     """Analyse one series (oldest first) for degradation; see the module docstring.
 
     ``floor``: the worst acceptable value (a ceiling for lower-is-better metrics); ``budget``:
     the largest acceptable worsening from ``baseline``, a positive amount in the metric's units.
     """
+    alpha = sensitivity.alpha if sensitivity is not None else alpha
     if budget is not None and (baseline is None or budget < 0):
         raise ValueError("budget needs a baseline and must not be negative")
     _check_magnitudes(values, baseline, floor)

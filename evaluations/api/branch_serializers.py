@@ -2,7 +2,9 @@
 
 from rest_framework import serializers
 
-from .fields import NameField
+from evaluations.analysis.sensitivity import SENSITIVITIES
+
+from .fields import ChoiceField, NameField
 
 
 class BranchQuerySerializer(serializers.Serializer):
@@ -57,4 +59,9 @@ class ProjectSettingsSerializer(serializers.Serializer):
     archive_branches_after_days = serializers.IntegerField(
         required=False, min_value=1, max_value=36500,
         help_text="A branch with no run for this long leaves the lists (it is never deleted)",
+    )  # fmt: skip
+    sensitivity = ChoiceField(
+        choices=[(name, name) for name in SENSITIVITIES], required=False,
+        help_text="How eager the trend analysis is (`strict`, `balanced`, `sensitive`); a new "
+        "choice analyses the project's series again at once",
     )  # fmt: skip

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from evaluations import links, selectors
 from evaluations.api.permissions import IngestScope, ReadIngestWriteAdmin
-from evaluations.services import branches
+from evaluations.services import branches, projects
 
 from . import branch_serializers as s
 
@@ -74,11 +74,15 @@ class ProjectSettingsApi(APIView):
 
     @extend_schema(request=s.ProjectSettingsSerializer, responses=s.ProjectSettingsSerializer)
     def patch(self, request):
-        """Change the project's branch settings; series become watched or not at once."""
+        """Change the project's settings: branches (series become watched or not at once) and
+        the analysis' sensitivity (the project's series analysed again under a new one)."""
         body = s.ProjectSettingsSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
-        if body.validated_data:
-            branches.update_settings(project=request.auth.project, **body.validated_data)
+        fields = dict(body.validated_data)
+        if "sensitivity" in fields:
+            projects.set_sensitivity(project=request.auth.project, name=fields.pop("sensitivity"))
+        if fields:
+            branches.update_settings(project=request.auth.project, **fields)
         return Response(s.ProjectSettingsSerializer(request.auth.project).data)
 
 

@@ -46,6 +46,17 @@ class PrecisionSerializer(serializers.Serializer):
     precision = serializers.FloatField(allow_null=True, help_text="real / judged")
 
 
+class PrecisionRecallSerializer(PrecisionSerializer):
+    missed = serializers.IntegerField(
+        help_text="Regressions people marked as missed that no confirmed finding covers"
+    )
+    missed_covered = serializers.IntegerField(
+        help_text="Marks a confirmed finding covers (spanning the marked version or starting "
+        "within 2 versions of it): found after all, counted among the real findings"
+    )
+    recall = serializers.FloatField(allow_null=True, help_text="real / (real + missed)")
+
+
 class ChangeMarkSerializer(serializers.ModelSerializer):
     version = NameField(source="model_version.label")
     note = serializers.CharField(max_length=500)

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from evaluations import selectors
 from evaluations.api.permissions import AdminScope, IngestScope, ReadIngestWriteAdmin
 from evaluations.models import ChangeMark, Finding
-from evaluations.services import findings
+from evaluations.services import findings, missed
 
 from . import finding_serializers as s
 from .filters import LineFilterSet
@@ -69,15 +69,19 @@ class FindingTriageApi(APIView):
 class PrecisionApi(APIView):
     permission_classes = [IngestScope]
 
-    @extend_schema(parameters=[s.PrecisionQuerySerializer], responses=s.PrecisionSerializer)
+    @extend_schema(parameters=[s.PrecisionQuerySerializer], responses=s.PrecisionRecallSerializer)
     def get(self, request):
-        """Alert precision of the project's findings (``?model=`` narrows it to one model)."""
+        """Alert precision of the project's findings, and their recall against the regressions
+        people marked as missed (``?model=`` narrows both to one model)."""
         query = s.PrecisionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         scope = selectors.findings_for(project=request.auth.project)
+        marks = selectors.missed_for(project=request.auth.project)
         if query.validated_data.get("model"):
             scope = scope.filter(series__model__name=query.validated_data["model"])
-        return Response(s.PrecisionSerializer(findings.alert_precision(scope)).data)
+            marks = marks.filter(series__model__name=query.validated_data["model"])
+        quality = missed.alert_quality(findings=scope, marks=marks)
+        return Response(s.PrecisionRecallSerializer(quality).data)
 
 
 class ChangeMarkListApi(generics.ListCreateAPIView):

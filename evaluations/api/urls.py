@@ -1,7 +1,15 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from . import alert_views, baseline_views, branch_views, experiment_views, finding_views, views
+from . import (
+    alert_views,
+    baseline_views,
+    branch_views,
+    experiment_views,
+    finding_views,
+    missed_views,
+    views,
+)
 
 urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="api-runs"),
@@ -31,6 +39,12 @@ urlpatterns = [
     path("project/", branch_views.ProjectSettingsApi.as_view(), name="api-project"),
     path("models/<str:name>/compare/", baseline_views.CompareApi.as_view(), name="api-compare"),
     path("models/<str:name>/marks/", finding_views.ChangeMarkListApi.as_view(), name="api-marks"),
+    path("models/<str:name>/missed/", missed_views.MissedListApi.as_view(), name="api-missed"),
+    path(
+        "models/<str:name>/missed/<int:pk>/",
+        missed_views.MissedDetailApi.as_view(),
+        name="api-missed-one",
+    ),
     path("experiments/", experiment_views.ExperimentListApi.as_view(), name="api-experiments"),
     path(
         "experiments/<int:experiment_id>/",

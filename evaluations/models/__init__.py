@@ -21,6 +21,7 @@ from .history import (
     RegisteredModel,
     Series,
 )
+from .missed import MissedRegression
 from .operations import Heartbeat
 from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_digest
 from .replicates import ReplicateSet
@@ -45,6 +46,7 @@ __all__ = [
     "Membership",
     "MetricDefinition",
     "MetricResult",
+    "MissedRegression",
     "ModelVersion",
     "Notification",
     "Project",

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from evaluations.analysis.sensitivity import DEFAULT_SENSITIVITY, SENSITIVITIES
+
 NAME_MAX_LENGTH = 200
 
 
@@ -26,6 +28,11 @@ class Project(models.Model):
     long_lived_branches = models.JSONField(default=default_long_lived_branches, blank=True)
     analyse_every_branch = models.BooleanField(default=False)
     archive_branches_after_days = models.PositiveIntegerField(default=30)
+    # How eager the trend analysis is (``analysis.sensitivity``): owners choose, and the
+    # project's series are analysed again under a new choice.
+    sensitivity = models.CharField(
+        max_length=16, choices=[(name, name) for name in SENSITIVITIES], default=DEFAULT_SENSITIVITY
+    )
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )

@@ -37,6 +37,7 @@ from .gate import (
     result_values,
     rules_for,
 )
+from .missed import get_missed, missed_for, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
@@ -108,6 +109,7 @@ __all__ = [
     "gate_rule_rows",
     "get_experiment",
     "get_finding",
+    "get_missed",
     "get_model",
     "get_run",
     "heartbeats",
@@ -117,6 +119,7 @@ __all__ = [
     "latest_run_of",
     "latest_runs_per_dataset",
     "marks_for",
+    "missed_for",
     "model_shares",
     "models_for",
     "notification_counts",
@@ -140,5 +143,6 @@ __all__ = [
     "series_points_json",
     "series_table",
     "stored_counts",
+    "version_of_series",
     "versions_for",
 ]

@@ -5,9 +5,12 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from evaluations.models import ApiToken, Membership, Project, token_digest
+from evaluations.analysis.sensitivity import sensitivity
+from evaluations.models import ApiToken, Membership, Project, Series, token_digest
+from evaluations.queue import queue_analysis
 
 TOKEN_PREFIX = "mt_"
 
@@ -129,3 +132,39 @@ def _keep_an_owner(project, membership):
         raise MembershipError(
             "role", "The last owner cannot be removed or demoted: make another member owner first."
         )
+
+
+@transaction.atomic
+def set_sensitivity(*, project, name) -> list[int]:
+    """Choose how eager the project's trend analysis is (``ValueError`` for an unknown name);
+    a new choice makes every watched series of the project due and queues their analysis
+    when the transaction commits, so findings follow the new setting at once rather than at
+    the next post. Returns the series queued (none when the choice is unchanged)."""
+    sensitivity(name)  # refuses an unknown name before anything is written
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    project.sensitivity = name
+    if locked.sensitivity == name:
+        return []
+    Project.objects.filter(pk=project.pk).update(sensitivity=name)
+    return _reanalyse(project)
+
+
+def _reanalyse(project) -> list[int]:
+    """Mark the project's watched series due, as a post would (the generation bumped, so a
+    job that read a series under the old setting leaves it due), and queue them after the
+    commit. Rows locked in id order, as posts lock them."""
+    now = timezone.now()
+    flags = list(
+        Series.objects.select_for_update()
+        .filter(model__project=project, watched=True)
+        .order_by("pk")
+        .values_list("pk", "dirty")
+    )
+    ids = [pk for pk, _ in flags]
+    Series.objects.filter(pk__in=[pk for pk, dirty in flags if not dirty]).update(due_since=now)
+    Series.objects.filter(pk__in=ids).update(
+        dirty=True, queued_at=now, generation=F("generation") + 1
+    )
+    if ids:
+        transaction.on_commit(lambda: queue_analysis(ids), robust=True)
+    return ids

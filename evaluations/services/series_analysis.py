@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from evaluations import selectors
 from evaluations.analysis import detect
+from evaluations.analysis.sensitivity import sensitivity
 from evaluations.models import Finding, Series
 from evaluations.services import alerts, findings
 
@@ -257,6 +258,8 @@ def _analyse(item):
         floor=item.floor,
         budget=item.budget if item.baseline is not None else None,
         metric=_metric_label(item.series),
+        # The project's choice, read with the series (analysis_inputs): no query per series.
+        sensitivity=sensitivity(item.series.model.project.sensitivity),
     )
 
 

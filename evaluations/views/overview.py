@@ -3,9 +3,10 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
+from evaluations import selectors
 from evaluations.models import Project
 from evaluations.selectors import overview
-from evaluations.services import gate
+from evaluations.services import gate, missed
 from evaluations.views.access import member_project
 
 
@@ -28,5 +29,9 @@ def project_page(request, project_name):
         "project": project,
         "summaries": summaries,
         "findings": overview.active_findings(project=project),
+        "alert_quality": missed.alert_quality(
+            findings=selectors.findings_for(project=project),
+            marks=selectors.missed_for(project=project),
+        ),
     }
     return render(request, "evaluations/project.html", context)

@@ -8,7 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from evaluations import selectors
-from evaluations.forms import BranchSettingsForm, ChannelForm, TokenForm
+from evaluations.analysis.sensitivity import SENSITIVITIES, measured_figures
+from evaluations.forms import BranchSettingsForm, ChannelForm, SensitivityForm, TokenForm
 from evaluations.models import Channel, Membership, Project
 from evaluations.services import alerts, branches
 from evaluations.services import projects as project_services
@@ -30,6 +31,8 @@ def project_settings(request, project_name):
     project = member_project(request, name=project_name)
     form = ChannelForm()
     branch_form = BranchSettingsForm.of(project)
+    if request.method == "POST" and {"sensitivity", "save_sensitivity"} & set(request.POST):
+        return _set_sensitivity(request, project)
     if request.method == "POST" and "branch_settings" in request.POST:
         require_role(request, project, OWNERS, "change the branch settings")
         branch_form = BranchSettingsForm(request.POST)
@@ -56,10 +59,51 @@ def project_settings(request, project_name):
             "form": form,
             "branch_form": branch_form,
             "channels": Channel.objects.filter(project=project).order_by("name", "pk"),
+            "sensitivities": _sensitivity_choices(project),
             "may_write": role in WRITERS,
             "may_own": role in OWNERS,
         },
     )  # fmt: skip
+
+
+def _set_sensitivity(request, project):
+    require_role(request, project, OWNERS, "change the analysis' sensitivity")
+    form = SensitivityForm(request.POST)
+    if not form.is_valid():
+        raise BadRequest(f"sensitivity: {' '.join(form.errors['sensitivity'])}")
+    queued = project_services.set_sensitivity(
+        project=project, name=form.cleaned_data["sensitivity"]
+    )
+    messages.success(
+        request,
+        f"Sensitivity {project.sensitivity}: {len(queued)} series queued for analysis under it."
+        if queued else f"Sensitivity {project.sensitivity}, as it was.",
+    )  # fmt: skip
+    return redirect("project-settings", project_name=project.name)
+
+
+def _sensitivity_choices(project) -> list[dict]:
+    """Each setting with what the detection benchmark measured of it, whatever it measured:
+    ``figures`` is a list of (what, [(under what, value)]) in the order measured (a figure
+    with a single value has no "under what")."""
+    measured = measured_figures()
+    choices = []
+    for name in SENSITIVITIES:
+        figures = []
+        for key, value in measured.get(name, {}).items():
+            cases = value.items() if isinstance(value, dict) else [("", value)]
+            figures.append(
+                (key.replace("_", " "), [(k.replace("_", " "), _figure(v)) for k, v in cases])
+            )
+        choices.append({"name": name, "current": name == project.sensitivity, "figures": figures})
+    return choices
+
+
+def _figure(value) -> str:
+    """A measured figure in three significant digits (0.93, 1.4, 0.0005), or as stored."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"{value:.3g}"
+    return str(value)
 
 
 def _test_channel(request, project, channel_id):

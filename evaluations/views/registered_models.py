@@ -16,6 +16,7 @@ from evaluations.services import baselines
 from evaluations.views.access import WRITERS, may_write, member_project, require_role
 from evaluations.views.embed import script_json
 from evaluations.views.exports import compare_page_download, model_page_downloads
+from evaluations.views.missed import missed_context
 
 
 @login_required
@@ -38,6 +39,10 @@ def model_page(request, project_name, model_name):
         model=model, dataset=dataset, slice=slice_name, last=query.cleaned_data["last"],
         line=line, over=over,
     )  # fmt: skip
+    # Before the chart data is written: it draws the marks on their series.
+    context |= missed_context(
+        project=project, model=model, dataset=dataset, line=line, user=request.user, data=data
+    )
     context |= {
         **model_page_downloads(project, model, data, line),
         "dataset": dataset,

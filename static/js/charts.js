@@ -165,6 +165,21 @@
     };
   }
 
+  // Regressions people marked as missed: a star at the marked version's value.
+  function missedTrace(series) {
+    const points = (series.missed || [])
+      .map((m) => ({m: m, i: indexOf(m.version)}))
+      .filter((p) => p.i >= 0 && series.value[p.i] !== null);
+    if (!points.length) return null;
+    return {
+      type: "scatter", mode: "markers", name: "marked as missed", meta: {role: "missed"},
+      x: points.map((p) => x[p.i]), y: points.map((p) => series.value[p.i]),
+      text: points.map((p) => plain(p.m.note)),
+      marker: {symbol: "star", size: 14, color: "#CC79A7", line: {color: "#000", width: 1}},
+      hovertemplate: "<b>marked as missed</b><br>%{text}<extra></extra>",
+    };
+  }
+
   function markShapes() {
     const shapes = [], annotations = [];
     data.marks.forEach((mark) => {
@@ -208,13 +223,15 @@
       if (trend) own.push(trend);
       const changes = changeTrace(series);
       if (changes) own.push(changes);
+      const missed = missedTrace(series);
+      if (missed) own.push(missed);
       own.forEach((trace, i) => {
         const shared = trace.meta.role === "threshold" && !trace.meta.slice;
         if (named && !shared) {
           // One legend entry per slice (clicking it hides the slice with its lines), and one
           // per limit of its own, so that a band says whose it is.
           trace.legendgroup = series.slice;
-          trace.showlegend = ["value", "over", "change", "threshold"].includes(trace.meta.role);
+          trace.showlegend = ["value", "over", "change", "threshold", "missed"].includes(trace.meta.role);
         }
         traces.push(trace);
       });

@@ -1,0 +1,56 @@
+"""Missed regressions in a real browser: a member marks one from the model page's form, sees
+it listed and starred on the chart, with the alerts' recall beside their precision, and
+withdraws it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot
+from tests.test_missed_api import VERSIONS, run
+
+pytestmark = pytest.mark.browser
+
+MODEL = "/projects/acme/models/fraud-detector/"
+
+
+@pytest.fixture
+def history(api):
+    for i, version in enumerate(VERSIONS):
+        assert (
+            api.post("/api/v1/runs/", run(version, 0.93 - 0.001 * i), format="json").status_code
+            == 201
+        )
+
+
+def chart_traces(page, metric_index):
+    chart = page.locator(f'.chart[data-metric="{metric_index}"]')
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn", "true")
+    return chart.evaluate("element => element.data.map(trace => trace.name)")
+
+
+def test_a_member_marks_a_missed_regression_and_withdraws_it(member_page, history):
+    page = member_page
+    page.goto(MODEL)
+    expect(page.locator("#alert-quality")).to_contain_text("recall nothing known yet")
+
+    page.get_by_label("Series").select_option(label="accuracy")
+    page.get_by_label("Should have been found at").fill("1.6.0")
+    page.get_by_label("Note").fill("a new data source lowered accuracy")
+    page.get_by_role("button", name="Mark as missed").click()
+
+    expect(page.get_by_role("status")).to_contain_text("should have been found at 1.6.0")
+    row = page.locator("#missed-marks").get_by_role("row", name=re.compile("1.6.0"))
+    expect(row).to_contain_text("a new data source lowered accuracy")
+    expect(row).to_contain_text("missed")
+    expect(page.locator("#alert-quality")).to_contain_text("recall 0 (0 found, 1 missed)")
+    assert "marked as missed" in chart_traces(page, 0)  # accuracy, the first chart
+    shot(page, "missed-marked")
+
+    row.get_by_role("button", name="Withdraw").click()
+
+    expect(page.get_by_role("status")).to_contain_text("no longer counts as missed")
+    expect(page.locator("#missed-marks")).to_contain_text("None marked")
+    assert "marked as missed" not in chart_traces(page, 0)
