@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.db import IntegrityError, connection
 
-from evaluations.models import EvaluationRun, MetricResult, ModelVersion
+from evaluations.models import EvaluationRun, MetricResult, ModelVersion, Series
 from evaluations.models.points import encode_point, point_encoder
 from evaluations.services import ingest
 
@@ -169,3 +169,18 @@ def test_a_run_is_stored_as_posted(api, monkeypatch, vendor):
     assert second.recorded_at == second.created_at
     assert first.model_version.label == "a" and second.model_version.label == "b"
     assert MetricResult.objects.filter(run=first).count() == len(body()["metrics"])
+
+
+@pytest.mark.django_db(transaction=True)  # series are remembered once their post commits
+def test_a_post_to_series_deleted_since_they_were_remembered_recreates_them(api, run_body):
+    assert api.post("/api/v1/runs/", run_body, format="json").status_code == 201
+    Series.objects.all().delete()  # as deleting the model does, behind this process' back
+
+    again = {**run_body, "version": "2.0", "external_id": None}
+    response = api.post("/api/v1/runs/", again, format="json")
+
+    assert response.status_code == 201, response.json()
+    series = set(Series.objects.values_list("pk", flat=True))
+    stored = set(MetricResult.objects.values_list("series_id", flat=True))
+    assert stored and stored <= series
+    assert len(response.json()["metrics"]) == MetricResult.objects.count()

@@ -1,12 +1,12 @@
 """The migrations that make writes lean keep every fact: verdicts stored as jsonb read back the
-same as json, results keep their runs and versions (now without constraints in the database),
-and series lose only indexes."""
+same as json, results keep their runs, versions and series (now without constraints in the
+database), and series lose only indexes."""
 
 import pytest
 from django.db import connection
 
 BEFORE = [("evaluations", "0020_heartbeats")]
-AFTER = [("evaluations", "0022_verdicts_as_json")]
+AFTER = [("evaluations", "0026_results_without_series_constraint")]
 VERDICT = {
     "status": "failed",
     "base_branch": "main",
@@ -66,6 +66,12 @@ def test_verdicts_runs_and_results_survive_the_migrations(migrator):
             "WHERE attrelid = 'evaluations_evaluationrun'::regclass AND attname = 'gate_verdict'"
         )
         verdict_column = cursor.fetchone()
+        cursor.execute(
+            "SELECT contype FROM pg_constraint "
+            "WHERE conrelid = 'evaluations_metricresult'::regclass AND contype = 'f'"
+        )
+        result_foreign_keys = cursor.fetchall()
     assert len(indexes) == 4, indexes  # id, the key, due, failing
     assert options == ["fillfactor=70"]
     assert verdict_column == ("json", "l")  # lz4, which this server has
+    assert result_foreign_keys == []  # run, version and series: checked by ingestion

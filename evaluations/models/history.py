@@ -263,7 +263,10 @@ class MetricResult(models.Model):
     # check them once per result (two-thirds of the time PostgreSQL takes to store a run of
     # 1,000 results): ingestion, the one writer of this table, inserts the run in the same
     # transaction, and the version is the run's own, which the run's constraint checks.
-    # Deleting either still deletes its results (Django's cascade).
+    # Deleting either still deletes its results (Django's cascade). Nor has the series: its
+    # check at commit, a thousand lookups for a suite's run, was the largest part of that
+    # commit; ingestion locks every series a run's results go to before it commits, and
+    # fails and tries again if one is gone (services/ingest.py, _mark_dirty).
     run = models.ForeignKey(
         EvaluationRun,
         on_delete=models.CASCADE,
@@ -272,7 +275,11 @@ class MetricResult(models.Model):
         db_constraint=False,
     )
     series = models.ForeignKey(
-        Series, on_delete=models.CASCADE, related_name="results", db_index=False
+        Series,
+        on_delete=models.CASCADE,
+        related_name="results",
+        db_index=False,
+        db_constraint=False,
     )
     # Copied from the run, like recorded_at, so that a history read never joins to runs.
     model_version = models.ForeignKey(

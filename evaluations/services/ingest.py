@@ -225,8 +225,13 @@ def _create_runs(project, payloads, digests):
     for row in series.values():
         row.watched = row.pk in watched
     unwatched = [row.pk for row in series.values() if not row.watched]
-    if unwatched:  # a series read caches by touched_at: a new point must move it
-        Series.objects.filter(pk__in=unwatched).update(touched_at=now)
+    # A series read caches by touched_at: a new point must move it.
+    touched = Series.objects.filter(pk__in=unwatched).update(touched_at=now) if unwatched else 0
+    if len(watched) + touched != len(series):
+        # A series this process remembered was deleted since (with its model or project): no
+        # result may point at it (the results have no constraint to say so). Every series is
+        # locked now until commit; the caller forgets what it remembered and tries again.
+        raise IntegrityError("a series of these runs was deleted meanwhile")
     # After the series' rows are locked: concurrent seeds of a version summarise in turn.
     replicates.record_replicate_sets(runs=runs)
     if needing_job:
@@ -307,7 +312,8 @@ def _mark_dirty(project, series_ids, now):
     have marked a branch long-lived since this one remembered it. Every post bumps
     ``generation``, so a job that read the series before this post does not mark it analysed;
     ``due_since`` and ``queued_at`` move only when it was clean, so a busy series whose job
-    was lost is still swept. The rows stay locked until commit; locking in id order keeps
+    was lost is still swept. The rows stay locked until commit (as an update locks them: rows
+    that merely refer to a series may still be written meanwhile); locking in id order keeps
     concurrent posts free of deadlocks.
     """
     if connection.vendor == "postgresql":
@@ -323,7 +329,7 @@ def _mark_dirty(project, series_ids, now):
                 FROM (SELECT s2.id, s2.dirty FROM {table} s2
                       JOIN {branches_table} b ON b.id = s2.branch_id
                       WHERE s2.id = ANY(%s) AND (b.long_lived OR b.name = %s OR %s)
-                      ORDER BY s2.id FOR UPDATE OF s2) AS old
+                      ORDER BY s2.id FOR NO KEY UPDATE OF s2) AS old
                 WHERE s.id = old.id
                 RETURNING s.id, old.dirty
                 """,
