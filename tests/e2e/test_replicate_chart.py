@@ -54,3 +54,19 @@ def test_a_replicate_set_is_one_point_with_an_error_bar(member_page, seeded):
     )
     expect(chart.locator(".hovertext")).to_contain_text("mean of 3 seeds ± 0.01")
     shot(page, "replicate-set-chart")
+
+
+def test_a_seeded_runs_page_lists_its_siblings(member_page, seeded):
+    page = member_page
+    page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
+    chart = page.locator('.chart[data-metric="0"]')
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn", "true")
+    run_id = chart.evaluate(
+        """element => element.data.find(t => t.meta.role === "value").customdata[1][3]"""
+    )
+
+    page.goto(f"/runs/{run_id}/")
+    expect(page.locator("#replicates")).to_have_text("Seed replicates")
+    expect(page.locator("table.replicates tbody tr")).to_have_count(2)
+    shot(page, "replicate-siblings-run-page")
