@@ -1,373 +1,239 @@
-"""Detection quality of the trend and step analysis, on labelled synthetic metric histories.
+"""Detection quality of the trend and step analysis against its targets, side by side with
+Apache Otava, PELT with a BIC penalty and a one-sided CUSUM on the same labelled series.
 
-    .venv/bin/python -m benchmarks.detection [--seed 1] [--quick] [--workers 2] [--no-sweep]
+    .venv/bin/python -m benchmarks.detection [--seeds 2 3 4] [--count 30] [--no-peers]
+    .venv/bin/python -m benchmarks.detection --write-figures [--seeds 2 3 4] [--count 150]
 
-The product analyses a series again each time a point arrives, so the detector runs in
-streaming fashion: on every prefix of every series from ``MIN_POINTS`` points on (no
-subsampling). An alarm is a prefix whose analysis has a drift or step finding; an alarm
-*episode* is a maximal run of consecutive alarmed prefixes, and counts once.
+Every detector judges every prefix of every series from 8 points on, as the service analyses a
+series each time a point arrives; scoring is ``benchmarks/detection_cases.py``'s (an alarm
+episode counts once; false alarms per 1,000 points judged before any change). The scenarios
+(noise of unit scale; half the series "higher is better" around 0.85, half "lower is better"
+around 40; lengths log-uniform over 10-500 points, changes starting after 12-300 points):
 
-Scenarios (noise sigma = 1 in the units below, fixed seed; half the series are "higher is
-better" around 0.85 with sigma 0.004, half "lower is better" around 40 with sigma 1):
+- no change: normal (``white``), Student t3 (``t3``), a single 4-10 sigma outlier that
+  recovers (``outliers``), AR(1) noise with phi = 0.5 (``ar1``), heteroscedastic (``hetero``);
+- ``step_1sigma`` and ``step_2sigma``: a drop of 1 or 2 sigma, found within 20 points;
+- ``drift_2sigma_50``: a fall of 2 sigma spread linearly over 50 versions, found by 10
+  points after its end (and the share found within 33 versions of its start).
 
-- no change: normal noise; Student-t noise with 3 degrees of freedom (scaled so that its robust
-  sigma, 1.4826 MAD, is 1: its standard deviation is 1.53); heteroscedastic normal noise whose
-  standard deviation swings between 0.5 and 2 (2^sin, period 30-120 points); a single outlier
-  of 4-10 sigma in the worse direction that recovers at once; improvements (a step up of 2-5
-  sigma or a drift up of 2-6 sigma). Lengths are log-uniform over 10-500 points.
-- changes: step drops of 1-5 sigma; linear drifts totalling 2-6 sigma over 10-40 points,
-  after which the level stays; normal noise, and a 3-sigma step and a 4-sigma drift in t3
-  noise too (shown, not held to the targets). The change starts after 12-300 points
-  (log-uniform); the series ends with its tolerance window (below), 23-351 points in all.
-
-Scoring, per series with a change starting at point c (the first changed point):
-
-- true positive: an episode starts within the tolerance window, c..c+10 for a step and
-  c..c+length+10 for a drift; its delay is (index of the prefix's last point) - c, so 0 means
-  the alarm came on the very first changed point.
-- false alarm: every episode that starts before c, and every episode on no-change series.
-- miss: no episode starts within the window (a false alarm running on into it is no detection).
-
-Precision = TP / (TP + false alarm episodes); recall = TP / series with a change; F1 their
-harmonic mean; false alarms per 1,000 points = episodes / prefixes analysed (points seen
-before a change, or all of them without one) x 1,000. The exit status is 0 whether or not
-the targets are met (the figures are for people to read).
+The peers (``benchmarks/detection_peers.py``) need Otava and ruptures, which live in
+``.bench-venv`` (``make bench-venv``) so that their pins never meet the service's: this script
+runs that module there as a subprocess, fed the same series (oriented, worse down) as JSON.
+The analysis itself runs here, in the service's venv. The parameters were tuned on seed 1;
+report held-out seeds (2-4). ``--write-figures`` measures each sensitivity preset (the
+analysis alone) and writes ``evaluations/analysis/sensitivity_figures.json``.
 """
 
 import argparse
-import os
-import statistics
+import json
+import subprocess
 import sys
+import tempfile
 import time
+import timeit
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from functools import partial
+from hashlib import sha256
+from pathlib import Path
 
 import numpy as np
 
-from evaluations.analysis.detect import MIN_POINTS, analyse, control_fdr
+from evaluations.analysis.detect import MIN_POINTS, analyse
+from evaluations.analysis.sensitivity import (
+    FIGURES_PATH,
+    SENSITIVITIES,
+    Sensitivity,
+    sensitivity,
+)
 
-T3_ROBUST_SIGMA = 1.1344  # 1.4826 * MAD of a Student t with 3 degrees of freedom
-STEP_TOLERANCE = 10
-DRIFT_TOLERANCE = 10  # after the end of the ramp
-TARGET_FALSE_ALARMS = 2.0
-TARGET_RECALL = 0.9
-TARGET_DELAY = 8
+from .detection_cases import Case, Scenario, Score, make_cases
 
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    family: str  # "none", "step" or "drift"
-    size: float = 0.0  # sigmas
-    noise: str = "normal"  # "normal", "t3" or "hetero"
-    extra: str = ""  # "outlier" or "improvement" for no-change series
-    count: int = 100
-
-
-@dataclass(frozen=True)
-class Case:
-    scenario: str
-    values: np.ndarray
-    direction: str
-    start: int | None  # first changed point
-    window_end: int | None  # last point of the tolerance window
-    ramp: int  # drift length, 0 for a step
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+NULLS = ("white", "t3", "outliers", "ar1", "hetero")
+CHANGES = ("step_1sigma", "step_2sigma", "drift_2sigma_50")
+DRIFT_BY = 33  # versions after its start by which a drift should be found
+DETECTORS = ("ours", "otava", "pelt_bic", "cusum")
+TARGETS = {
+    "white": 1.0,
+    "t3": 1.0,
+    "outliers": 1.0,
+    "ar1": 2.0,
+    "step_1sigma": 0.8,
+    "step_2sigma": 0.95,
+    "drift_2sigma_50": 0.9,
+}
 
 
-def scenarios(quick: bool) -> list[Scenario]:
-    nulls, changes = (40, 25) if quick else (150, 100)
+def scenarios(count: int) -> list[Scenario]:
     return [
-        Scenario("no change, normal", "none", count=nulls),
-        Scenario("no change, t3 heavy tails", "none", noise="t3", count=nulls),
-        Scenario("no change, heteroscedastic", "none", noise="hetero", count=nulls),
-        Scenario("single outlier, recovers", "none", extra="outlier", count=nulls),
-        Scenario("improvements", "none", extra="improvement", count=nulls),
-        *[Scenario(f"step {s} sigma", "step", size=s, count=changes) for s in (1, 2, 3, 4, 5)],
-        *[Scenario(f"drift {s} sigma", "drift", size=s, count=changes) for s in (2, 3, 4, 5, 6)],
-        Scenario("step 3 sigma, t3 noise", "step", size=3, noise="t3", count=changes // 2),
-        Scenario("drift 4 sigma, t3 noise", "drift", size=4, noise="t3", count=changes // 2),
+        Scenario("white", "none", count=count),
+        Scenario("t3", "none", noise="t3", count=count),
+        Scenario("outliers", "none", extra="outlier", count=count),
+        Scenario("ar1", "none", noise="ar1", count=count),
+        Scenario("hetero", "none", noise="hetero", count=count),
+        Scenario("step_1sigma", "step", size=1, tolerance=20, count=count),
+        Scenario("step_2sigma", "step", size=2, tolerance=20, count=count),
+        Scenario("drift_2sigma_50", "drift", size=2, ramp=50, count=count),
     ]
 
 
-def log_uniform(rng: np.random.Generator, low: int, high: int) -> int:
-    return int(np.exp(rng.uniform(np.log(low), np.log(high))))
-
-
-def noise(rng: np.random.Generator, kind: str, size: int) -> np.ndarray:
-    if kind == "t3":
-        return rng.standard_t(3, size) / T3_ROBUST_SIGMA
-    if kind == "hetero":
-        period, phase = rng.uniform(30, 120), rng.uniform(0, 2 * np.pi)
-        return rng.standard_normal(size) * 2.0 ** np.sin(
-            2 * np.pi * np.arange(size) / period + phase
-        )
-    return rng.standard_normal(size)
-
-
-def shift(size: int, start: int, ramp: int, amount: float) -> np.ndarray:
-    """A change of ``amount`` from ``start`` on: at once (ramp 0) or linearly over ``ramp``."""
-    steps = np.arange(size) - start + 1
-    return amount * (steps > 0 if ramp == 0 else np.clip(steps / ramp, 0.0, 1.0))
-
-
-def make_case(scenario: Scenario, rng: np.random.Generator) -> Case:
-    """One labelled series; ``worse`` is down in the oriented series, then given a direction."""
-    start = window_end = None
-    ramp = 0
-    if scenario.family == "none":
-        size = log_uniform(rng, 10, 501)
-        y = noise(rng, scenario.noise, size)
-        if scenario.extra == "outlier":
-            y[rng.integers(0, size)] -= rng.uniform(4, 10)
-        if scenario.extra == "improvement":
-            ramp = 0 if rng.random() < 0.5 else int(rng.integers(10, 41))
-            y += shift(size, int(rng.integers(0, size)), ramp, rng.uniform(2, 6 if ramp else 5))
-    else:
-        start = log_uniform(rng, 12, 301)
-        ramp = int(rng.integers(10, 41)) if scenario.family == "drift" else 0
-        window_end = start + ramp + (DRIFT_TOLERANCE if ramp else STEP_TOLERANCE)
-        y = noise(rng, scenario.noise, window_end + 1) - shift(
-            window_end + 1, start, ramp, scenario.size
-        )
-    if rng.random() < 0.5:
-        return Case(scenario.name, 0.85 + 0.004 * y, "higher_is_better", start, window_end, ramp)
-    return Case(scenario.name, 40.0 - y, "lower_is_better", start, window_end, ramp)
-
-
-def alarms(case: Case) -> np.ndarray:
+def our_flags(case: Case, setting: Sensitivity) -> np.ndarray:
     """Whether the analysis of each prefix (ending at point i) has a drift or step finding."""
     flags = np.zeros(case.values.size, dtype=bool)
     for end in range(MIN_POINTS, case.values.size + 1):
-        result = analyse(case.values[:end], direction=case.direction)
+        result = analyse(case.values[:end], direction=case.direction, sensitivity=setting)
         flags[end - 1] = any(f.kind in ("drift", "step") for f in result.degradations)
     return flags
 
 
-@dataclass
-class Score:
-    """The tally of one scenario: series, prefixes analysed before any change, false alarm
-    episodes, detections, and each detection's delay (with its drift's ramp length)."""
-
-    series: int = 0
-    prefixes: int = 0
-    false_alarms: int = 0
-    detected: int = 0
-    delays: list[int] = field(default_factory=list)
-    ramps: list[int] = field(default_factory=list)
-
-    def add(self, case: Case, flags: np.ndarray) -> None:
-        self.series += 1
-        starts = np.flatnonzero(flags & ~np.concatenate([[False], flags[:-1]]))
-        before = flags.size if case.start is None else case.start
-        self.prefixes += max(0, before - (MIN_POINTS - 1))
-        self.false_alarms += int(np.sum(starts < before))
-        if case.start is None:
-            return
-        hits = starts[(starts >= case.start) & (starts <= case.window_end)]
-        if hits.size:
-            self.detected += 1
-            self.delays.append(int(hits[0] - case.start))
-            self.ramps.append(case.ramp)
-
-    @property
-    def false_alarm_rate(self) -> float:
-        return 1000.0 * self.false_alarms / max(1, self.prefixes)
+def oriented(case: Case) -> list[float]:
+    sign = 1.0 if case.direction == "higher_is_better" else -1.0
+    return [float(sign * v) for v in case.values]
 
 
-def ratio(top: float, bottom: float) -> float | None:
-    return top / bottom if bottom else None
+def peer_alarms(cases: list[Case], workers: int) -> list[dict[str, list[int]]]:
+    """Each peer's alarms on each series, from ``detection_peers`` run in ``.bench-venv``;
+    kept in the temporary directory under a digest of the series (the peers are
+    deterministic, and Otava takes about 25 ms a prefix), so a second run on the same series
+    reads them back."""
+    series = json.dumps([oriented(c) for c in cases])
+    cache = Path(tempfile.gettempdir(), f"detection-peers-{sha256(series.encode()).hexdigest()}")
+    if cache.exists():
+        return json.loads(cache.read_text())
+    if not BENCH_PYTHON.exists():
+        raise SystemExit(f"{BENCH_PYTHON} is missing: `make bench-venv` installs the peers.")
+    with tempfile.TemporaryDirectory() as scratch:
+        source, target = Path(scratch, "series.json"), Path(scratch, "alarms.json")
+        source.write_text(series)
+        command = [BENCH_PYTHON, "-m", "benchmarks.detection_peers", source, target, workers]
+        subprocess.run([str(part) for part in command], cwd=ROOT, check=True)
+        found = json.loads(target.read_text())
+    cache.write_text(json.dumps(found))
+    return found
 
 
-def fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
+def peer_flags(cases: list[Case], workers: int) -> list[dict[str, np.ndarray]]:
+    found = peer_alarms(cases, workers)
+    result = []
+    for case, alarms in zip(cases, found, strict=True):
+        flags = {}
+        for name, indices in alarms.items():
+            flags[name] = np.zeros(case.values.size, dtype=bool)
+            flags[name][np.asarray(indices, dtype=int)] = True
+        result.append(flags)
+    return result
 
 
-def figures(score: Score, changed: int) -> tuple[float | None, float | None, float | None]:
-    """Precision, recall and F1 of a tally with ``changed`` series that had a change."""
-    precision = ratio(score.detected, score.detected + score.false_alarms) if changed else None
-    recall = ratio(score.detected, changed)
-    f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
-    return precision, recall, f1
+def measure(
+    seeds: list[int], count: int, setting: Sensitivity, workers: int, peers: bool
+) -> dict[str, dict[str, Score]]:
+    """Per detector and scenario, the tallies over all ``seeds``."""
+    names = DETECTORS if peers else ("ours",)
+    scores = {name: {s.name: Score() for s in scenarios(count)} for name in names}
+    for seed in seeds:
+        cases = make_cases(scenarios(count), seed)
+        plain = [c for _, c in cases]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            ours = list(pool.map(partial(our_flags, setting=setting), plain, chunksize=4))
+        others = peer_flags(plain, workers) if peers else [{} for _ in plain]
+        for (scenario, case), mine, theirs in zip(cases, ours, others, strict=True):
+            scores["ours"][scenario.name].add(case, mine)
+            for name, flags in theirs.items():
+                scores[name][scenario.name].add(case, flags)
+    return scores
 
 
-def report(rows: list[tuple[Scenario, Score]]) -> None:
+def figures(scores: dict[str, Score]) -> dict:
+    """One detector's figures as ``sensitivity_figures.json`` keeps them."""
+    drift = scores["drift_2sigma_50"]
+    return {
+        "false_alarms_per_1000": {k: round(scores[k].false_alarm_rate, 2) for k in NULLS},
+        "recall": {k: round(scores[k].recall, 3) for k in CHANGES},
+        "median_delay": {k: scores[k].median_delay for k in CHANGES},
+        "drift_2sigma_50_found_within_33": round(drift.recall_within(DRIFT_BY), 3),
+    }
+
+
+def cell(scores: dict[str, Score], key: str) -> str:
+    score = scores[key]
+    if key in NULLS:
+        return f"{score.false_alarm_rate:.2f}"
+    delay = "-" if score.median_delay is None else f"{score.median_delay:.0f}"
+    text = f"{score.recall:.2f} / {delay}"
+    if key == "drift_2sigma_50":
+        text += f" ({score.recall_within(DRIFT_BY):.2f})"
+    return text
+
+
+def table(scores: dict[str, dict[str, Score]]) -> None:
+    names = list(scores)
+    print(f"{'scenario':18} {'target':>7} " + " ".join(f"{n:>18}" for n in names))
+    for key in (*NULLS, *CHANGES):
+        target = TARGETS.get(key)
+        mark = "-" if target is None else (f"<= {target:g}" if key in NULLS else f">= {target:g}")
+        row = " ".join(f"{cell(scores[n], key):>18}" for n in names)
+        print(f"{key:18} {mark:>7} {row}")
+    series = {key: scores["ours"][key].series for key in scores["ours"]}
     print(
-        f"{'scenario':30} {'series':>6} {'points':>7} {'TP':>4} {'FA':>4} {'FN':>4} "
-        f"{'prec':>5} {'recall':>6} {'F1':>5} {'FA/1k':>6} {'delay':>5}"
-    )
-    total, changed_total = Score(), 0
-    for scenario, score in rows:
-        changed = score.series if scenario.family != "none" else 0
-        print_row(scenario.name, score, changed)
-        changed_total += changed
-        total.series += score.series
-        total.prefixes += score.prefixes
-        total.false_alarms += score.false_alarms
-        total.detected += score.detected
-        total.delays += score.delays
-    print_row("overall", total, changed_total)
-    print(
-        "points: prefixes analysed before any change (all of a no-change series); FA: false"
-        " alarm episodes among them;\ndelay: median of (alarm's last point - first changed"
-        " point) over the true positives"
+        "no-change rows: false alarms per 1,000 points; change rows: recall / median delay "
+        f"(points), the drift's in brackets: found within {DRIFT_BY} versions of its start; "
+        f"series per scenario: {series['white']}"
     )
 
 
-def print_row(name: str, score: Score, changed: int) -> None:
-    precision, recall, f1 = figures(score, changed)
-    delay = statistics.median(score.delays) if score.delays else None
-    print(
-        f"{name:30} {score.series:6d} {score.prefixes:7d} {score.detected:4d} "
-        f"{score.false_alarms:4d} {changed - score.detected:4d} {fmt(precision):>5} "
-        f"{fmt(recall):>6} {fmt(f1):>5} {fmt(score.false_alarm_rate):>6} {fmt(delay, 1):>5}"
-    )
-
-
-def pooled(rows, family: str, minimum: float) -> tuple[float, float | None, list, list]:
-    """Recall and median delay over the normal-noise change scenarios of a family at or
-    above a size (the heavy-tailed ones are shown in the table, not held to the targets)."""
-    chosen = [
-        s for sc, s in rows if sc.family == family and sc.size >= minimum and sc.noise == "normal"
-    ]
-    delays = [d for s in chosen for d in s.delays]
-    ramps = [r for s in chosen for r in s.ramps]
-    recall = sum(s.detected for s in chosen) / sum(s.series for s in chosen)
-    return recall, (statistics.median(delays) if delays else None), delays, ramps
-
-
-def summary(rows: list[tuple[Scenario, Score]]) -> None:
-    print(f"\n{'figure':58} {'measured':>8}   {'target':7}  verdict")
+def timing() -> str:
+    """The median time of one analysis of a 200-point and of a 5,000-point history."""
+    rng = np.random.default_rng(0)
     lines = []
-    for scenario, score in rows:
-        if scenario.family == "none":
-            lines.append(
-                (
-                    f"false alarms/1,000 points: {scenario.name}",
-                    score.false_alarm_rate,
-                    f"<= {TARGET_FALSE_ALARMS:g}",
-                    score.false_alarm_rate <= TARGET_FALSE_ALARMS,
-                )
-            )
-    nulls = [s for sc, s in rows if sc.family == "none"]
-    rate = 1000.0 * sum(s.false_alarms for s in nulls) / sum(s.prefixes for s in nulls)
-    lines.append(
-        (
-            "false alarms/1,000 points: all no-change",
-            rate,
-            f"<= {TARGET_FALSE_ALARMS:g}",
-            rate <= TARGET_FALSE_ALARMS,
+    for size in (200, 5000):
+        values = 0.85 + 0.004 * rng.standard_normal(size)
+        runs = timeit.repeat(
+            lambda v=values: analyse(v, direction="higher_is_better"), number=20, repeat=15
         )
-    )
-    for family, minimum in (("step", 3), ("drift", 4)):
-        recall, delay, _, _ = pooled(rows, family, minimum)
-        label = f"{family}s >= {minimum} sigma"
-        lines.append((f"recall, {label}", recall, f">= {TARGET_RECALL:g}", recall >= TARGET_RECALL))
-        lines.append(
-            (
-                f"median delay (points), {label}",
-                delay,
-                f"<= {TARGET_DELAY}",
-                delay is not None and delay <= TARGET_DELAY,
-            )
-        )
-    # The target names both families at once ("for those"): their delays pooled, too.
-    both = pooled(rows, "step", 3)[2] + pooled(rows, "drift", 4)[2]
-    both_delay = statistics.median(both) if both else None
-    lines.append(
-        (
-            "median delay (points), steps >= 3 and drifts >= 4 sigma pooled",
-            both_delay,
-            f"<= {TARGET_DELAY}",
-            both_delay is not None and both_delay <= TARGET_DELAY,
-        )
-    )
-    for name, value, target, ok in lines:
-        print(f"{name:58} {fmt(value):>8}   {target:7}  {'PASS' if ok else 'MISS'}")
-    print(
-        f"(an ideal detector told each drift's start and slope, at 1 false alarm per 1,000 "
-        f"points, would need a median {clairvoyant_delay():.0f} points for drifts >= 4 sigma)"
-    )
-    _, _, delays, ramps = pooled(rows, "drift", 4)
-    print("\nmedian delay of drifts >= 4 sigma by ramp length (points; share of the ramp):")
-    for low, high in ((10, 19), (20, 29), (30, 40)):
-        picked = [(d, r) for d, r in zip(delays, ramps, strict=True) if low <= r <= high]
-        if picked:
-            middle = statistics.median(d for d, _ in picked)
-            share = statistics.median(d / r for d, r in picked)
-            print(f"  ramp {low}-{high} points: {middle:.1f} ({share:.0%} of the ramp)")
+        lines.append(f"{size} points: {1000 * float(np.median(runs)) / 20:.2f} ms")
+    return "one analyse() call, median: " + ", ".join(lines)
 
 
-def clairvoyant_delay(sizes=(4, 5, 6), ramps=range(10, 41), points_per_alarm=1000) -> float:
-    """The median delay of an ideal detector that knows each drift's start and slope in
-    advance (a CUSUM of the exact log-likelihood ratio), by Wald's approximation: it alarms
-    once the expected log-likelihood ratio, sum of shift^2 / 2 over the changed points, reaches
-    log(points between false alarms). A reference for what no detector can beat."""
-    threshold, delays = np.log(points_per_alarm), []
-    for size in sizes:
-        for ramp in ramps:
-            ratio, seen = 0.0, 0
-            while ratio < threshold:
-                seen += 1
-                ratio += min(size * seen / ramp, size) ** 2 / 2
-            delays.append(seen - 1)
-    return float(statistics.median(delays))
-
-
-def sweep(seed: int, count: int, size: int) -> None:
-    """A sweep like the product's: ``count`` no-change series of ``size`` points, one analysis
-    each, timed; then false-discovery-rate control over them all."""
-    rng = np.random.default_rng([seed, 99])
-    data = 0.85 + 0.004 * rng.standard_normal((count, size))
-    times, results = [], []
-    began = time.perf_counter()
-    for values in data:
-        tick = time.perf_counter()
-        results.append(analyse(values, direction="higher_is_better", metric="accuracy"))
-        times.append(time.perf_counter() - tick)
-    total = time.perf_counter() - began
-    found = sum(1 for r in results if r.degradations)
-    kept = control_fdr(results, alpha=0.05)
-    print(
-        f"\nsweep: {count:,} no-change series of {size} points in {total:.1f} s, one process; "
-        f"per series median {1000 * statistics.median(times):.2f} ms, "
-        f"p95 {1000 * float(np.percentile(times, 95)):.2f} ms"
-    )
-    print(
-        f"  series with a finding at alpha 0.02: {found}; after Benjamini-Hochberg at 5%: "
-        f"{len(kept)}"
-    )
-
-
-def run(seed: int, quick: bool, workers: int) -> list[tuple[Scenario, Score]]:
-    rng = np.random.default_rng(seed)
-    chosen = scenarios(quick)
-    cases = [(s, make_case(s, rng)) for s in chosen for _ in range(s.count)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        flags = list(pool.map(alarms, [c for _, c in cases], chunksize=8))
-    scores = {s.name: Score() for s in chosen}
-    for (scenario, case), case_flags in zip(cases, flags, strict=True):
-        scores[scenario.name].add(case, case_flags)
-    return [(s, scores[s.name]) for s in chosen]
+def write_figures(seeds: list[int], count: int, workers: int) -> None:
+    stored = {}
+    for name in SENSITIVITIES:
+        scores = measure(seeds, count, sensitivity(name), workers, peers=False)["ours"]
+        stored[name] = {
+            **figures(scores),
+            "seeds": seeds,
+            "series_per_scenario": count * len(seeds),
+        }
+        print(name, json.dumps(stored[name]), flush=True)
+    FIGURES_PATH.write_text(json.dumps(stored, indent=2) + "\n")
+    print(f"wrote {FIGURES_PATH.relative_to(ROOT)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="fewer series, for a quick look")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--no-sweep", action="store_true", help="skip the timed sweep")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2, 3, 4])
+    parser.add_argument("--count", type=int, help="series per scenario and seed")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-peers", action="store_true", help="the analysis alone")
+    parser.add_argument("--sensitivity", choices=SENSITIVITIES, default="balanced")
+    parser.add_argument("--write-figures", action="store_true")
+    parser.add_argument("--peers-only", action="store_true", help="run (and keep) the peers")
     args = parser.parse_args()
     began = time.perf_counter()
-    print(
-        f"detection benchmark, seed {args.seed}, {args.workers} processes, streaming analysis "
-        f"of every prefix from {MIN_POINTS} points\n"
-    )
-    rows = run(args.seed, args.quick, args.workers)
-    report(rows)
-    summary(rows)
-    if not args.no_sweep:
-        sweep(args.seed, 2_000 if args.quick else 10_000, 200)
-    print(f"\ntotal time {time.perf_counter() - began:.0f} s")
+    if args.peers_only:
+        for seed in args.seeds:
+            cases = make_cases(scenarios(args.count or 30), seed)
+            peer_alarms([c for _, c in cases], args.workers)
+            print(f"seed {seed}: peers done, {time.perf_counter() - began:.0f} s", flush=True)
+    elif args.write_figures:
+        write_figures(args.seeds, args.count or 150, args.workers)
+    else:
+        print(f"seeds {args.seeds}, sensitivity {args.sensitivity}, every prefix analysed\n")
+        setting = sensitivity(args.sensitivity)
+        count = args.count or (30 if not args.no_peers else 150)
+        table(measure(args.seeds, count, setting, args.workers, peers=not args.no_peers))
+    print(timing())
+    print(f"total time {time.perf_counter() - began:.0f} s")
     return 0
 
 

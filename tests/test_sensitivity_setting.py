@@ -244,3 +244,26 @@ def test_the_project_api_refuses_a_bad_choice_or_an_ingest_token(api, project):
     assert refused.status_code == 403
     project.refresh_from_db()
     assert project.sensitivity == presets.DEFAULT_SENSITIVITY
+
+
+def test_a_job_controls_false_discoveries_at_the_settings_own_level(
+    api, project, django_capture_on_commit_callbacks
+):
+    # A drop the sensitive setting finds at a p-value above 5%: found only if the job's
+    # false-discovery control, too, works at the setting's level rather than at 5%.
+    sensitive = presets.sensitivity("sensitive")
+    assert sensitive.alpha > 0.07
+    for drop in np.linspace(0.0005, 0.003, 26):
+        values = 0.93 + np.random.default_rng(1).normal(0, 0.002, 48)
+        values[40:] -= drop
+        p = detect.analyse(values, direction="higher_is_better", sensitivity=sensitive).p_value
+        if 0.06 < p < sensitive.alpha:
+            break
+    else:
+        pytest.fail("no drop with a p-value between 0.06 and the sensitive alpha")
+    projects.set_sensitivity(project=project, name="sensitive")
+
+    post_history(api, history(values), django_capture_on_commit_callbacks)
+
+    (finding,) = Finding.objects.all()
+    assert 0.05 < finding.p_value <= sensitive.alpha

@@ -10,29 +10,40 @@ How a series is judged (each step cites its method in its module):
    clip isolated outliers (Hampel filter).
 2. Has the level fallen? Two scans, each one-sided and Bonferroni-adjusted over the points it
    tried, with Student-t tails for the estimated noise:
-   - a step: the mean of the points since a split against the ``REFERENCE`` points before it
+   - a step: the mean of the points since a split against the ``reference`` points before it
      (``changepoint.last_step``), at least ``STEP_MIN_AFTER`` points at the new level;
    - a drift: a flat level that starts falling linearly (``trend.onset_scan``), confirmed by a
      ties-corrected Mann-Kendall test over the fall and as many points before it.
-   Each must also find the latest ``RECENT`` points still below the level before the change
+   Each must also find the latest ``recent`` points still below the level before the change
    (``changepoint.recent_drop``), so a regression that was fixed stops counting. The tests
    behind one shape must all agree (the largest of their p-values counts); the fall's p-value
    is twice the smaller of the two shapes' (Bonferroni). The shape reported is the one whose
    tests hold, or the better fit when both do (``shape.is_drift``); a drift's slope is the
    Theil-Sen slope since its onset.
+   Correlated noise: the residuals around the fit the scans found (the step's two levels or
+   the drift's broken line, whichever fits better) give the noise's lag-1 autocorrelation
+   (``noise.autocorrelation``); when it is significantly positive, the scans run again with
+   each point's noise raised to the long-run scatter of AR(1) noise (``noise.long_run_factor``;
+   the Mann-Kendall variance by the matching effective-sample-size factor), so that the
+   wander of correlated evaluations is not taken for a change.
 3. With a ``baseline``: is the current level below it (``baseline.baseline_drop``), and when
    does it cross ``floor`` or ``baseline - budget`` at the fitted slope?
 
-A finding is reported when its p-value is at most ``alpha`` (default ``ALPHA`` = 0.02, chosen
-with ``benchmarks/detection.py``: when a series is re-analysed at every new point, about 0.5
-false alarms per 1,000 points, at most 1.4 on heteroscedastic noise; the p-values themselves
-are conservative, Bonferroni over the scans). Series shorter than ``MIN_POINTS`` are not
-judged: a step needs 5 points of history and 3 at the new level. Improvements never raise a
-finding: every test is one-sided. Only the last ``WINDOW`` points are looked at, which keeps a
-call under about 1 ms whatever the history's length and lets old, known changes age out.
+A finding is reported when its p-value is at most ``alpha``. ``alpha``, ``reference``,
+``recent`` and the autocorrelation's pretest come from the project's ``sensitivity``
+(``sensitivity.py``: strict, balanced, sensitive), chosen with ``benchmarks/detection.py`` for
+the false alarms per 1,000 points and the recall each setting has when a series is re-analysed
+at every new point (the p-values themselves are conservative, Bonferroni over the scans).
+Series shorter than ``MIN_POINTS`` are not judged: a step needs 5 points of history and 3 at
+the new level. Improvements never raise a finding: every test is one-sided. Only the last
+``WINDOW`` points are looked at, which keeps a call around 1 ms whatever the history's length
+and lets old, known changes age out.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from . import explain
 from .baseline import (
@@ -45,8 +56,10 @@ from .baseline import (
 )
 from .changepoint import Step, last_step, recent_drop
 from .fdr import Discovery, control_fdr
+from .noise import autocorrelation
 from .results import Degradation, SeriesAnalysis, Trend
-from .sensitivity import Sensitivity
+from .sensitivity import DEFAULT_SENSITIVITY, Sensitivity
+from .sensitivity import sensitivity as preset
 from .series import PreparedSeries, prepare
 from .shape import is_drift
 from .trend import Onset, mann_kendall, onset_scan, theil_sen
@@ -58,12 +71,9 @@ MIN_POINTS = 8
 # refused (a ValueError the job records as a failing analysis) rather than judged on inf/NaN.
 MAX_MAGNITUDE = 1e150
 WINDOW = 100
-ALPHA = 0.02
 STEP_MIN_BEFORE = 5
 STEP_MIN_AFTER = 3
 DRIFT_MIN_AFTER = 6
-REFERENCE = 30
-RECENT = 5  # the latest points: the current level, which must still be down
 
 
 def _check_magnitudes(values, *limits):
@@ -87,15 +97,19 @@ def analyse(
     floor: float | None = None,
     budget: float | None = None,
     metric: str = "metric",
-    alpha: float = ALPHA,
+    alpha: float | None = None,
     sensitivity: Sensitivity | None = None,
 ) -> SeriesAnalysis:
     """Analyse one series (oldest first) for degradation; see the module docstring.
 
     ``floor``: the worst acceptable value (a ceiling for lower-is-better metrics); ``budget``:
     the largest acceptable worsening from ``baseline``, a positive amount in the metric's units.
+    ``sensitivity``: the detector's parameters (``sensitivity.py``; None: ``balanced``);
+    ``alpha``, when given, overrides its largest p-value of a finding.
     """
-    alpha = sensitivity.alpha if sensitivity is not None else alpha
+    setting = sensitivity or preset(DEFAULT_SENSITIVITY)
+    if alpha is not None:
+        setting = replace(setting, alpha=alpha)
     if budget is not None and (baseline is None or budget < 0):
         raise ValueError("budget needs a baseline and must not be negative")
     _check_magnitudes(values, baseline, floor)
@@ -110,13 +124,21 @@ def analyse(
         ci_low=ci_low,
         ci_high=ci_high,
     )
+    fall = _Fall.find(series, setting)
+    phi = autocorrelation(
+        fall.residuals(series), setting.autocorrelation_z, setting.assumed_autocorrelation
+    )
+    if phi > 0:  # judged again with the noise that averages of correlated points have
+        series = series.allowing_for(phi)
+        fall = _Fall.find(series, setting)
     oriented = [None if v is None else series.sign * v for v in (baseline, floor)]
     budget_limit = breach_limit(oriented[0], oriented[1], budget)
-    fall = _Fall.find(series, alpha)
     degradations = [d for d in [fall.degradation(series, metric, budget_limit)] if d is not None]
     tests, p_values = 1, [fall.p_value]
     if baseline is not None:
-        drop, p_drop = _baseline_drop(series, fall, oriented[0], budget_limit, metric, alpha)
+        drop, p_drop = _baseline_drop(
+            series, fall, oriented[0], budget_limit, metric, setting.alpha
+        )
         tests, p_values = 2, [*p_values, p_drop]
         degradations += [drop] if drop is not None else []
     return SeriesAnalysis(
@@ -139,13 +161,13 @@ def _not_analysed(points: int, reason: str) -> SeriesAnalysis:
 class _Fall:
     """The tests of step 2 on one prepared series, and the degradation they support."""
 
-    def __init__(self, step: Step, onset: Onset, p_drift: float, alpha: float, drift: bool):
-        self.step, self.onset = step, onset
+    def __init__(self, step: Step, onset: Onset, p_drift: float, setting: Sensitivity, drift: bool):
+        self.step, self.onset, self.recent = step, onset, setting.recent
         self.p_value = min(1.0, 2.0 * min(step.p_value, p_drift))
-        self.kind = None if self.p_value > alpha else ("drift" if drift else "step")
+        self.kind = None if self.p_value > setting.alpha else ("drift" if drift else "step")
 
     @classmethod
-    def find(cls, series: PreparedSeries, alpha: float) -> "_Fall":
+    def find(cls, series: PreparedSeries, setting: Sensitivity) -> "_Fall":
         clean, sigma, dof = series.clean, series.sigma, series.noise.dof
         step = last_step(
             clean,
@@ -153,19 +175,34 @@ class _Fall:
             dof=dof,
             min_after=STEP_MIN_AFTER,
             min_before=STEP_MIN_BEFORE,
-            reference=REFERENCE,
-            recent=RECENT,
+            reference=setting.reference,
+            recent=setting.recent,
             raw=series.y,
         )
         onset = onset_scan(clean, sigma, dof=dof, min_after=DRIFT_MIN_AFTER, min_before=1)
-        p_drift = _drift_p_value(series, onset)
+        p_drift = _drift_p_value(series, onset, setting)
         # the shape: whichever test holds, and the better fit when both do
+        alpha = setting.alpha
         step_holds, drift_holds = 2 * step.p_value <= alpha, 2 * p_drift <= alpha
         drift = drift_holds and (
             not step_holds
-            or is_drift(clean, sigma, split=step.index, onset=onset.start, reference=REFERENCE)
+            or is_drift(
+                clean, sigma, split=step.index, onset=onset.start, reference=setting.reference
+            )
         )
-        return cls(step, onset, p_drift, alpha, drift)
+        return cls(step, onset, p_drift, setting, drift)
+
+    def residuals(self, series: PreparedSeries) -> np.ndarray:
+        """The clipped points less the better (least-squares) of the two fits the scans found:
+        two levels split at the step, or a level that starts falling at the onset."""
+        clean, index = series.clean, np.arange(series.size, dtype=float)
+        split = min(max(1, self.step.index), series.size - 1)
+        levels = np.where(index < split, clean[:split].mean(), clean[split:].mean())
+        hinge = np.maximum(0.0, index - self.onset.start)
+        design = np.column_stack([np.ones(series.size), hinge])
+        line = design @ np.linalg.lstsq(design, clean, rcond=None)[0]
+        fits = [clean - levels, clean - line]
+        return min(fits, key=lambda residuals: float(np.dot(residuals, residuals)))
 
     def level(self, series: PreparedSeries) -> Level:
         """The current level (oriented) and the slope it is falling at, if any."""
@@ -173,7 +210,7 @@ class _Fall:
             start = self.onset.start
             slope, intercept = _drift_slope(series, self.onset)
             return line_end_level(series.y[start:], series.sigma[start:], slope, intercept)
-        since = self.step.index if self.kind == "step" else series.size - RECENT
+        since = self.step.index if self.kind == "step" else series.size - self.recent
         return mean_level(series.clean[since:], series.sigma[since:])
 
     def degradation(
@@ -200,21 +237,23 @@ class _Fall:
         )
 
 
-def _drift_p_value(series: PreparedSeries, onset: Onset) -> float:
+def _drift_p_value(series: PreparedSeries, onset: Onset, setting: Sensitivity) -> float:
     """The larger p-value of three tests that must all hold for a drift: the onset scan, the
     Mann-Kendall test over the fall and as many points before it, and the latest points still
     below the level before the onset (at least the first 5 points of the window)."""
     if onset.z >= 0 or _drift_slope(series, onset)[0] >= 0:
         return 1.0
     fallen = series.size - 1 - onset.start
-    p_trend = mann_kendall(series.y[max(0, onset.start - fallen) :]).p_down
+    span = series.y[max(0, onset.start - fallen) :]
+    phi = series.noise.phi
+    p_trend = mann_kendall(span, variance_factor=(1.0 + phi) / (1.0 - phi)).p_down
     split = max(onset.start + 1, STEP_MIN_BEFORE)
     p_recent = recent_drop(
         series.clean,
         series.sigma,
         split=split,
-        reference=REFERENCE,
-        recent=RECENT,
+        reference=setting.reference,
+        recent=setting.recent,
         dof=series.noise.dof,
     )
     return max(onset.p_value, p_trend, p_recent)

@@ -5,9 +5,22 @@ estimate from its first differences), its local scatter (the same, over the near
 that a noisy stretch does not look like a change), and its sampling error when the caller gave
 sample sizes or intervals. Isolated outliers are then clipped (a Hampel filter) so that one bad
 evaluation cannot move a mean by much.
+
+Successive evaluations are often correlated (a shared data pipeline, a slowly changing test
+set): then first differences underestimate how far an average of several points strays, which
+is what the tests compare. Where the window is long enough, the lag-1 autocorrelation phi is
+estimated from the first differences (for AR(1) noise their lag-1 autocorrelation is
+-(1 - phi) / 2, whatever the level does: a step costs one outlying difference, which the
+winsorising absorbs, and a drift only shifts their mean), lowered by one standard error so that
+white noise is rarely taken for correlated noise, and the series' own scatter is raised to the
+long-run standard deviation of AR(1) noise, sigma_d * sqrt(1 + phi) / (1 - phi), where sigma_d
+is the difference-based estimate (Var(y_t - y_t-1) = 2 sigma^2 (1 - phi), and the long-run
+variance is sigma^2 (1 + phi) / (1 - phi): Box & Jenkins 1976, ch. 3; the variance of means of
+an AR(1) process, e.g. Brockwell & Davis 1991, sec. 7.1). Sampling error from ``n`` or
+intervals is independent between evaluations and is not raised.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +32,9 @@ LOCAL_TRIM = 3  # largest deviations left out of the local scatter (of 21 differ
 TRIMMED_CONSISTENCY = 0.740
 CLIP_SIGMAS = 2.5  # a point further than this from its neighbours' median is clipped
 WINSOR_CONSISTENCY = 0.9887163311348744  # sqrt(E[min(Z^2, 2.5^2)]) for a standard normal Z
+DOF_PER_POINT = 0.5  # degrees of freedom of the noise estimate per point (see estimate_noise)
+AUTOCORRELATION_MIN_POINTS = 30  # shorter windows say too little about phi
+MAX_PHI = 0.9  # beyond it the series is more a random walk than noise around a level
 
 
 @dataclass(frozen=True)
@@ -28,12 +44,16 @@ class Noise:
     ``sigma``: the typical (median) standard deviation of a point, as used by the tests;
     ``series_sigma``: the series' own robust scatter; ``sampling_sigma``: the median sampling
     standard error of a point (0 when neither sample sizes nor intervals were given);
-    ``dof``: degrees of freedom that the estimate is worth (for Student-t p-values)."""
+    ``dof``: degrees of freedom that the estimate is worth (for Student-t p-values);
+    ``phi``: the lag-1 autocorrelation allowed for (0 when none was found or the window is
+    short); ``inflation``: the factor by which it raised the series' scatter."""
 
     sigma: float
     series_sigma: float
     sampling_sigma: float
     dof: float
+    phi: float = 0.0
+    inflation: float = 1.0
 
 
 def orient(values: np.ndarray, direction: str) -> np.ndarray:
@@ -66,6 +86,36 @@ def robust_sigma(y: np.ndarray) -> float:
     if y.size < 3:
         return 0.0
     return float(_difference_sigma(np.diff(y)) / np.sqrt(2.0))
+
+
+def autocorrelation(residuals: np.ndarray, z: float = 2.0, assumed: float = 0.0) -> float:
+    """The lag-1 autocorrelation phi of the noise, from the residuals around a fitted level:
+    their lag-1 autocorrelation r (winsorised at 2.5 MAD-sigmas, so that an outlier counts
+    little), corrected for its small-sample bias, phi = (n r + 1) / (n - 3) (Kendall 1954;
+    Marriott & Pope 1954: E[r] is about phi - (1 + 3 phi) / n when the mean is estimated),
+    clipped to [0, MAX_PHI]. A pretest keeps white noise from being taken for correlated
+    noise: an estimate less than ``z`` standard errors (1 / sqrt(n)) above 0 counts as 0.
+    Fewer than ``AUTOCORRELATION_MIN_POINTS`` residuals say too little: then ``assumed``."""
+    size = residuals.size
+    if size < AUTOCORRELATION_MIN_POINTS:
+        return assumed
+    deviations = residuals - np.median(residuals)
+    mad = MAD_TO_SIGMA * np.median(np.abs(deviations))
+    if mad <= 0:
+        return 0.0
+    clipped = np.clip(deviations, -CLIP_SIGMAS * mad, CLIP_SIGMAS * mad)
+    clipped = clipped - clipped.mean()
+    r = float(np.dot(clipped[1:], clipped[:-1]) / np.dot(clipped, clipped))
+    phi = (size * r + 1.0) / (size - 3.0)
+    if phi < z / np.sqrt(size):
+        return 0.0
+    return float(min(phi, MAX_PHI))
+
+
+def long_run_factor(phi: float) -> float:
+    """What turns the difference-based scatter of AR(1) noise into its long-run standard
+    deviation, the scatter that governs averages: sqrt(1 + phi) / (1 - phi)."""
+    return float(np.sqrt(1.0 + phi) / (1.0 - phi))
 
 
 def _trimmed_sigma(windows: np.ndarray, trim: int) -> np.ndarray:
@@ -118,24 +168,42 @@ def sampling_sigma(
     return sigma
 
 
-def estimate_noise(y: np.ndarray, sampling: np.ndarray) -> tuple[Noise, np.ndarray]:
-    """The noise of an oriented series and the standard deviation of each of its points: the
-    largest of the series, local and sampling estimates, never zero (a constant series gets a
-    tiny relative floor, so that any sustained change in it is real).
+def estimate_noise(
+    y: np.ndarray, sampling: np.ndarray, *, phi: float = 0.0
+) -> tuple[Noise, np.ndarray, np.ndarray]:
+    """The noise of an oriented series, the standard deviation of each of its points (the
+    largest of the series, local and sampling estimates, never zero: a constant series gets a
+    tiny relative floor, so that any sustained change in it is real), and the same with the
+    series' own scatter raised for an autocorrelation ``phi`` (``allow_for``), which is what
+    the tests of averages use.
 
     The winsorised difference estimate is worth about 0.55 (n - 1) degrees of freedom on
     normal noise (measured by simulation); 0.5 (n - 2) is used, a little conservative."""
     series = robust_sigma(y)
-    point = np.maximum(np.maximum(series, local_sigma(y)), sampling)
+    scatter = np.maximum(series, local_sigma(y))
     floor = 1e-9 * max(1.0, float(np.max(np.abs(y))))
-    point = np.maximum(point, floor)
+    point = np.maximum(np.maximum(scatter, sampling), floor)
     noise = Noise(
         sigma=float(np.median(point)),
         series_sigma=series,
         sampling_sigma=float(np.median(sampling)),
-        dof=max(1.0, 0.5 * (y.size - 2)),
+        dof=max(1.0, DOF_PER_POINT * (y.size - 2)),
     )
-    return noise, point
+    noise, long_run = allow_for(noise, point, sampling, phi)
+    return noise, point, long_run
+
+
+def allow_for(
+    noise: Noise, point: np.ndarray, sampling: np.ndarray, phi: float
+) -> tuple[Noise, np.ndarray]:
+    """The noise and each point's standard deviation with the part that is the series' own
+    scatter (not its sampling error, which is independent between evaluations) raised for a
+    lag-1 autocorrelation ``phi`` (``long_run_factor``)."""
+    if phi <= 0:
+        return noise, point
+    inflation = long_run_factor(phi)
+    raised = np.where(point > sampling, inflation * point, point)
+    return replace(noise, sigma=float(np.median(raised)), phi=phi, inflation=inflation), raised
 
 
 def clip_outliers(y: np.ndarray, sigma: np.ndarray, half_width: int = 2) -> np.ndarray:

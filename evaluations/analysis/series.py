@@ -2,11 +2,11 @@
 cut to the recent window, its noise estimated and its isolated outliers clipped."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .noise import Noise, clip_outliers, estimate_noise, orient, sampling_sigma
+from .noise import Noise, allow_for, clip_outliers, estimate_noise, orient, sampling_sigma
 
 
 @dataclass(frozen=True)
@@ -14,8 +14,9 @@ class PreparedSeries:
     """The recent window of an oriented series.
 
     ``y``: oriented values; ``clean``: the same with isolated outliers clipped; ``sigma``: the
-    noise of each point; ``offset``: index in the whole series of the window's first point;
-    ``sign``: +1 or -1, what turns an original value into an oriented one (and back)."""
+    noise of each point as the tests of averages see it (raised for autocorrelation);
+    ``offset``: index in the whole series of the window's first point; ``sign``: +1 or -1,
+    what turns an original value into an oriented one (and back)."""
 
     y: np.ndarray
     clean: np.ndarray
@@ -25,10 +26,17 @@ class PreparedSeries:
     sign: float
     labels: tuple[str, ...]
     is_rate: bool
+    point_sigma: np.ndarray  # each point's own noise, before any allowance for autocorrelation
+    sampling: np.ndarray  # each point's sampling error (0 where none was given)
 
     @property
     def size(self) -> int:
         return self.y.size
+
+    def allowing_for(self, phi: float) -> "PreparedSeries":
+        """The same series, its tests' noise raised for a lag-1 autocorrelation ``phi``."""
+        noise, sigma = allow_for(self.noise, self.point_sigma, self.sampling, phi)
+        return replace(self, noise=noise, sigma=sigma)
 
     def label(self, index: int) -> str:
         """The version label of a window index."""
@@ -83,9 +91,10 @@ def prepare(
     n: Sequence[float | None] | None = None,
     ci_low: Sequence[float | None] | None = None,
     ci_high: Sequence[float | None] | None = None,
+    phi: float = 0.0,
 ) -> PreparedSeries:
     """The last ``window`` points of a series, oriented, with their noise and outliers
-    clipped (see ``noise``)."""
+    clipped (see ``noise``), the tests' noise raised for a lag-1 autocorrelation ``phi``."""
     array, sizes, low, high, labels = validated(values, n, ci_low, ci_high, versions)
     sign = float(orient(np.ones(1), direction)[0])
     offset = max(0, array.size - window)
@@ -93,14 +102,16 @@ def prepare(
     cut = [None if a is None else a[offset:] for a in (sizes, low, high)]
     sampling = sampling_sigma(part, *cut)
     y = sign * part
-    noise, sigma = estimate_noise(y, sampling)
+    noise, point, long_run = estimate_noise(y, sampling, phi=phi)
     return PreparedSeries(
         y=y,
-        clean=clip_outliers(y, sigma),
-        sigma=sigma,
+        clean=clip_outliers(y, point),  # a point's own scatter says what an outlier is
+        sigma=long_run,
         noise=noise,
         offset=offset,
         sign=sign,
         labels=labels,
         is_rate=bool(np.all((array >= 0.0) & (array <= 1.0))),
+        point_sigma=point,
+        sampling=sampling,
     )

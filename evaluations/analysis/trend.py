@@ -42,9 +42,11 @@ class Onset:
     candidates: int
 
 
-def mann_kendall(y: np.ndarray) -> MannKendall:
+def mann_kendall(y: np.ndarray, variance_factor: float = 1.0) -> MannKendall:
     """Mann-Kendall test of a monotonic trend in ``y`` (in order), ties-corrected:
-    Var(S) = [n(n-1)(2n+5) - sum_t t(t-1)(2t+5)] / 18 over groups of t tied values."""
+    Var(S) = [n(n-1)(2n+5) - sum_t t(t-1)(2t+5)] / 18 over groups of t tied values, times
+    ``variance_factor`` for serially correlated noise (the effective-sample-size correction of
+    Hamed & Rao 1998 and Yue & Wang 2004: about (1 + phi) / (1 - phi) for AR(1) noise)."""
     size = y.size
     if size < 3:
         return MannKendall(0.0, 0.0, 0.0, 1.0)
@@ -53,7 +55,7 @@ def mann_kendall(y: np.ndarray) -> MannKendall:
     s = float(signs.sum())
     _, ties = np.unique(y, return_counts=True)
     tied = float(np.sum(ties * (ties - 1.0) * (2.0 * ties + 5.0)))
-    variance = (size * (size - 1.0) * (2.0 * size + 5.0) - tied) / 18.0
+    variance = variance_factor * (size * (size - 1.0) * (2.0 * size + 5.0) - tied) / 18.0
     if variance <= 0.0:
         return MannKendall(s, 0.0, 0.0, 1.0)
     z = (s - np.sign(s)) / np.sqrt(variance)

@@ -64,10 +64,7 @@ def analyse_series(*, series_ids, queued_at=None) -> JobOutcome:
         except Exception as exc:  # one series' failure must not fail its neighbours
             analyses.append(None)
             errors[item.series.pk] = exc
-    surviving = {}
-    judged = [a if a is not None else _SKIPPED for a in analyses]
-    for discovery in detect.control_fdr(judged):
-        surviving.setdefault(discovery.series, []).append(discovery.degradation)
+    surviving = _surviving(inputs, [a if a is not None else _SKIPPED for a in analyses])
     active = set(
         Finding.objects.filter(series_id__in=generations, status__in=Finding.ACTIVE).values_list(
             "series_id", flat=True
@@ -244,6 +241,21 @@ def _trend(item, trend):
         "end_value": trend.value_at(trend.end_index),
         "slope": trend.slope,
     }
+
+
+def _surviving(inputs, judged):
+    """{index of a series: its degradations that survive false-discovery-rate control}, the
+    series of each project sensitivity controlled together at that setting's alpha (a job may
+    hold several projects' series)."""
+    groups = {}
+    for index, item in enumerate(inputs):
+        groups.setdefault(item.series.model.project.sensitivity, []).append(index)
+    surviving = {}
+    for name, indexes in groups.items():
+        chosen = [judged[index] for index in indexes]
+        for discovery in detect.control_fdr(chosen, alpha=sensitivity(name).alpha):
+            surviving.setdefault(indexes[discovery.series], []).append(discovery.degradation)
+    return surviving
 
 
 def _analyse(item):

@@ -52,7 +52,7 @@ def test_posted_interval_gives_the_sampling_noise():
 
 def test_sampling_noise_is_a_floor_on_the_point_noise():
     values = np.full(30, 0.9) + 1e-4 * np.random.default_rng(3).standard_normal(30)
-    noise, point = estimate_noise(values, np.full(30, 0.02))
+    noise, point, _ = estimate_noise(values, np.full(30, 0.02))
 
     assert np.all(point >= 0.02)
     assert noise.sampling_sigma == 0.02

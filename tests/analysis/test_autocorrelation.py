@@ -1,0 +1,84 @@
+"""Correlated noise: successive evaluations that wander together are no regression, and the
+allowance made for them costs white noise nothing."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from evaluations.analysis.detect import analyse
+from evaluations.analysis.noise import (
+    AUTOCORRELATION_MIN_POINTS,
+    autocorrelation,
+    long_run_factor,
+)
+from evaluations.analysis.sensitivity import BALANCED, sensitivity
+
+from .factories import noisy, with_step
+
+SEEDS = range(20)
+# the same analysis with the allowance for autocorrelation switched off
+UNCORRECTED = replace(
+    sensitivity(BALANCED), autocorrelation_z=float("inf"), assumed_autocorrelation=0.0
+)
+
+
+def ar1(size: int, *, seed: int, phi: float = 0.5, sigma: float = 0.004) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    values = np.empty(size)
+    values[0] = rng.standard_normal()
+    for index in range(1, size):
+        values[index] = phi * values[index - 1] + np.sqrt(1 - phi**2) * rng.standard_normal()
+    return 0.9 + sigma * values
+
+
+def falls(values, setting=None) -> list[str]:
+    result = analyse(values, direction="higher_is_better", sensitivity=setting)
+    return [f.kind for f in result.degradations]
+
+
+def test_correlated_noise_is_no_finding_where_uncorrected_noise_would_be():
+    histories = [ar1(100, seed=100 + seed) for seed in SEEDS]
+
+    corrected = [falls(values) for values in histories]
+    uncorrected = [falls(values, UNCORRECTED) for values in histories]
+
+    assert corrected == [[] for _ in SEEDS]
+    assert sum(1 for kinds in uncorrected if kinds) >= 5
+
+
+def test_autocorrelation_is_estimated_near_the_truth_and_raises_the_noise():
+    result = analyse(ar1(200, seed=7), direction="higher_is_better")
+
+    assert 0.3 <= result.noise.phi <= 0.7
+    assert result.noise.inflation == pytest.approx(long_run_factor(result.noise.phi))
+    assert result.noise.inflation > 1.6
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_estimate_tells_white_noise_from_correlated_noise(seed):
+    white = np.random.default_rng(seed).standard_normal(100)
+    correlated = (ar1(100, seed=seed) - 0.9) / 0.004
+
+    assert autocorrelation(white, z=2.0) == 0.0
+    assert 0.3 <= autocorrelation(correlated, z=2.0) <= 0.7
+
+
+def test_windows_too_short_to_measure_take_the_assumed_autocorrelation():
+    short = (ar1(AUTOCORRELATION_MIN_POINTS - 1, seed=3, phi=0.9) - 0.9) / 0.004
+
+    assert autocorrelation(short, z=0.0) == 0.0
+    assert autocorrelation(short, z=0.0, assumed=0.5) == 0.5
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_two_sigma_step_in_white_noise_is_still_found(seed):
+    values = with_step(noisy(60, seed=200 + seed), at=40, by=-2 * 0.004)
+
+    assert falls(values) in (["step"], ["drift"])
+
+
+def test_a_step_in_correlated_noise_is_still_found_when_large():
+    values = with_step(ar1(150, seed=11), at=120, by=-4 * 0.004)
+
+    assert falls(values) == ["step"]
