@@ -33,6 +33,6 @@ def test_the_latest_points_are_those_of_the_whole_history_ranked(api):
         assert latest == list(analysis._ranked_points(inputs, points))
         assert len(latest) == 2 * min(points, 40)
     newest = {}
-    for series_id, _, value, *_ in analysis._latest_points(inputs, 3):
+    for series_id, _version, _run, _at, value, *_ in analysis._latest_points(inputs, 3):
         newest.setdefault(series_id, []).append(value)
     assert sorted(newest.values()) == [[0.435, 0.44, 0.445], [0.87, 0.88, 0.89]]

@@ -114,7 +114,10 @@ def test_series_returns_points_in_time_order(api, history):
     assert first["n"] == 1000
     assert first["at"] == "2026-11-01T00:00:00Z"
     assert first["run_id"] == history[0]["id"]
-    assert set(first) == {"version", "value", "n", "ci_low", "ci_high", "run_id", "at"}
+    assert set(first) == {
+        "version", "value", "n", "ci_low", "ci_high", "run_id", "at", "replicates", "sd",
+    }  # fmt: skip
+    assert (first["replicates"], first["sd"]) == (1, None)  # one run, no seeds to spread
     assert (body["trend"], body["findings"], body["marks"]) == (None, [], [])
     assert body["alert_precision"]["precision"] is None
 

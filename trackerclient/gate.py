@@ -55,6 +55,9 @@ class Result:
     # Positives and negatives an AUC-ROC was measured on, for Hanley-McNeil's standard error.
     n_pos: int | None = None
     n_neg: int | None = None
+    # A replicate set (trackerclient.replicates): value is the seeds' mean, sd their spread.
+    replicates: int = 1
+    sd: float | None = None
 
     @property
     def key(self):
@@ -95,6 +98,11 @@ class Check:
     method: str | None = None
     budget_used: float | None = None
     alpha: float | None = None
+    # Seeds averaged on each side and their spreads, when a replicate set was compared.
+    replicates: int | None = None
+    baseline_replicates: int | None = None
+    sd: float | None = None
+    baseline_sd: float | None = None
     # (result, baseline result, margin, dataset) for the message written after adjustment.
     context: tuple | None = field(default=None, repr=False, compare=False)
 
@@ -198,6 +206,9 @@ def _drop_check(result, base, kind, limit, alpha, dataset):
         limit=_limit_value(base.value, margin, result.direction), alpha=alpha,
         context=(result, base, margin, dataset),
     )  # fmt: skip
+    if result.replicates > 1 or base.replicates > 1:
+        check.replicates, check.baseline_replicates = result.replicates, base.replicates
+        check.sd, check.baseline_sd = result.sd, base.sd
     if alpha is None:
         check.status = FAILED if worse_by > margin + 1e-12 else PASSED
         check.message = _drop_message(check)
@@ -227,6 +238,8 @@ _NOT_TESTABLE = {
 def drop_test(base, new, margin=0.0):
     """(p-value, method) for "new is worse than base by more than margin", or None when the
     two results lack what the metric's test needs."""
+    if new.replicates > 1 or base.replicates > 1:
+        return _welch_test(base, new, margin)
     test = metric_catalog.test_for(new.metric)
     if test == metric_catalog.PROPORTION:
         tested = _proportion_test(base, new, margin)
@@ -248,6 +261,18 @@ def drop_test(base, new, margin=0.0):
             "Hanley-McNeil z-test"
         )
     return None
+
+
+def _welch_test(base, new, margin):
+    """Welch's t-test of two replicate sets (or of one and a single run, taken as one draw
+    with the set's spread)."""
+    p, _, df = stats.welch_worse_pvalue(
+        (base.value, base.sd or 0.0, base.replicates),
+        (new.value, new.sd or 0.0, new.replicates),
+        margin=margin,
+        higher_is_better=new.direction == HIGHER,
+    )
+    return p, f"Welch t-test, {new.replicates} vs {base.replicates} seeds, df={df:.3g}"
 
 
 def _proportion_test(base, new, margin):
@@ -345,6 +370,8 @@ def _drop_message(check, test=""):
     relation = ("<" if higher else ">") if worse else (">=" if higher else "<=")
     allowed = f" {'-' if higher else '+'} {_fmt(margin)}" if margin else ""
     details = [f"n={result.n}"] if result.n else []
+    if check.replicates is not None:
+        details.append(f"{_seeds(result)} vs {_seeds(base)}")
     if check.rule == "max_drop_pct":
         details.append(f"{_fmt(margin / abs(base.value) * 100)}% allowed")
     if test:
@@ -354,6 +381,13 @@ def _drop_message(check, test=""):
         f"{_name(result)} {_fmt(result.value)} {relation} baseline {_fmt(base.value)}{allowed}"
         f" on {dataset}{suffix}"
     )
+
+
+def _seeds(result):
+    """ "mean of 3 seeds ± 0.004" for a replicate set, "1 run" for a single run."""
+    if result.replicates < 2:
+        return "1 run"
+    return f"mean of {result.replicates} seeds ± {_fmt(result.sd)}"
 
 
 def _name(result):

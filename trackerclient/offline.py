@@ -8,7 +8,8 @@ from .jsonfile import Fields, InvalidFile
 
 CHECK_FIELDS = (
     "metric", "slice", "rule", "status", "message", "value", "baseline", "limit", "delta",
-    "p_value", "q_value", "method", "budget_used",
+    "p_value", "q_value", "method", "budget_used", "replicates", "baseline_replicates", "sd",
+    "baseline_sd",
 )  # fmt: skip
 
 

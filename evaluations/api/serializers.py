@@ -421,6 +421,19 @@ class GateCheckSerializer(serializers.Serializer):
     q_value = serializers.FloatField(allow_null=True, help_text="Benjamini-Hochberg adjusted")
     method = serializers.CharField(allow_null=True)
     budget_used = serializers.FloatField(allow_null=True, help_text="Share of the budget used")
+    replicates = serializers.IntegerField(
+        allow_null=True, required=False,
+        help_text="Seeds averaged in the run's value (null: the run alone, no replicate set)",
+    )  # fmt: skip
+    baseline_replicates = serializers.IntegerField(
+        allow_null=True, required=False, help_text="Seeds averaged in the baseline's value"
+    )
+    sd = serializers.FloatField(
+        allow_null=True, required=False, help_text="The seeds' sample standard deviation"
+    )
+    baseline_sd = serializers.FloatField(
+        allow_null=True, required=False, help_text="The baseline seeds' standard deviation"
+    )
 
 
 class GateSerializer(serializers.Serializer):
@@ -542,6 +555,14 @@ class SeriesPointSerializer(serializers.Serializer):
     ci_high = serializers.FloatField(allow_null=True)
     run_id = serializers.IntegerField()
     at = serializers.DateTimeField()
+    replicates = serializers.IntegerField(
+        help_text="Runs of distinct seeds of this version merged into the point (1: one run)"
+    )
+    sd = serializers.FloatField(
+        allow_null=True,
+        help_text="The seeds' sample standard deviation (null for one run); the point's value "
+        "is their mean, its interval mean ± t(0.975, k-1)·sd/√k widened by the runs' own",
+    )
 
 
 class TrendSerializer(serializers.Serializer):

@@ -24,6 +24,7 @@ from .history import (
 from .missed import MissedRegression
 from .operations import Heartbeat
 from .projects import NAME_MAX_LENGTH, ApiToken, Membership, Project, token_digest
+from .replicates import ReplicateSet
 
 __all__ = [
     "ALERT_KINDS",
@@ -50,6 +51,7 @@ __all__ = [
     "Notification",
     "Project",
     "RegisteredModel",
+    "ReplicateSet",
     "Series",
     "ThresholdRule",
     "token_digest",

@@ -231,6 +231,9 @@ class Series(models.Model):
     # The fitted trend of the latest analysis, for charts: {"start_version", "start_value",
     # "end_version", "end_value", "slope"} (slope per version), or None.
     trend = models.JSONField(null=True, blank=True)
+    # Some version's seeded runs make one point here (a ReplicateSet): the reads merge them.
+    # Set once, with the first set, so that every other series reads as it always has.
+    replicated = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name_plural = "series"

@@ -39,3 +39,23 @@ def point_encoder(version, run_id, at):
         )
 
     return encode
+
+
+# The series API's points also say how many seeds each one merges and their spread; a single
+# run's stored text lacks these two keys, which reads append (``with_single_run``).
+REPLICATE_FIELDS = ("replicates", "sd")
+SINGLE_RUN = ',"replicates":1,"sd":null}'
+
+
+def with_single_run(point: str) -> str:
+    """A single run's stored point with the replicate keys a series read answers."""
+    return point[:-1] + SINGLE_RUN
+
+
+def encode_replicate_point(version, summary, run_id, at) -> bytes:
+    """A replicate set's point (``trackerclient.replicates.Summary``): its mean as the value,
+    its interval, and the seeds' count and spread; at the time of its latest run."""
+    point = encode_point(version, summary.mean, summary.n, summary.ci_low, summary.ci_high,
+                         run_id, at)  # fmt: skip
+    extra = orjson.dumps({"replicates": summary.replicates, "sd": summary.sd})
+    return point[:-1] + b"," + extra[1:]

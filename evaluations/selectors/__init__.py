@@ -41,6 +41,7 @@ from .missed import get_missed, missed_for, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
+from .replicates import Sibling, replicate_sets, replicate_siblings
 from .retention import (
     KeptRuns,
     ModelShare,
@@ -83,6 +84,7 @@ __all__ = [
     "PinRow",
     "RuleRow",
     "RunRow",
+    "Sibling",
     "Table",
     "TooManyRows",
     "analysis_backlog",
@@ -127,6 +129,8 @@ __all__ = [
     "project_named",
     "project_names",
     "prunable_runs",
+    "replicate_sets",
+    "replicate_siblings",
     "result_values",
     "retained",
     "rules_for",

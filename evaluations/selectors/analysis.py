@@ -12,9 +12,12 @@ from evaluations.models import (
     ChangeMark,
     MetricResult,
     ModelVersion,
+    ReplicateSet,
     Series,
     ThresholdRule,
 )
+
+from .replicates import Row, merged_rows, replicate_sets
 
 
 @dataclass
@@ -47,13 +50,18 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
         return []
     inputs = {row.pk: AnalysisInput(series=row) for row in series_rows}
     model_ids = {row.model_id for row in series_rows}
-    rows = list(_latest_points(inputs, points))
+    rows = [Row(*row) for row in _latest_points(inputs, points)]
+    replicated = [row.pk for row in series_rows if row.replicated]
+    if replicated:  # a version's seeds are one point, its noise their spread
+        rows = merged_rows(rows, replicate_sets(series_ids=replicated))
     # The labels of the versions read: a model's thousands of others are not needed.
     labels = dict(
-        ModelVersion.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", "label")
+        ModelVersion.objects.filter(pk__in={row.version_id for row in rows}).values_list(
+            "pk", "label"
+        )
     )
     marks = _latest_marks(model_ids)
-    for series_id, version_id, value, n, low, high in rows:
+    for series_id, version_id, _, _, value, n, low, high in rows:
         item = inputs[series_id]
         if version_id == marks.get(item.series.model_id):
             # The marked version starts a new segment: what came before is another regime.
@@ -70,8 +78,8 @@ def analysis_inputs(*, series_ids, points, skip_analysed_since=None) -> list[Ana
 
 
 def _latest_points(inputs, points):
-    """(series, version, value, n, ci_low, ci_high) of each series' latest points, oldest
-    first within a series."""
+    """(series, version, run, recorded_at, value, n, ci_low, ci_high) of each series' latest
+    points, oldest first within a series."""
     if connection.vendor == "postgresql":
         # Each series' latest points straight off the end of the covering history index
         # (a backward index-only scan, LIMIT points): the cost of a job stays flat however
@@ -97,11 +105,14 @@ def _ranked_points(inputs, points):
         .filter(rank__lte=points)
         .order_by("series_id", "recorded_at", "run_id")
     )
-    return ranked.values_list("series_id", "model_version_id", "value", "n", "ci_low", "ci_high")
+    return ranked.values_list(
+        "series_id", "model_version_id", "run_id", "recorded_at", "value", "n", "ci_low", "ci_high"
+    )
 
 
 _LATEST_POINTS_SQL = f"""
-    SELECT s.id, r.model_version_id, r.value, r.n, r.ci_low, r.ci_high
+    SELECT s.id, r.model_version_id, r.run_id, r.recorded_at, r.value, r.n, r.ci_low,
+           r.ci_high
     FROM unnest(%s::bigint[]) AS s(id)
     CROSS JOIN LATERAL (
         SELECT model_version_id, value, n, ci_low, ci_high, recorded_at, run_id
@@ -133,19 +144,15 @@ def _attach_limits(inputs, model_ids):
     # The pinned run's value of the series' metric and slice, on the series' dataset version
     # and in its environment (the pinned run may have been posted on another branch: its
     # results are in that branch's series).
-    baseline_values = {
-        key[:1] + key[2:]: key[1]
-        for key in MetricResult.objects.filter(
-            run_id__in={pin.run_id for pin in latest_pins.values()}
-        ).values_list(
-            "run_id",
-            "value",
-            "series__dataset_id",
-            "series__metric_id",
-            "series__slice",
-            "series__environment",
-        )
-    }
+    rows = MetricResult.objects.filter(
+        run_id__in={pin.run_id for pin in latest_pins.values()}
+    ).values_list(
+        "run_id", "value", "series__dataset_id", "series__metric_id", "series__slice",
+        "series__environment", "series_id", "model_version_id", "run__seed",
+    )  # fmt: skip
+    rows = list(rows)
+    means = _set_means({(row[6], row[7]) for row in rows if row[8] is not None})
+    baseline_values = {row[:1] + row[2:6]: means.get(row[6:8], row[1]) for row in rows}
     rules = list(ThresholdRule.objects.filter(model_id__in=model_ids))
     for item in inputs:
         series = item.series
@@ -166,6 +173,19 @@ def _attach_limits(inputs, model_ids):
                     item.floor if item.floor is not None else (rule.min if higher else rule.max)
                 )
                 item.budget = item.budget if item.budget is not None else rule.budget
+
+
+def _set_means(keys):
+    """{(series, version): mean} of the replicate sets among ``keys``: a pinned seeded run
+    stands for its set, as in the gate."""
+    if not keys:
+        return {}
+    rows = ReplicateSet.objects.filter(series_id__in={series for series, _ in keys})
+    return {
+        (series, version): mean
+        for series, version, mean in rows.values_list("series_id", "model_version_id", "value")
+        if (series, version) in keys
+    }
 
 
 def failing_analyses(*, model) -> list[dict]:

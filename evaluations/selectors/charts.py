@@ -17,6 +17,7 @@ from django.urls import reverse
 from evaluations.models import EvaluationRun, Finding, MetricResult, Series
 from evaluations.selectors.findings import marks_for
 from evaluations.selectors.gate import current_pin, rules_for
+from evaluations.selectors.replicates import collapsed_axis, place_sets
 from trackerclient import gate
 
 # Digits kept in chart values: finer than any chart or hover shows, coarse enough to halve
@@ -105,10 +106,10 @@ def model_charts(
     request's branch over the main line, production over offline."""
     line = line or default_line(model)
     shown = _shown(model, dataset, line, slice, metric)
-    runs, alias = _axis(model, dataset, line, over)
+    runs, alias = collapsed_axis(*_axis(model, dataset, line, over))
     if last is not None:
         runs = runs.iloc[-last:]
-    values = _values(shown, runs, trimmed=last is not None)
+    values = _values(shown, runs, trimmed=last is not None, alias=alias)
     over_values = {}
     if over is not None:
         beneath = {(s.metric_id, s.slice): s for s in _shown(model, dataset, over, slice, metric)}
@@ -212,12 +213,16 @@ def _runs(model, dataset, lines) -> pd.DataFrame:
         .order_by("recorded_at", "id")
         .values_list(
             "id", "model_version__label", "commit", "model_version__commit", "recorded_at",
-            "branch",
+            "branch", "seed",
         )
     )  # fmt: skip
+    rows = list(rows)
     runs = pd.DataFrame.from_records(
-        list(rows), columns=["run_id", "version", "commit", "version_commit", "at", "branch"]
-    ).set_index("run_id")
+        rows, columns=["run_id", "version", "commit", "version_commit", "at", "branch", "seed"]
+    )
+    # Seeds as the integers they are: as floats, two seeds near 2**63 would be one.
+    runs["seed"] = pd.Series([row[-1] for row in rows], dtype=object)
+    runs = runs.set_index("run_id")
     runs["commit"] = runs["commit"].where(runs["commit"] != "", runs["version_commit"])
     return runs
 
@@ -280,7 +285,11 @@ def _values(series_list, runs, trimmed, alias=None) -> dict:
             "n": grids["n"][k].tolist() if has["n"][k] else None,
             "ci_low": grids["ci_low"][k].tolist() if intervals else None,
             "ci_high": grids["ci_high"][k].tolist() if intervals else None,
+            "replicates": None,
+            "sd": None,
         }
+    if any(series.replicated for series in series_list):
+        place_sets(shaped, series_list, run_ids, alias, _rounded)
     return shaped
 
 
@@ -294,7 +303,10 @@ def _rounded(values):
 
 
 def _empty(length):
-    return {"value": [math.nan] * length, "n": None, "ci_low": None, "ci_high": None}
+    return {
+        "value": [math.nan] * length, "n": None, "ci_low": None, "ci_high": None,
+        "replicates": None, "sd": None,
+    }  # fmt: skip
 
 
 def _baseline_values(pin, series_list, dataset) -> dict:

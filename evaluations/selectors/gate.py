@@ -48,6 +48,7 @@ class PinRow(NamedTuple):
     version: str
     dataset_version: str
     run_created_at: datetime | None = None  # with run_id, names the run in baseline_results
+    seed: int | None = None  # the pinned run's: a seeded run may stand in a replicate set
 
 
 # The reads of every post's gate (pins, rules, baseline values) are written in SQL: building
@@ -58,7 +59,7 @@ def pin_rows(*, model, dataset_name, branch, limit) -> list[PinRow]:
     """The latest ``limit`` pins as plain rows, newest first (the gate's hot path)."""
     rows = _fetch(
         f"""
-        SELECT p.pinned_at, p.run_id, v.label, d.version, r.created_at
+        SELECT p.pinned_at, p.run_id, v.label, d.version, r.created_at, r.seed
         FROM {_table(BaselinePin)} p
         JOIN {_table(ModelVersion)} v ON v.id = p.model_version_id
         JOIN {_table(EvaluationRun)} r ON r.id = p.run_id
@@ -71,8 +72,8 @@ def pin_rows(*, model, dataset_name, branch, limit) -> list[PinRow]:
         [model.pk, dataset_name, branch, limit],
     )
     return [
-        PinRow(_aware(pinned_at), run_id, version, dataset_version, _aware(created_at))
-        for pinned_at, run_id, version, dataset_version, created_at in rows
+        PinRow(_aware(pinned_at), run_id, version, dataset_version, _aware(created_at), seed)
+        for pinned_at, run_id, version, dataset_version, created_at, seed in rows
     ]
 
 

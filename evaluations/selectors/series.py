@@ -9,8 +9,15 @@ from django.db import connection
 from django.db.models import Q
 from django.http import Http404
 
-from evaluations.models import MetricResult, ModelVersion, Series
-from evaluations.models.points import POINT_FIELDS, encode_point
+from evaluations.models import EvaluationRun, MetricResult, ModelVersion, ReplicateSet, Series
+from evaluations.models.points import (
+    POINT_FIELDS,
+    REPLICATE_FIELDS,
+    encode_point,
+    with_single_run,
+)
+
+from .replicates import merged_points, replicate_sets
 
 # Bounds how long a read may miss a change made behind the API's back (admin deletions).
 SERIES_CACHE_SECONDS = 3600
@@ -54,16 +61,23 @@ def series_points(*, series, limit=None) -> list[dict]:
         .order_by("-recorded_at", "-run_id")
         .values_list("model_version_id", "value", "n", "ci_low", "ci_high", "run_id", "recorded_at")
     )
-    if limit is not None:
+    sets = replicate_sets(series_ids=[series.pk]) if series.replicated else {}
+    # With sets, members fall out of the rows: the limit applies after the merge.
+    if limit is not None and not sets:
         rows = rows[:limit]
     rows = list(rows)
     # All the model's versions: cheaper than an IN list of thousands of ids.
     labels = dict(ModelVersion.objects.filter(model_id=series.model_id).values_list("pk", "label"))
+    single = dict(zip(REPLICATE_FIELDS, (1, None), strict=True))
     # Plain dicts: at 5,000 points a serializer per point costs more than the query.
-    return [
-        dict(zip(POINT_FIELDS, (labels[version_id], *rest), strict=True))
+    points = [
+        {**dict(zip(POINT_FIELDS, (labels[version_id], *rest), strict=True)), **single}
         for version_id, *rest in reversed(rows)
     ]
+    if sets:
+        points = merged_points(points, sets.get(series.pk, []), labels)
+        points = points[-limit:] if limit is not None else points
+    return points
 
 
 def series_points_json(*, series, limit=None) -> bytes:
@@ -76,7 +90,9 @@ def series_points_json(*, series, limit=None) -> bytes:
     cached = cache.get(key)
     if cached is not None and cached[0] == touched:
         return cached[-1]
-    known = Known(*cached[1:]) if cached is not None and limit is None else None
+    # A replicated series is read whole: a new seed changes a point already cached.
+    appendable = cached is not None and limit is None and not series.replicated
+    known = Known(*cached[1:]) if appendable else None
     fresh = _appended(series, known) if known is not None else None
     fresh = fresh if fresh is not None else _points_json(series, limit)
     cache.set(key, (touched, *fresh), timeout=SERIES_CACHE_SECONDS)
@@ -131,6 +147,16 @@ def _points_json_from_sql(series, limit):
     query reads only the series' own rows: a join to the versions here, on tables not yet
     analysed (a bulk load a minute old), led the planner to a nested loop that read the whole
     series once per version (0.4 s at 5,000 points)."""
+    points = _merged_from_sql(series, limit) if series.replicated else _stored(series, limit)
+    if not points:
+        return Known(0, None, b"[]")
+    points.reverse()
+    last = orjson.loads(points[-1])
+    payload = ("[" + ",".join(points) + "]").encode()
+    return Known(len(points), (datetime.fromisoformat(last["at"]), last["run_id"]), payload)
+
+
+def _stored(series, limit):
     results, versions = MetricResult._meta.db_table, ModelVersion._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -144,13 +170,36 @@ def _points_json_from_sql(series, limit):
             """,
             [series.pk, limit],
         )
-        points = [point for (point,) in cursor.fetchall()]
-    if not points:
-        return Known(0, None, b"[]")
-    points.reverse()
-    last = orjson.loads(points[-1])
-    payload = ("[" + ",".join(points) + "]").encode()
-    return Known(len(points), (datetime.fromisoformat(last["at"]), last["run_id"]), payload)
+        return [with_single_run(point) for (point,) in cursor.fetchall()]
+
+
+def _merged_from_sql(series, limit):
+    """A replicated series' points, newest first: its results but those of a replicate set's
+    members (a seeded run of a version that has a set here: a hashed list of run ids, read
+    once, rather than a lookup per row), and the sets' stored points."""
+    results, versions = MetricResult._meta.db_table, ModelVersion._meta.db_table
+    sets, runs = ReplicateSet._meta.db_table, EvaluationRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT point, merged FROM (
+                SELECT coalesce(r.point, (SELECT {_POINT_SQL} FROM {versions} AS v
+                                          WHERE v.id = r.model_version_id)) AS point,
+                       false AS merged, r.recorded_at, r.run_id
+                FROM {results} AS r
+                WHERE r.series_id = %s AND r.run_id NOT IN (
+                    SELECT ru.id FROM {sets} AS s
+                    JOIN {runs} AS ru ON ru.model_version_id = s.model_version_id
+                    WHERE s.series_id = %s AND ru.seed IS NOT NULL)
+                UNION ALL
+                SELECT point, true, recorded_at, run_id FROM {sets} WHERE series_id = %s
+            ) AS points
+            ORDER BY recorded_at DESC, run_id DESC
+            LIMIT %s
+            """,
+            [series.pk, series.pk, series.pk, limit],
+        )
+        return [point if merged else with_single_run(point) for point, merged in cursor]
 
 
 def _appended(series, known: Known) -> Known | None:
@@ -170,7 +219,7 @@ def _appended(series, known: Known) -> Known | None:
         return None
     if not rows:
         return known
-    added = [encode_point(*row) for row in rows]
+    added = [with_single_run(encode_point(*row).decode()).encode() for row in rows]
     old = known.payload[1:-1]
     joined = b"[" + b",".join([old, *added] if old else added) + b"]"
     return Known(known.count + len(rows), (rows[-1][-1], rows[-1][-2]), joined)

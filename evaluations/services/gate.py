@@ -8,7 +8,7 @@ from django.db import connection
 
 from evaluations import selectors
 from evaluations.models import EvaluationRun, MetricDefinition, MetricResult
-from evaluations.services import alerts, branches, findings
+from evaluations.services import alerts, branches, findings, replicates
 from trackerclient import gate, metric_catalog, stats
 
 
@@ -18,7 +18,7 @@ def evaluate_gate(*, run) -> gate.Verdict:
     model = run.model_version.model
     return _evaluate(
         model=model,
-        candidate=_candidate(run),
+        candidate=replicates.gate_candidate(run, _candidate(run)),
         dataset_name=run.dataset.name,
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
@@ -53,7 +53,7 @@ def _judge(run, inputs) -> gate.Verdict:
         )
     return _evaluate_on(
         inputs[key],
-        candidate=_candidate(run),
+        candidate=replicates.gate_candidate(run, _candidate(run)),
         dataset_version=run.dataset.version,
         version_label=run.model_version.label,
     )
@@ -151,6 +151,11 @@ def _check_data(check, isfinite=math.isfinite):
         "q_value": None if q_value is None or not isfinite(q_value) else float(q_value),
         "method": check.method,
         "budget_used": None if used is None or not isfinite(used) else float(used),
+        "replicates": check.replicates,
+        "baseline_replicates": check.baseline_replicates,
+        # The seeds' spreads: finite whenever set (trackerclient.replicates bounds them).
+        "sd": check.sd,
+        "baseline_sd": check.baseline_sd,
     }
 
 
@@ -252,8 +257,16 @@ class _GateInputs:
         return gate.Baseline(
             version=pin.version,
             dataset_version=pin.dataset_version,
-            results={r.key: r for r in self.results(pin.run_id, pin.run_created_at)},
+            results={r.key: r for r in self._pinned_results(pin)},
         )
+
+    def _pinned_results(self, pin):
+        """The pinned run's results; a seeded run's as its replicate sets, read afresh (the
+        results are remembered per process, while a set grows with each seed)."""
+        results = self.results(pin.run_id, pin.run_created_at)
+        if pin.seed is None:
+            return results
+        return replicates.with_replicate_sets(run_id=pin.run_id, results=results)
 
     def rules(self) -> list[gate.Rule]:
         if self._rules is None:
@@ -286,7 +299,7 @@ class _GateInputs:
             )  # fmt: skip
             return selectors.PinRow(
                 pin.pinned_at, pin.run_id, pin.model_version.label, pin.run.dataset.version,
-                pin.run.created_at,
+                pin.run.created_at, pin.run.seed,
             )  # fmt: skip
         return self._pins[-1]
 

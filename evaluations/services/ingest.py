@@ -31,7 +31,7 @@ from evaluations.models import (
 )
 from evaluations.models.points import point_encoder
 from evaluations.queue import queue_analysis
-from evaluations.services import branches, rows
+from evaluations.services import branches, replicates, rows
 from trackerclient import metric_catalog
 
 
@@ -232,6 +232,8 @@ def _create_runs(project, payloads, digests):
         # result may point at it (the results have no constraint to say so). Every series is
         # locked now until commit; the caller forgets what it remembered and tries again.
         raise IntegrityError("a series of these runs was deleted meanwhile")
+    # After the series' rows are locked: concurrent seeds of a version summarise in turn.
+    replicates.record_replicate_sets(runs=runs)
     if needing_job:
         transaction.on_commit(lambda: _schedule_analysis(needing_job), robust=True)
     return runs

@@ -19,6 +19,7 @@ def run_page(request, run_id):
         "project": project,
         "verdict": gate.run_verdict(run=run),
         "branch_path": links.branch_path(run),
+        "siblings": selectors.replicate_siblings(run=run),
         # As CI posted it (JSON), not as Python would print it.
         "metadata": json.dumps(run.metadata, indent=2, sort_keys=True, ensure_ascii=False),
     }

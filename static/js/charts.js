@@ -48,12 +48,18 @@
   // against and each point still says whose it is.
   const MUTED = "#CC79A7";
 
+  // A replicate set's point: the mean of its seeds, with their standard deviation.
+  function seedsText(series, i) {
+    const k = series.replicates ? series.replicates[i] : null;
+    return k && k > 1 ? " (mean of " + k + " seeds ± " + fmt(series.sd[i]) + ")" : "";
+  }
+
   // ``line``: how the values are drawn with another line beneath (null without one):
   // {name, role ("value" the line shown, "over" the reference), muted}.
   function valueTrace(metric, series, colour, named, line) {
     const custom = series.value.map((v, i) => [
       plain(runs.commit[i] || "—"), runs.at[i], series.n && series.n[i] !== null ? series.n[i] : "—",
-      runs.run_id[i], plain(runs.branch[i]),
+      runs.run_id[i], plain(runs.branch[i]), seedsText(series, i),
     ]);
     const label = line ? (named ? series.slice + " · " : "") + line.name : named ? series.slice : metric.name;
     const trace = {
@@ -68,7 +74,7 @@
       line: {color: colour, width: 1.8},
       marker: {size: 5, color: colour},
       hovertemplate:
-        "<b>%{x}</b> " + (line || named ? plain(label) + " " : "") + "%{y}" +
+        "<b>%{x}</b> " + (line || named ? plain(label) + " " : "") + "%{y}%{customdata[5]}" +
         (line ? "<br>on %{customdata[4]}" : "") +
         "<br>commit %{customdata[0]}<br>run at %{customdata[1]} UTC<br>n = %{customdata[2]}" +
         "<br><i>click to open run %{customdata[3]}</i><extra></extra>",

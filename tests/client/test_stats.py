@@ -170,3 +170,44 @@ def test_mcnemar_matches_scipy_binomial_test_at_large_counts(broken, fixed):
     expected = scipy_stats.binomtest(broken, broken + fixed, 0.5, alternative="greater").pvalue
 
     assert stats.mcnemar_worse_pvalue(broken, fixed) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("t", "df"),
+    [(0.0, 1), (0.5, 3), (2.3, 1), (-1.2, 7.3), (10.0, 2.5), (40.0, 200), (3.0, 0.5), (1.5, 1e4),
+     (-30.0, 2)],
+)  # fmt: skip
+def test_student_t_tail_matches_scipy(t, df):
+    assert stats.student_t_sf(t, df) == pytest.approx(scipy_stats.t.sf(t, df), rel=1e-9, abs=1e-300)
+
+
+@pytest.mark.parametrize(("p", "df"), [(0.975, 1), (0.975, 2), (0.975, 999), (0.6, 3.3), (0.01, 4)])
+def test_student_t_quantile_matches_scipy(p, df):
+    assert stats.student_t_ppf(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("base", "new", "higher"),
+    [([0.91, 0.92, 0.915], [0.90, 0.895, 0.905, 0.9], True),
+     ([0.91, 0.92], [0.93, 0.925, 0.94], True),
+     ([41.0, 44.5, 40.2, 43.1], [47.0, 45.2, 49.9], False)],
+)  # fmt: skip
+def test_welch_matches_scipy(base, new, higher):
+    p, t, df = stats.welch_worse_pvalue(
+        (np.mean(base), np.std(base, ddof=1), len(base)),
+        (np.mean(new), np.std(new, ddof=1), len(new)),
+        higher_is_better=higher,
+    )
+    reference = scipy_stats.ttest_ind(
+        base, new, equal_var=False, alternative="greater" if higher else "less"
+    )
+    assert p == pytest.approx(reference.pvalue, rel=1e-9)
+    assert abs(t) == pytest.approx(abs(reference.statistic))
+    assert df == pytest.approx(reference.df)
+
+
+def test_welch_takes_a_single_run_as_one_draw_with_the_sets_spread():
+    p, t, df = stats.welch_worse_pvalue((0.91, 0.01, 4), (0.88, 0.0, 1))
+    assert df == 3
+    assert t == pytest.approx(0.03 / math.sqrt(0.01**2 / 4 + 0.01**2))
+    assert p == pytest.approx(scipy_stats.t.sf(t, 3), rel=1e-9)
