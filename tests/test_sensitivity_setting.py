@@ -207,9 +207,10 @@ def test_the_page_shows_whatever_figures_were_measured(client, project, monkeypa
     page = client.get(SETTINGS).content.decode()
     strict = page[page.index('value="strict"') : page.index('value="balanced"')]
 
-    assert "false alarms per 1000: white 0.21, heteroscedastic 0.6" in strict
-    assert "recall: step 3 sigma 0.874" in strict
-    assert "median delay: drift 7" in strict
+    # Known keys in words, shares as percentages; unknown keys as written.
+    assert "false alarms per 1,000 points: white noise 0.21, heteroscedastic 0.6" in strict
+    assert "found: step 3 sigma 87%" in strict
+    assert "median delay in points: drift 7" in strict
     assert "seconds per series: 0.00081" in strict
     assert page[page.index('value="balanced"') :].count("not measured yet") == 2
 

@@ -82,6 +82,29 @@ def _set_sensitivity(request, project):
     return redirect("project-settings", project_name=project.name)
 
 
+# What the detection benchmark's keys mean, in words (sensitivity_figures.json; a key not here
+# is shown as it is written).
+FIGURE_WORDS = {
+    "false_alarms_per_1000": "false alarms per 1,000 points",
+    "white": "white noise",
+    "t3": "heavy tails (Student t, 3 df)",
+    "outliers": "lone outliers",
+    "ar1": "correlated noise (AR(1), φ 0.5)",
+    "hetero": "uneven noise",
+    "recall": "found",
+    "median_delay": "median delay in points",
+    "step_1sigma": "1\N{GREEK SMALL LETTER SIGMA} step",
+    "step_2sigma": "2\N{GREEK SMALL LETTER SIGMA} step",
+    "drift_2sigma_50": "2\N{GREEK SMALL LETTER SIGMA} drift over 50 versions",
+    "drift_2sigma_50_found_within_33": (
+        "2\N{GREEK SMALL LETTER SIGMA} drift over 50 versions found within 33"
+    ),
+    "seeds": "benchmark seeds",
+    "series_per_scenario": "series per case",
+}
+SHARES = {"recall", "drift_2sigma_50_found_within_33"}  # shown as percentages
+
+
 def _sensitivity_choices(project) -> list[dict]:
     """Each setting with what the detection benchmark measured of it, whatever it measured:
     ``figures`` is a list of (what, [(under what, value)]) in the order measured (a figure
@@ -92,17 +115,25 @@ def _sensitivity_choices(project) -> list[dict]:
         figures = []
         for key, value in measured.get(name, {}).items():
             cases = value.items() if isinstance(value, dict) else [("", value)]
+            share = key in SHARES
             figures.append(
-                (key.replace("_", " "), [(k.replace("_", " "), _figure(v)) for k, v in cases])
+                (_words(key), [(_words(case), _figure(v, share=share)) for case, v in cases])
             )
         choices.append({"name": name, "current": name == project.sensitivity, "figures": figures})
     return choices
 
 
-def _figure(value) -> str:
-    """A measured figure in three significant digits (0.93, 1.4, 0.0005), or as stored."""
+def _words(key) -> str:
+    return FIGURE_WORDS.get(key, key.replace("_", " "))
+
+
+def _figure(value, *, share=False) -> str:
+    """A measured figure in three significant digits (0.93, 1.4, 0.0005), a share as a
+    percentage, a list as its items, or as stored."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value:.3g}"
+        return f"{value:.0%}" if share else f"{value:.3g}"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
     return str(value)
 
 
