@@ -16,8 +16,13 @@ How a series is judged (each step cites its method in its module):
      ties-corrected Mann-Kendall test over the fall and as many points before it.
    Each must also find the latest ``recent`` points still below the level before the change
    (``changepoint.recent_drop``), so a regression that was fixed stops counting. The tests
-   behind one shape must all agree (the largest of their p-values counts); the fall's p-value
-   is twice the smaller of the two shapes' (Bonferroni). The shape reported is the one whose
+   behind one shape must all agree (the largest of their p-values counts).
+   A third test, sequential, complements the step scan for small shifts found early: a
+   one-sided CUSUM (Page 1954) of the standardised points against the level before its
+   excursion (``sequential.cusum_drop``), its p-value Wald's bound exp(-2 k S). The fall's
+   p-value is a weighted Bonferroni over the three (Holm 1979): the CUSUM's p-value over
+   ``sequential_weight``, each scan's over half the rest, the smallest counting; a fall the
+   CUSUM finds is a step that starts where its excursion began. The shape reported is the one whose
    tests hold, or the better fit when both do (``shape.is_drift``); a drift's slope is the
    Theil-Sen slope since its onset.
    Correlated noise: the residuals around the fit the scans found (the step's two levels or
@@ -60,6 +65,7 @@ from .noise import autocorrelation
 from .results import Degradation, SeriesAnalysis, Trend
 from .sensitivity import DEFAULT_SENSITIVITY, Sensitivity
 from .sensitivity import sensitivity as preset
+from .sequential import cusum_drop
 from .series import PreparedSeries, prepare
 from .shape import is_drift
 from .trend import Onset, mann_kendall, onset_scan, theil_sen
@@ -74,6 +80,7 @@ WINDOW = 100
 STEP_MIN_BEFORE = 5
 STEP_MIN_AFTER = 3
 DRIFT_MIN_AFTER = 6
+SEQUENTIAL_MIN_AFTER = 1
 
 
 def _check_magnitudes(values, *limits):
@@ -161,10 +168,23 @@ def _not_analysed(points: int, reason: str) -> SeriesAnalysis:
 class _Fall:
     """The tests of step 2 on one prepared series, and the degradation they support."""
 
-    def __init__(self, step: Step, onset: Onset, p_drift: float, setting: Sensitivity, drift: bool):
+    def __init__(
+        self,
+        step: Step,
+        onset: Onset,
+        p_drift: float,
+        setting: Sensitivity,
+        drift: bool,
+        sequential: Step,
+    ):
         self.step, self.onset, self.recent = step, onset, setting.recent
-        self.p_value = min(1.0, 2.0 * min(step.p_value, p_drift))
+        scan_weight = (1.0 - setting.sequential_weight) / 2.0
+        p_scan = min(step.p_value, p_drift) / scan_weight
+        p_sequential = sequential.p_value / setting.sequential_weight
+        self.p_value = min(1.0, p_scan, p_sequential)
         self.kind = None if self.p_value > setting.alpha else ("drift" if drift else "step")
+        if self.kind == "step" and p_sequential < step.p_value / scan_weight:
+            self.step = sequential  # the CUSUM found it: its excursion's start is the step
 
     @classmethod
     def find(cls, series: PreparedSeries, setting: Sensitivity) -> "_Fall":
@@ -181,16 +201,25 @@ class _Fall:
         )
         onset = onset_scan(clean, sigma, dof=dof, min_after=DRIFT_MIN_AFTER, min_before=1)
         p_drift = _drift_p_value(series, onset, setting)
+        sequential = cusum_drop(
+            clean,
+            _sequential_sigma(series),
+            min_before=STEP_MIN_BEFORE,
+            min_after=SEQUENTIAL_MIN_AFTER,
+            reference=setting.reference,
+        )
         # the shape: whichever test holds, and the better fit when both do
         alpha = setting.alpha
-        step_holds, drift_holds = 2 * step.p_value <= alpha, 2 * p_drift <= alpha
+        scan_alpha = alpha * (1.0 - setting.sequential_weight) / 2.0
+        sequential_holds = sequential.p_value <= alpha * setting.sequential_weight
+        split = step.index if step.p_value <= scan_alpha else sequential.index
+        step_holds = step.p_value <= scan_alpha or sequential_holds
+        drift_holds = p_drift <= scan_alpha
         drift = drift_holds and (
             not step_holds
-            or is_drift(
-                clean, sigma, split=step.index, onset=onset.start, reference=setting.reference
-            )
+            or is_drift(clean, sigma, split=split, onset=onset.start, reference=setting.reference)
         )
-        return cls(step, onset, p_drift, setting, drift)
+        return cls(step, onset, p_drift, setting, drift, sequential)
 
     def residuals(self, series: PreparedSeries) -> np.ndarray:
         """The clipped points less the better (least-squares) of the two fits the scans found:
@@ -235,6 +264,14 @@ class _Fall:
             slope=series.original(slope),
             intercept=series.original(intercept - slope * first),
         )
+
+
+def _sequential_sigma(series: PreparedSeries) -> np.ndarray:
+    """Each point's noise for the CUSUM: the root mean square of the clipped series' first
+    differences over sqrt(2) (raised for autocorrelation), or the point's sampling error."""
+    noise = series.noise
+    scatter = float(np.sqrt(np.mean(np.diff(series.clean) ** 2) / 2.0))
+    return np.maximum(np.maximum(scatter * noise.inflation, series.sampling), 1e-300)
 
 
 def _drift_p_value(series: PreparedSeries, onset: Onset, setting: Sensitivity) -> float:

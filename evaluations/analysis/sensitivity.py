@@ -47,6 +47,9 @@ class Sensitivity:
     - ``assumed_autocorrelation``: the lag-1 autocorrelation allowed for where the window is
       too short to measure it (under 30 points), where a wander of correlated noise and a
       step look alike.
+    - ``sequential_weight``: the share of ``alpha`` spent on the CUSUM of the latest points
+      (``sequential.py``), the rest split evenly between the step and drift scans: more finds
+      small steps sooner, at more false alarms on correlated noise.
     """
 
     name: str
@@ -55,6 +58,7 @@ class Sensitivity:
     recent: int = 5
     autocorrelation_z: float = 2.0
     assumed_autocorrelation: float = 0.0
+    sequential_weight: float = 0.06
 
 
 # Tuned on seed 1 of ``benchmarks/detection.py``, whose held-out seeds measured the figures in
