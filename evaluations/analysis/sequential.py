@@ -1,23 +1,23 @@
 """A sequential test for a level that has just fallen: a one-sided CUSUM (Page 1954) of the
-standardised residuals against the level before the change, the complement of the step scan
+standardised points against the level before the change, the complement of the step scan
 (``changepoint.last_step``) for small shifts found early.
 
 The scan compares two means at every split and pays a Bonferroni factor for them all; a CUSUM
 accumulates the evidence point by point, each point's drop below the reference level less an
-allowance ``k`` (half the shift it is tuned to, in noise units), and forgets what is older than
-its last restart, so it reaches a 1 sigma shift within a few points more than the shift's own
-average run length. The service re-analyses a series after every new point and keeps no state,
-so the CUSUM is recomputed over the window: for every start j, the sum over the points since j
-of (reference - y_i) / sigma_i less k per point, where the reference is the weighted mean of
-the ``reference`` points before j (the self-starting form, Hawkins 1987, with the reference
-frozen at the start of the excursion). The estimated reference adds its own error to every
-point of the sum; the sum is scaled by sqrt(m / (m + Q^2 var(reference))) so that its random
-part has the variance m of m independent unit points again. The statistic is the largest such
-sum, the CUSUM's current value S; under no change, with normal increments of mean -k and unit
-variance, P(S > s) <= exp(-2 k s) (Wald's inequality for the maximum of a random walk; Siegmund
-1985, ch. 2), which is the p-value reported. ``sigma`` is each point's noise as the tests of
-averages see it (raised to the long-run scatter when the noise is autocorrelated), so that the
-wander of correlated evaluations is not summed as evidence.
+allowance ``k`` (half the 1 sigma shift it is tuned to), and forgets what came before its
+excursion began. The service re-analyses a series after every new point and keeps no state, so
+the CUSUM is recomputed over the window: for every start j, the sum over the points since j of
+(reference_j - y_i) / sigma_i less k per point, where reference_j is the weighted mean of the
+``reference`` points before j (a self-starting CUSUM, Hawkins 1987, its reference frozen at the
+start of the excursion). Each point's term is winsorised at ``CLIP`` (a Huber-type CUSUM, so
+that heavy tails do not pile up evidence), and the estimated reference adds its error to every
+term: the sum is scaled by sqrt(m / (m + Q^2 var(reference))), Q the sum of 1 / sigma_i, so
+that its random part has the variance m of m independent unit terms again. The statistic S is
+the largest such sum, the CUSUM's current value; with terms of mean -k and at most unit
+variance, P(S > s) <= exp(-2 k s) (Wald's inequality for the maximum of a random walk;
+Siegmund 1985, ch. 2), which is the p-value reported. The caller's ``sigma`` carries the
+allowance for autocorrelated noise (the long-run scatter of AR(1) noise), so that the wander
+of correlated evaluations is not summed as evidence.
 """
 
 import numpy as np
