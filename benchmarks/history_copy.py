@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import orjson
 
+from evaluations.analysis.sensitivity import DEFAULT_SENSITIVITY
+
 from .history_data import START, values_of
 
 RESULT_COLUMNS = (
@@ -61,8 +63,9 @@ def write_catalogue(cursor, plans, catalogue):
     ids["project"] = copy_keyed(
         cursor, "evaluations_project", projects,
         ("name", "created_at", "default_branch", "long_lived_branches", "analyse_every_branch",
-         "archive_branches_after_days"),
-        lambda name, _: (name, START, "main", ["release/*", "release-*"], False, 30),
+         "archive_branches_after_days", "sensitivity"),
+        lambda name, _: (name, START, "main", ["release/*", "release-*"], False, 30,
+                         DEFAULT_SENSITIVITY),
     )  # fmt: skip
     datasets = {}
     for plan in plans:

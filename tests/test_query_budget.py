@@ -81,10 +81,10 @@ def test_a_gated_post_of_twenty_metrics_costs_twelve_queries(gated, django_asser
     # In a burst of posts (CI posting a version's datasets and slices) the series are still
     # due for analysis: the post queues no job, as in the benchmark.
     Series.objects.update(dirty=True)
-    # Token; BEGIN, version, run, results, series flags, COMMIT; the gate's current pin,
-    # baseline values and rules (the marks only if one was made since a budget started);
-    # the series' open threshold breaches; the verdict stored with the run (so that pages show
-    # it without judging again).
+    # Token; BEGIN, version, run, results, series locked, series flags, COMMIT; the gate's
+    # current pin and rules (the baseline's values are remembered, the marks read only if one
+    # was made since a budget started); the series' open threshold breaches; the verdict
+    # stored with the run (so that pages show it without judging again).
     with django_assert_max_num_queries(12):
         response = gated.post("/api/v1/runs/", body("1.2"), format="json")
 

@@ -317,27 +317,27 @@ def _mark_dirty(project, series_ids, now):
     concurrent posts free of deadlocks.
     """
     if connection.vendor == "postgresql":
-        # One round trip: lock, read the old flags and set the new ones.
+        # Locked first, alone (rows.lock_in_order): the update then finds every row as it
+        # left it, with nothing to check again.
+        was_dirty = dict(rows.lock_in_order(Series, series_ids, ("id", "dirty")))
         table, branches_table = Series._meta.db_table, Branch._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 UPDATE {table} AS s SET dirty = true, touched_at = %s, watched = true,
                     generation = s.generation + 1,
-                    due_since = CASE WHEN old.dirty THEN s.due_since ELSE %s END,
-                    queued_at = CASE WHEN old.dirty THEN s.queued_at ELSE %s END
-                FROM (SELECT s2.id, s2.dirty FROM {table} s2
-                      JOIN {branches_table} b ON b.id = s2.branch_id
-                      WHERE s2.id = ANY(%s) AND (b.long_lived OR b.name = %s OR %s)
-                      ORDER BY s2.id FOR NO KEY UPDATE OF s2) AS old
-                WHERE s.id = old.id
-                RETURNING s.id, old.dirty
+                    due_since = CASE WHEN s.dirty THEN s.due_since ELSE %s END,
+                    queued_at = CASE WHEN s.dirty THEN s.queued_at ELSE %s END
+                FROM {branches_table} b
+                WHERE s.id = ANY(%s) AND b.id = s.branch_id
+                    AND (b.long_lived OR b.name = %s OR %s)
+                RETURNING s.id
                 """,
                 [now, now, now, list(series_ids), project.default_branch,
                  project.analyse_every_branch],
             )  # fmt: skip
-            flags = cursor.fetchall()
-        return {pk for pk, _ in flags}, sorted(pk for pk, was_dirty in flags if not was_dirty)
+            watched = {pk for (pk,) in cursor.fetchall()}
+        return watched, sorted(pk for pk in watched if not was_dirty[pk])
     watched = Q(branch__long_lived=True) | Q(branch__name=project.default_branch)
     if project.analyse_every_branch:
         watched = Q()

@@ -134,3 +134,33 @@ def _fetch(model_cls, scope, key_fields, keys):
         if key in keys:
             found[key] = row
     return found
+
+
+def lock_in_order(model_cls, ids, columns=("id",)) -> list[tuple]:
+    """Lock the rows of ``model_cls`` with these ids until the transaction ends, in id order
+    (as every writer of them locks them: no deadlock), as an update locks them (rows that
+    merely refer to them may still be written); answers ``columns`` of each row found, as it
+    is once locked.
+
+    On PostgreSQL the ids are joined as a set rather than tested with ``id = ANY(array)``: a
+    row another transaction changed while this one waited is checked again against the
+    query, and checking it against an array of a thousand ids, a thousand rows over, cost
+    PostgreSQL more than the rest of the post (tripling its CPU when posts and analysis jobs
+    met on the same series)."""
+    ids = sorted(ids)
+    table = model_cls._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join('t.' + column for column in columns)} "
+                f"FROM unnest(%s::bigint[]) AS k(id) JOIN {table} t ON t.id = k.id "
+                "ORDER BY t.id FOR NO KEY UPDATE OF t",
+                [ids],
+            )
+            return cursor.fetchall()
+    return list(
+        model_cls.objects.select_for_update()
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(*("pk" if column == "id" else column for column in columns))
+    )

@@ -23,7 +23,7 @@ from evaluations import selectors
 from evaluations.analysis import detect
 from evaluations.analysis.sensitivity import sensitivity
 from evaluations.models import Finding, Series
-from evaluations.services import alerts, findings
+from evaluations.services import alerts, findings, rows
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def _lock_in_order(series_ids) -> list[int]:
     """Lock the series rows in id order, as posts lock them, so that the updates that follow
     in the transaction cannot deadlock with a post; the ids, sorted."""
     ids = sorted(series_ids)
-    list(Series.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+    rows.lock_in_order(Series, ids)
     return ids
 
 
