@@ -51,3 +51,15 @@ class LineFilterSet(django_filters.FilterSet):
         if not value or value == ANY:
             return queryset
         return queryset.filter(**{self.environment_field: value})
+
+
+class SeriesLineFilterSet(LineFilterSet):
+    """The line filters, and ``dataset``, ``metric`` and ``slice``, for lists of things that
+    belong to a series (findings, missed regressions)."""
+
+    branch_field = "series__branch__name"
+    environment_field = "series__environment"
+
+    dataset = django_filters.CharFilter(field_name="series__dataset__name")
+    metric = django_filters.CharFilter(field_name="series__metric__name")
+    slice = django_filters.CharFilter(field_name="series__slice")

@@ -12,17 +12,11 @@ from evaluations.models import ChangeMark, Finding
 from evaluations.services import findings, missed
 
 from . import finding_serializers as s
-from .filters import LineFilterSet
+from .filters import SeriesLineFilterSet
 
 
-class FindingFilter(LineFilterSet):
-    branch_field = "series__branch__name"
-    environment_field = "series__environment"
-
+class FindingFilter(SeriesLineFilterSet):
     model = django_filters.CharFilter(field_name="series__model__name")
-    dataset = django_filters.CharFilter(field_name="series__dataset__name")
-    metric = django_filters.CharFilter(field_name="series__metric__name")
-    slice = django_filters.CharFilter(field_name="series__slice")
     status = django_filters.ChoiceFilter(choices=Finding.Status.choices)
     kind = django_filters.ChoiceFilter(choices=Finding.Kind.choices)
 

@@ -1,6 +1,5 @@
 """Missed regressions of a model's series: mark, list, read and withdraw."""
 
-import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -12,17 +11,10 @@ from evaluations.selectors import missed as missed_selectors
 from evaluations.services import missed
 
 from . import missed_serializers as s
-from .filters import LineFilterSet
+from .filters import SeriesLineFilterSet
 
 
-class MissedFilter(LineFilterSet):
-    branch_field = "series__branch__name"
-    environment_field = "series__environment"
-
-    metric = django_filters.CharFilter(field_name="series__metric__name")
-    dataset = django_filters.CharFilter(field_name="series__dataset__name")
-    slice = django_filters.CharFilter(field_name="series__slice")
-
+class MissedFilter(SeriesLineFilterSet):
     class Meta:
         model = MissedRegression
         fields = []
