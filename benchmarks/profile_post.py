@@ -23,6 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from benchmarks import stack
+from benchmarks.api import SUITE_RULES
 
 PHASES = (
     ("parse the JSON", "rest_framework/request.py", "_parse"),
@@ -30,13 +31,6 @@ PHASES = (
     ("store the run and results", "evaluations/services/ingest.py", "ingest_runs"),
     ("judge the gate", "evaluations/services/gate.py", "judge_runs"),
     ("render the answer", "rest_framework/response.py", "rendered_content"),
-)
-
-
-RULES = (  # benchmarks.api's SUITE_RULES
-    {"metric": "metric_00", "max_drop": 0.01, "significance": 0.05},
-    {"metric": "metric_01", "max_drop_pct": 2},
-    {"metric": "metric_02", "min": 0.5},
 )
 
 
@@ -111,7 +105,7 @@ def profile(args):
     pinned = client.put("/api/v1/models/suite-model/baseline/",
                         {"dataset": "suite", "version": "1.0"}, format="json")  # fmt: skip
     rules = [client.post("/api/v1/models/suite-model/thresholds/", rule, format="json")
-             for rule in RULES]  # fmt: skip
+             for rule in SUITE_RULES]  # fmt: skip
     for response in [pinned, *rules]:
         if response.status_code >= 300:
             raise stack.BenchError(f"{response.status_code}: {response.content[:300]!r}")
