@@ -16,6 +16,11 @@ around 40; lengths log-uniform over 10-500 points, changes starting after 12-300
 - ``drift_2sigma_50``: a fall of 2 sigma spread linearly over 50 versions, found by 10
   points after its end (and the share found within 33 versions of its start).
 
+Beside them, a ``bound`` (``benchmarks/detection_bound.py``): a CUSUM told what no detector
+knows (the noise's scale, and that it is white), its threshold calibrated on the run's own
+white-noise series to 1 false alarm per 1,000 points: what the recall targets allow at the
+false-alarm target.
+
 The peers (``benchmarks/detection_peers.py``) need Otava and ruptures, which live in
 ``.bench-venv`` (``make bench-venv``) so that their pins never meet the service's: this script
 runs that module there as a subprocess, fed the same series (oriented, worse down) as JSON.
@@ -46,6 +51,7 @@ from evaluations.analysis.sensitivity import (
     sensitivity,
 )
 
+from .detection_bound import ALLOWANCE, bound_flags
 from .detection_cases import Case, Scenario, Score, make_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,10 +135,12 @@ def measure(
     seeds: list[int], count: int, setting: Sensitivity, workers: int, peers: bool
 ) -> dict[str, dict[str, Score]]:
     """Per detector and scenario, the tallies over all ``seeds``."""
-    names = DETECTORS if peers else ("ours",)
+    names = (*(DETECTORS if peers else ("ours",)), "bound")
     scores = {name: {s.name: Score() for s in scenarios(count)} for name in names}
+    every = []
     for seed in seeds:
         cases = make_cases(scenarios(count), seed)
+        every += cases
         plain = [c for _, c in cases]
         with ProcessPoolExecutor(max_workers=workers) as pool:
             ours = list(pool.map(partial(our_flags, setting=setting), plain, chunksize=4))
@@ -141,6 +149,11 @@ def measure(
             scores["ours"][scenario.name].add(case, mine)
             for name, flags in theirs.items():
                 scores[name][scenario.name].add(case, flags)
+    # Calibrated on all seeds' white-noise series at once (detection_bound.py).
+    flags, threshold = bound_flags([c for _, c in every], [s.name == "white" for s, _ in every])
+    print(f"bound: a CUSUM told the noise (k = {ALLOWANCE}), threshold {threshold:g}")
+    for (scenario, case), alarms in zip(every, flags, strict=True):
+        scores["bound"][scenario.name].add(case, alarms)
     return scores
 
 
@@ -178,7 +191,8 @@ def table(scores: dict[str, dict[str, Score]]) -> None:
     print(
         "no-change rows: false alarms per 1,000 points; change rows: recall / median delay "
         f"(points), the drift's in brackets: found within {DRIFT_BY} versions of its start; "
-        f"series per scenario: {series['white']}"
+        f"series per scenario: {series['white']}; bound: a CUSUM told the noise's scale and "
+        "that it is white, calibrated to 1 false alarm per 1,000 on these white series"
     )
 
 
