@@ -41,7 +41,14 @@ from .missed import get_missed, missed_for, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
-from .replicates import Sibling, replicate_sets, replicate_siblings
+from .replicates import (
+    Sibling,
+    as_set,
+    replicate_sets,
+    replicate_siblings,
+    stored_sets,
+    with_replicate_sets,
+)
 from .retention import (
     KeptRuns,
     ModelShare,
@@ -90,6 +97,7 @@ __all__ = [
     "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
+    "as_set",
     "baseline_results",
     "branch_head",
     "branches_of",
@@ -143,6 +151,8 @@ __all__ = [
     "series_points_json",
     "series_table",
     "stored_counts",
+    "stored_sets",
     "version_of_series",
     "versions_for",
+    "with_replicate_sets",
 ]
