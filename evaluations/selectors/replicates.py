@@ -124,6 +124,23 @@ def stored_sets(*, run_id) -> dict:
     }
 
 
+def values_as_sets(*, run_id, values) -> list[dict]:
+    """A stored run's result values (``result_values``' dicts) with the seeds' count and spread,
+    ``replicates`` and ``sd``, as the gate reads them: a result of a replicate set as the set
+    (its mean, n and interval, no outcomes), any other as a single run (1 and None)."""
+    sets = stored_sets(run_id=run_id)
+    answer = []
+    for value in values:
+        s = sets.get((value["metric"], value["slice"]))
+        if s is None:
+            answer.append({**value, "replicates": 1, "sd": None})
+            continue
+        answer.append({**value, "value": s.mean, "n": s.n, "ci_low": s.ci_low,
+                       "ci_high": s.ci_high, "outcomes": None, "replicates": s.replicates,
+                       "sd": s.sd})  # fmt: skip
+    return answer
+
+
 def as_set(result, summary):
     """A gate result (``trackerclient.gate.Result``) as the replicate set ``summary`` it
     belongs to: the seeds' mean, spread, count, n and interval; itself without one."""
