@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from . import models
+from .services import removal
 
 
 @admin.register(models.Project)
@@ -39,3 +40,11 @@ class EvaluationRunAdmin(admin.ModelAdmin):
     list_display = ("id", "project", "model_version", "dataset", "environment", "recorded_at")
     list_select_related = ("project", "model_version__model", "dataset")
     raw_id_fields = ("model_version", "dataset")
+
+    # Through the removal service: the series' cached points, their analysis and the
+    # replicate sets of the runs follow the deletion.
+    def delete_model(self, request, obj):
+        removal.delete_runs(run_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        removal.delete_runs(run_ids=queryset.values_list("pk", flat=True))

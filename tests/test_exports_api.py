@@ -73,15 +73,8 @@ def utc(moment):
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def posted(points):
-    """The series answer's points as runs posted them: an export lists each run's result,
-    without the replicate count and spread of the answer's points (1 and null here)."""
-    assert all((p.pop("replicates"), p.pop("sd")) == (1, None) for p in points)
-    return points
-
-
 def test_a_series_as_csv_has_a_header_and_the_json_points(api, history):
-    points = posted(api.get(SERIES).json()["points"])
+    points = api.get(SERIES).json()["points"]
 
     response, body = download(api, SERIES, "csv")
 
@@ -92,14 +85,15 @@ def test_a_series_as_csv_has_a_header_and_the_json_points(api, history):
     assert response["Cache-Control"] == "private, no-store"
     header = body.decode().splitlines()[0]
     assert header == (
-        "version,run_id,at,value,n,ci_low,ci_high,commit,branch,environment,model,metric,"
-        "dataset,dataset_version,slice"
+        "version,run_id,at,value,n,ci_low,ci_high,replicates,sd,commit,branch,environment,"
+        "model,metric,dataset,dataset_version,slice"
     )
     rows = csv_rows(body)
     assert [
         {"version": r["version"], "value": float(r["value"]), "n": int(r["n"]),
          "ci_low": number(r["ci_low"]), "ci_high": number(r["ci_high"]),
-         "run_id": int(r["run_id"]), "at": r["at"]}
+         "run_id": int(r["run_id"]), "at": r["at"], "replicates": int(r["replicates"]),
+         "sd": number(r["sd"])}
         for r in rows
     ] == points  # fmt: skip
     key = {(r["branch"], r["environment"], r["model"], r["dataset_version"], r["slice"])
@@ -121,17 +115,19 @@ def test_a_series_slice_with_intervals_and_a_limit(api, history):
 
 
 def test_a_series_as_parquet_reads_back_to_the_json_points(api, history):
-    points = posted(api.get(SERIES).json()["points"])
+    points = api.get(SERIES).json()["points"]
 
     response, body = download(api, SERIES, "parquet")
 
     assert response["Content-Type"] == "application/vnd.apache.parquet"
     assert response["Content-Disposition"].endswith('overall.parquet"')
     rows = parquet_rows(body)
-    assert list(rows[0])[:7] == ["version", "run_id", "at", "value", "n", "ci_low", "ci_high"]
+    assert list(rows[0])[:9] == ["version", "run_id", "at", "value", "n", "ci_low", "ci_high",
+                                 "replicates", "sd"]  # fmt: skip
     assert [
         {"version": r["version"], "value": r["value"], "n": r["n"], "ci_low": r["ci_low"],
-         "ci_high": r["ci_high"], "run_id": r["run_id"], "at": utc(r["at"].to_pydatetime())}
+         "ci_high": r["ci_high"], "run_id": r["run_id"], "at": utc(r["at"].to_pydatetime()),
+         "replicates": r["replicates"], "sd": r["sd"]}
         for r in rows
     ] == points  # fmt: skip
 
@@ -146,7 +142,7 @@ def json_results(api, path):
              "version": run["version"], "commit": run["commit"], "branch": run["branch"],
              "environment": run["environment"], "dataset": run["dataset"]["name"],
              "dataset_version": run["dataset"]["version"], "external_id": run["external_id"],
-             "metric": m["name"], **{k: m[k] for k in (
+             "seed": run["seed"], "metric": m["name"], **{k: m[k] for k in (
                  "slice", "value", "n", "n_pos", "n_neg", "ci_low", "ci_high", "direction",
                  "kind", "unit")}}
             for run in page["results"] for m in run["metrics"]
@@ -155,7 +151,7 @@ def json_results(api, path):
     return rows
 
 
-RUN_INTS = ("run_id", "n", "n_pos", "n_neg")
+RUN_INTS = ("run_id", "seed", "n", "n_pos", "n_neg")
 RUN_FLOATS = ("value", "ci_low", "ci_high")
 
 

@@ -7,16 +7,18 @@ that CI can gate a run with no server::
      "branch": "main", "version": "1.3.0", "pinned_at": "2026-11-20T10:00:00Z",
      "results": [{"metric": "accuracy", "slice": "overall", "value": 0.931,
                   "direction": "higher_is_better", "n": 10000, "ci_low": null,
-                  "ci_high": null, "outcomes": null}],
+                  "ci_high": null, "outcomes": null, "replicates": 1, "sd": null}],
      "rules": [{"metric": "accuracy", "slice": null, "min": 0.9, "max": null, "max_drop": 0.005,
                 "max_drop_pct": null, "significance": 0.05, "budget": 0.02,
                 "anchor_version": "1.0.0", "anchor": [{"slice": "overall", "value": 0.931}]}]}
 
-Unknown fields in a rule are refused rather than ignored: a threshold this client does not
+A pinned version of several seeds is its replicate sets: each result's value is the seeds'
+mean, ``replicates`` their count and ``sd`` their spread (files without the two are single
+runs). Unknown fields in a rule are refused rather than ignored: a threshold this client does not
 understand would make its verdict differ from the server's.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import gate, metric_catalog, stats
@@ -62,7 +64,7 @@ def load(path) -> BaselineFile:
     _check_format(fields)
     dataset = parse_dataset(fields)
     results = [
-        parse_result(item, name_key="metric", size=dataset.size)
+        _replicate_set(item, parse_result(item, name_key="metric", size=dataset.size))
         for item in fields.objects("results")
     ]
     return BaselineFile(
@@ -132,6 +134,18 @@ def parse_result(fields, *, name_key, size, directions=None) -> gate.Result:
         ci_high=ci_high,
         outcomes=_outcomes(fields, n or size),
     )
+
+
+def _replicate_set(fields, result) -> gate.Result:
+    """A baseline result that is a replicate set (``replicates`` above 1): its value the seeds'
+    mean and ``sd`` their spread, as the server's gate judges it."""
+    count = fields.count("replicates", 1)
+    if count == 1:
+        return result
+    sd = fields.number("sd")
+    if sd < 0:
+        raise fields.error("sd", "must not be negative")
+    return replace(result, replicates=count, sd=sd)
 
 
 def by_key(results, fields, key) -> dict:

@@ -38,6 +38,12 @@ class BaselineValueSerializer(serializers.Serializer):
     ci_low = serializers.FloatField(allow_null=True)
     ci_high = serializers.FloatField(allow_null=True)
     outcomes = serializers.CharField(allow_null=True, help_text="base64, as posted")
+    replicates = serializers.IntegerField(
+        help_text="Seeds of the pinned version averaged in value (1: a single run)"
+    )
+    sd = serializers.FloatField(
+        allow_null=True, help_text="The seeds' sample standard deviation (null: a single run)"
+    )
 
 
 class PinSerializer(serializers.Serializer):

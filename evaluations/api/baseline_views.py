@@ -76,7 +76,7 @@ def _baseline_body(model, dataset_name, branch):
     history = list(selectors.pins_for(model=model, dataset_name=dataset_name, branch=branch))
     values = []
     if history:
-        values = [_value(v) for v in selectors.result_values(run_id=history[0].run_id)]
+        values = [_value(v) for v in selectors.pinned_values(pin=history[0])]
     body = {
         "model": model.name,
         "dataset": dataset_name,
@@ -111,7 +111,7 @@ def _baseline_file(model, dataset_name, branch):
         "branch": branch,
         "version": pin.model_version.label,
         "pinned_at": pin.pinned_at,
-        "results": [_value(v) for v in selectors.result_values(run_id=pin.run_id)],
+        "results": [_value(v) for v in selectors.pinned_values(pin=pin)],
         "rules": [
             {
                 "metric": rule.metric,

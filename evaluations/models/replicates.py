@@ -17,8 +17,11 @@ class ReplicateSet(models.Model):
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", db_index=False)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
-    # The latest member: the point sits at its time, and goes with it (retention).
-    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="+")
+    # The latest member: the point sits at its time. Removing it moves the set to the latest
+    # member left, or deletes a set left with one seed (services/removal.py): never a cascade,
+    # which would lose a set of two or more seeds with its latest run. A deletion that skips
+    # that service is refused by the database's (deferred) foreign key when it commits.
+    run = models.ForeignKey(EvaluationRun, on_delete=models.DO_NOTHING, related_name="+")
     recorded_at = models.DateTimeField()
     replicates = models.PositiveIntegerField()
     value = models.FloatField(help_text="The seeds' mean")

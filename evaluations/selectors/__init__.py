@@ -33,6 +33,7 @@ from .gate import (
     latest_run_of,
     pin_at,
     pin_rows,
+    pinned_values,
     pins_for,
     result_values,
     rules_for,
@@ -41,7 +42,14 @@ from .missed import get_missed, missed_for, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
-from .replicates import Sibling, replicate_sets, replicate_siblings
+from .replicates import (
+    Sibling,
+    as_set,
+    replicate_sets,
+    replicate_siblings,
+    stored_sets,
+    with_replicate_sets,
+)
 from .retention import (
     KeptRuns,
     ModelShare,
@@ -90,6 +98,7 @@ __all__ = [
     "analysis_backlog",
     "analysis_inputs",
     "arm_rows",
+    "as_set",
     "baseline_results",
     "branch_head",
     "branches_of",
@@ -125,6 +134,7 @@ __all__ = [
     "notification_counts",
     "pin_at",
     "pin_rows",
+    "pinned_values",
     "pins_for",
     "project_named",
     "project_names",
@@ -143,6 +153,8 @@ __all__ = [
     "series_points_json",
     "series_table",
     "stored_counts",
+    "stored_sets",
     "version_of_series",
     "versions_for",
+    "with_replicate_sets",
 ]

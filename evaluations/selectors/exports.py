@@ -3,13 +3,17 @@ versions as tables of plain values, their columns named and typed here once. Row
 with a server-side cursor (``.iterator()``), so that an export of any size holds a few
 thousand rows in memory at a time and costs one query."""
 
+import heapq
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Subquery
 
-from evaluations.models import EvaluationRun, MetricResult
+from evaluations.models import EvaluationRun, MetricResult, ModelVersion
+
+from .replicates import replicate_sets
 
 # Rows fetched from the database at a time.
 CHUNK_ROWS = 2000
@@ -34,19 +38,21 @@ def _columns(spec: str) -> tuple[Column, ...]:
     return tuple(Column(*item.split(":")) for item in spec.split())
 
 
-# The point's fields as the series API answers them, then its run's commit and the series' key.
+# The point's fields as the series API answers them (a replicate set's: its mean, with its
+# seeds' count and spread), then its run's commit and the series' key.
 SERIES_COLUMNS = _columns(
     "version:text run_id:int at:time value:float n:int ci_low:float ci_high:float "
-    "commit:text branch:text environment:text model:text metric:text dataset:text "
-    "dataset_version:text slice:text"
+    "replicates:int sd:float commit:text branch:text environment:text model:text "
+    "metric:text dataset:text dataset_version:text slice:text"
 )
 
 # One row per result, runs newest first and their results by metric and slice, as the runs
-# list orders them.
+# list orders them: every run, a replicate set's members each as posted (``seed`` tells them
+# apart).
 RUN_COLUMNS = _columns(
     "run_id:int recorded_at:time model:text version:text commit:text branch:text "
-    "environment:text dataset:text dataset_version:text external_id:text metric:text "
-    "slice:text value:float n:int n_pos:int n_neg:int ci_low:float ci_high:float "
+    "environment:text dataset:text dataset_version:text external_id:text seed:int "
+    "metric:text slice:text value:float n:int n_pos:int n_neg:int ci_low:float ci_high:float "
     "direction:text kind:text unit:text"
 )
 
@@ -67,30 +73,64 @@ _SERIES_FIELDS = (
 _RUN_FIELDS = (
     "run_id", "recorded_at", "model_version__model__name", "model_version__label",
     "run__commit", "run__branch", "run__environment", "run__dataset__name",
-    "run__dataset__version", "run__external_id", "series__metric__name", "series__slice",
-    "value", "n", "n_pos", "n_neg", "ci_low", "ci_high", "series__metric__direction",
-    "series__metric__kind", "series__metric__unit",
+    "run__dataset__version", "run__external_id", "run__seed", "series__metric__name",
+    "series__slice", "value", "n", "n_pos", "n_neg", "ci_low", "ci_high",
+    "series__metric__direction", "series__metric__kind", "series__metric__unit",
 )  # fmt: skip
 
 
 def series_table(*, model, series, limit=None) -> Table:
-    """The points of ``model``'s ``series`` in time order (the latest ``limit`` only, if given), as
-    ``series_points`` reads them."""
+    """The points of ``model``'s ``series`` in time order (the latest ``limit`` only, if
+    given), as ``series_points`` reads them: each replicate set one point in its members'
+    place."""
+    sets = replicate_sets(series_ids=[series.pk]).get(series.pk, []) if series.replicated else []
     results = MetricResult.objects.filter(series=series)
+    if sets:
+        members = EvaluationRun.objects.filter(
+            model_version_id__in={s.model_version_id for s in sets}, seed__isnull=False
+        )
+        results = results.exclude(run_id__in=members.values("pk"))
     if limit is not None:
         latest = results.order_by("-recorded_at", "-run_id").values("pk")[:limit]
         results = MetricResult.objects.filter(pk__in=Subquery(latest))
     rows = (
-        results.order_by("recorded_at", "run_id")
+        (*row[:7], 1, None, row[7])
+        for row in results.order_by("recorded_at", "run_id")
         .values_list(*_SERIES_FIELDS)
         .iterator(chunk_size=CHUNK_ROWS)
     )
+    if sets:
+        count = results.count() if limit is not None else None
+        rows = _with_sets(rows, sets, limit, count)
     key = (
         series.branch.name, series.environment, model.name, series.metric.name,
         series.dataset.name, series.dataset.version, series.slice,
     )  # fmt: skip
     name = (model.name, series.metric.name, series.dataset.name, series.slice)
     return Table(name, SERIES_COLUMNS, (row + key for row in rows))
+
+
+def _with_sets(rows, sets, limit, count):
+    """``rows`` (the points of a series' other runs, in time order) with its replicate sets'
+    points merged in their places; the latest ``limit`` of them (``count``: how many
+    ``rows`` there are) when given."""
+    labels = dict(ModelVersion.objects.filter(pk__in={s.model_version_id for s in sets})
+                  .values_list("pk", "label"))  # fmt: skip
+    commits = dict(EvaluationRun.objects.filter(pk__in={s.run_id for s in sets})
+                   .values_list("pk", "commit"))  # fmt: skip
+    points = sorted(
+        ((labels[s.model_version_id], s.run_id, s.recorded_at, s.value, s.n, s.ci_low,
+          s.ci_high, s.replicates, s.sd, commits[s.run_id]) for s in sets),
+        key=_place,
+    )  # fmt: skip
+    merged = heapq.merge(rows, points, key=_place)
+    if limit is None:
+        return merged
+    return itertools.islice(merged, max(count + len(points) - limit, 0), None)
+
+
+def _place(row):
+    return row[2], row[1]  # at, run id
 
 
 class TooManyRows(Exception):

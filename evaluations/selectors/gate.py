@@ -21,6 +21,8 @@ from evaluations.models import (
 )
 from trackerclient import gate, stats
 
+from .replicates import values_as_sets, with_replicate_sets
+
 
 def pins_for(*, model, dataset_name, branch):
     """The baseline's history on a dataset and branch, newest first (the first is the
@@ -143,6 +145,15 @@ def result_values(*, run_id) -> list[dict]:
     ]
 
 
+def pinned_values(*, pin) -> list[dict]:
+    """The pinned run's ``result_values`` as the gate judges them, each with the seeds'
+    ``replicates`` and ``sd``: a seeded run's results as the replicate sets they belong to."""
+    values = result_values(run_id=pin.run_id)
+    if pin.run.seed is None:
+        return [{**value, "replicates": 1, "sd": None} for value in values]
+    return values_as_sets(run_id=pin.run_id, values=values)
+
+
 def _fetch(sql, params):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -236,7 +247,8 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environ
     """Two versions side by side on a dataset: per metric and slice the values, the delta,
     whether it is better or worse given the direction, and its significance when the results
     carry sample sizes, intervals or outcomes. A side names a version, else a branch (its
-    latest run: ``a=main&b=feature-x`` compares a pull request's head with the main line's)."""
+    latest run: ``a=main&b=feature-x`` compares a pull request's head with the main line's);
+    a version of several seeds is compared as its replicate sets (means and spreads)."""
     runs = {}
     for side, label in (("a", a), ("b", b)):
         where = {"dataset_name": dataset_name, "dataset_version": dataset_version,
@@ -247,7 +259,7 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environ
         if runs[side] is None:
             raise Http404(f"{model.name} has no version or branch {label} with a run on "
                           f"{dataset_name}.")  # fmt: skip
-    results = {side: {r.key: r for r in gate_results(run_id=run.pk)} for side, run in runs.items()}
+    results = {side: {r.key: r for r in _compared(run)} for side, run in runs.items()}
     comparable = runs["a"].dataset_id == runs["b"].dataset_id
     rows = [
         _compare_row(results["a"].get(key), results["b"].get(key), comparable)
@@ -265,6 +277,15 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environ
             for side, run in runs.items()
         },
     }  # fmt: skip
+
+
+def _compared(run):
+    """A side's results: a seeded run's as the replicate sets it belongs to, as the gate
+    judges them (their means, tested with Welch's t-test)."""
+    results = gate_results(run_id=run.pk)
+    if run.seed is None:
+        return results
+    return with_replicate_sets(run_id=run.pk, results=results)
 
 
 def _compare_row(a, b, comparable):

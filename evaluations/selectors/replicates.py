@@ -1,14 +1,16 @@
 """Reads of replicate sets (services/replicates.py writes them): which points of a series a
-set stands for, the series' rows with each set's members merged into its one point, and a
-run's siblings in its sets."""
+set stands for, the series' rows with each set's members merged into its one point, the sets
+a stored run belongs to as the gate judges them, and a run's siblings in its sets."""
 
 import math
 from collections import defaultdict
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 
 from evaluations.models import EvaluationRun, ReplicateSet
+from trackerclient import replicates
 
 
 class SetRow(NamedTuple):
@@ -97,6 +99,57 @@ def merged_rows(rows, sets) -> list[Row]:
         ]  # fmt: skip
         merged += sorted(kept, key=lambda row: (row.recorded_at, row.run_id))
     return merged
+
+
+def with_replicate_sets(*, run_id, results):
+    """A stored run's results for the gate (a pinned run's, a run judged again, a version
+    compared), as replicate sets where its version has them."""
+    sets = stored_sets(run_id=run_id)
+    return [as_set(result, sets.get(result.key)) for result in results]
+
+
+def stored_sets(*, run_id) -> dict:
+    """The stored sets a seeded run belongs to, by (metric, slice): {key: Summary}."""
+    rows = ReplicateSet.objects.filter(
+        series__results__run_id=run_id,
+        model_version__runs__id=run_id,
+        model_version__runs__seed__isnull=False,
+    ).values_list(
+        "series__metric__name", "series__slice", "replicates", "value", "sd", "ci_low",
+        "ci_high", "n",
+    )  # fmt: skip
+    return {
+        (name, slice): replicates.Summary(count, mean, sd, low, high, n)
+        for name, slice, count, mean, sd, low, high, n in rows
+    }
+
+
+def values_as_sets(*, run_id, values) -> list[dict]:
+    """A stored run's result values (``result_values``' dicts) with the seeds' count and spread,
+    ``replicates`` and ``sd``, as the gate reads them: a result of a replicate set as the set
+    (its mean, n and interval, no outcomes), any other as a single run (1 and None)."""
+    sets = stored_sets(run_id=run_id)
+    answer = []
+    for value in values:
+        s = sets.get((value["metric"], value["slice"]))
+        if s is None:
+            answer.append({**value, "replicates": 1, "sd": None})
+            continue
+        answer.append({**value, "value": s.mean, "n": s.n, "ci_low": s.ci_low,
+                       "ci_high": s.ci_high, "outcomes": None, "replicates": s.replicates,
+                       "sd": s.sd})  # fmt: skip
+    return answer
+
+
+def as_set(result, summary):
+    """A gate result (``trackerclient.gate.Result``) as the replicate set ``summary`` it
+    belongs to: the seeds' mean, spread, count, n and interval; itself without one."""
+    if summary is None:
+        return result
+    return replace(
+        result, value=summary.mean, sd=summary.sd, replicates=summary.replicates,
+        n=summary.n, ci_low=summary.ci_low, ci_high=summary.ci_high, outcomes=None,
+    )  # fmt: skip
 
 
 class Sibling(NamedTuple):

@@ -188,7 +188,7 @@ def _candidate(run) -> list[gate.Result]:
 
 def evaluate_payload(*, project, payload) -> dict:
     """The verdict a validated run body would get, without storing anything (dry run), as
-    ``verdict_data`` shapes it."""
+    ``verdict_data`` shapes it; a seeded run is judged as the replicate sets it would join."""
     base = branches.base_branch(project, payload)
     model = selectors.find_model(project=project, name=payload["model"])
     if model is None:
@@ -217,7 +217,9 @@ def evaluate_payload(*, project, payload) -> dict:
     ]
     verdict = _evaluate(
         model=model,
-        candidate=candidate,
+        candidate=replicates.dry_run_candidate(
+            project=project, model=model, payload=payload, results=candidate
+        ),
         dataset_name=payload["dataset"]["name"],
         dataset_version=payload["dataset"]["version"],
         version_label=payload["version"],
@@ -266,7 +268,7 @@ class _GateInputs:
         results = self.results(pin.run_id, pin.run_created_at)
         if pin.seed is None:
             return results
-        return replicates.with_replicate_sets(run_id=pin.run_id, results=results)
+        return selectors.with_replicate_sets(run_id=pin.run_id, results=results)
 
     def rules(self) -> list[gate.Rule]:
         if self._rules is None:

@@ -2,13 +2,14 @@
 with their spread as its noise (``trackerclient.replicates``), kept as a ``ReplicateSet``.
 
 Merged when written, not when read. A set changes only when one of its seeds is posted,
-which is also when the gate must judge it; its reads are many (the series API, whose
-5,000-point answer is stored text joined, the model page, each analysis job). So a post of a
-seed summarises its sets once, in the transaction that stores it, and stores each set's point
-as the series read answers it: the reads of a series without seeds (most of them: the flag
-``Series.replicated`` says so) stay the queries they were, and those of a replicated series
-add one anti-join. Nothing is lost: every run and result row is stored and listed as posted;
-the set is derived, and written again with each seed.
+which is also when the gate must judge it, or removed (a prune, a run deleted); its reads are
+many (the series API, whose 5,000-point answer is stored text joined, the model page, each
+analysis job). So a post of a seed summarises its sets once, in the transaction that stores
+it, and stores each set's point as the series read answers it: the reads of a series without
+seeds (most of them: the flag ``Series.replicated`` says so) stay the queries they were, and
+those of a replicated series add one anti-join. Nothing is lost: every run and result row is
+stored and listed as posted; the set is derived, and written again with each seed, and after
+each removal of a member from what is left (``refresh_replicate_sets``).
 
 A post without a seed costs nothing here. A post with one costs one read of its version's
 seeded results on the posted series (the latest run of each seed: the same seed run again
@@ -18,13 +19,18 @@ post (``ingest._mark_dirty``), so concurrent seeds of one version are summarised
 the other, each seeing the ones committed before it.
 """
 
+import math
 from collections import defaultdict
-from dataclasses import replace
+from typing import NamedTuple
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
-from evaluations.models import EvaluationRun, MetricResult, ReplicateSet, Series
+from evaluations import selectors
+from evaluations.models import EvaluationRun, MetricResult, ModelVersion, ReplicateSet, Series
 from evaluations.models.points import encode_replicate_point
+from evaluations.services import branches
 from trackerclient import replicates
 
 
@@ -39,12 +45,116 @@ def record_replicate_sets(*, runs) -> None:
         run.replicate_sets = {}  # known now: the gate needs no query for a lone seed
     series_ids = sorted({r.series.pk for run in seeded for r in run.result_list})
     version_ids = sorted({run.model_version_id for run in seeded})
-    members = _latest_per_seed(_seeded_results(version_ids, series_ids))
-    summaries, rows = {}, []
-    for (series_id, version_id), by_seed in members.items():
+    sets = _summaries(_latest_per_seed(_seeded_results(version_ids, series_ids)))
+    if not sets:
+        return
+    _store(sets, {run.model_version_id: run.model_version.label for run in seeded})
+    for run in seeded:
+        run.replicate_sets = {
+            r.series.pk: sets[key].summary
+            for r in run.result_list
+            if (key := (r.series.pk, run.model_version_id)) in sets
+        }
+
+
+def sets_of_runs(*, run_ids) -> set[tuple[int, int]]:
+    """(series id, version id) of the stored replicate sets that the seeded runs among
+    ``run_ids`` are members of: what their removal changes (``services.removal``)."""
+    if not run_ids:
+        return set()
+    seeded = EvaluationRun.objects.filter(pk__in=run_ids, seed__isnull=False)
+    members = MetricResult.objects.filter(
+        run_id__in=seeded.values("pk"),
+        series_id=OuterRef("series_id"),
+        model_version_id=OuterRef("model_version_id"),
+    )
+    sets = ReplicateSet.objects.filter(
+        Exists(members), model_version_id__in=seeded.values("model_version_id")
+    )
+    return set(sets.values_list("series_id", "model_version_id"))
+
+
+def refresh_replicate_sets(*, keys) -> None:
+    """Summarise the sets ``keys`` ((series id, version id)) again from the members they have
+    now, after some were removed, as a post summarises them: a set still of two or more
+    distinct seeds gets its mean, spread, interval and point anew, at the time of its latest
+    remaining member; one left with fewer is deleted, and the run it had left is a point of
+    its own again. The series' rows must be locked by the caller, as a post locks them."""
+    keys = set(keys)
+    if not keys:
+        return
+    version_ids = sorted({version_id for _, version_id in keys})
+    members = _latest_per_seed(
+        _seeded_results(version_ids, sorted({series_id for series_id, _ in keys}))
+    )
+    sets = _summaries({key: members[key] for key in keys if key in members})
+    gone = defaultdict(list)
+    for series_id, version_id in keys - sets.keys():
+        gone[version_id].append(series_id)
+    for version_id, series_ids in gone.items():
+        ReplicateSet.objects.filter(model_version_id=version_id, series_id__in=series_ids).delete()
+    if sets:
+        labels = ModelVersion.objects.filter(pk__in=version_ids).values_list("pk", "label")
+        _store(sets, dict(labels))
+
+
+def dry_run_candidate(*, project, model, payload, results):
+    """A dry run's gate results (``results``, the body's metrics) as the replicate sets a
+    post of the body would make: the version's stored seeds on each series the run would go
+    to, with the run as the latest run of its seed, summarised as ``record_replicate_sets``
+    would. Unchanged for a body without a seed; nothing is written."""
+    if payload["seed"] is None:
+        return results
+    version_id = (
+        ModelVersion.objects.filter(model=model, label=payload["version"])
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if version_id is None:  # a new version: the run would be its first seed
+        return results
+    series = dict(
+        ((metric, slice), pk)
+        for pk, metric, slice in Series.objects.filter(
+            model=model, dataset__name=payload["dataset"]["name"],
+            dataset__version=payload["dataset"]["version"],
+            branch__name=branches.run_branch(project, payload),
+            environment=payload["environment"],
+            metric__name__in={result.metric for result in results},
+        ).values_list("pk", "metric__name", "slice")
+    )  # fmt: skip
+    posted = {
+        series[r.key]: (r.value, r.n, r.ci_low, r.ci_high) for r in results if r.key in series
+    }
+    if not posted:
+        return results
+    rows = _seeded_results([version_id], sorted(posted))
+    at = payload["finished_at"] or timezone.now()
+    # The run would be stored last: after every stored run of the same time.
+    rows += [(series_id, version_id, payload["seed"], at, math.inf, *numbers)
+             for series_id, numbers in posted.items()]  # fmt: skip
+    sets = _summaries(_latest_per_seed(rows))
+    summaries = {
+        key: sets[(series_id, version_id)].summary
+        for key, series_id in series.items()
+        if (series_id, version_id) in sets
+    }
+    return [selectors.as_set(result, summaries.get(result.key)) for result in results]
+
+
+class _Set(NamedTuple):
+    run_id: int  # the latest member: the set's place in time
+    recorded_at: object
+    summary: replicates.Summary
+
+
+def _summaries(members) -> dict:
+    """{(series, version): _Set} of ``members`` (``_latest_per_seed``'s) that have two or more
+    distinct seeds."""
+    sets = {}
+    for key, by_seed in members.items():
         if len(by_seed) < 2:
             continue
-        latest = max(by_seed.values(), key=lambda row: (row[0], row[1]))
+        at, run_id, *_ = max(by_seed.values(), key=lambda row: (row[0], row[1]))
         chosen = list(by_seed.values())
         summary = replicates.summarise(
             [row[2] for row in chosen],
@@ -52,17 +162,8 @@ def record_replicate_sets(*, runs) -> None:
             ci_low=[row[4] for row in chosen],
             ci_high=[row[5] for row in chosen],
         )
-        summaries[(series_id, version_id)] = summary
-        rows.append((series_id, version_id, latest[1], latest[0], summary))
-    if not rows:
-        return
-    _store(rows, {run.model_version_id: run.model_version.label for run in seeded})
-    for run in seeded:
-        run.replicate_sets = {
-            r.series.pk: summaries[key]
-            for r in run.result_list
-            if (key := (r.series.pk, run.model_version_id)) in summaries
-        }
+        sets[key] = _Set(run_id, at, summary)
+    return sets
 
 
 def _seeded_results(version_ids, series_ids):
@@ -96,24 +197,24 @@ def _latest_per_seed(rows):
     return sets
 
 
-def _store(rows, labels):
-    sets = [
-        ReplicateSet(
+def _store(sets, labels):
+    rows = []
+    for (series_id, version_id), (run_id, at, s) in sorted(sets.items()):
+        point = encode_replicate_point(labels[version_id], s, run_id, at).decode()
+        rows.append(ReplicateSet(
             series_id=series_id, model_version_id=version_id, run_id=run_id, recorded_at=at,
             replicates=s.replicates, value=s.mean, sd=s.sd, n=s.n, ci_low=s.ci_low,
-            ci_high=s.ci_high,
-            point=encode_replicate_point(labels[version_id], s, run_id, at).decode(),
-        )
-        for series_id, version_id, run_id, at, s in sorted(rows, key=lambda row: row[:2])
-    ]  # fmt: skip
+            ci_high=s.ci_high, point=point,
+        ))  # fmt: skip
     ReplicateSet.objects.bulk_create(
-        sets,
+        rows,
         update_conflicts=True,
         unique_fields=["series", "model_version"],
         update_fields=["run", "recorded_at", "replicates", "value", "sd", "n", "ci_low",
                        "ci_high", "point"],
     )  # fmt: skip
-    Series.objects.filter(pk__in={row[0] for row in rows}, replicated=False).update(replicated=True)
+    series_ids = {series_id for series_id, _ in sets}
+    Series.objects.filter(pk__in=series_ids, replicated=False).update(replicated=True)
 
 
 def gate_candidate(run, results):
@@ -124,40 +225,8 @@ def gate_candidate(run, results):
     if sets is None:
         if run.seed is None:
             return results
-        return with_replicate_sets(run_id=run.pk, results=results)
+        return selectors.with_replicate_sets(run_id=run.pk, results=results)
     if not sets:
         return results
     by_key = {(r.series.metric.name, r.series.slice): r.series.pk for r in run.result_list}
-    return [_as_set(result, sets.get(by_key.get(result.key))) for result in results]
-
-
-def with_replicate_sets(*, run_id, results):
-    """A stored run's results for the gate (a pinned run's, or a run judged again), as
-    replicate sets where its version has them."""
-    sets = stored_sets(run_id=run_id)
-    return [_as_set(result, sets.get(result.key)) for result in results]
-
-
-def stored_sets(*, run_id) -> dict:
-    """The stored sets a seeded run belongs to, by (metric, slice): {key: Summary}."""
-    rows = ReplicateSet.objects.filter(
-        series__results__run_id=run_id,
-        model_version__runs__id=run_id,
-        model_version__runs__seed__isnull=False,
-    ).values_list(
-        "series__metric__name", "series__slice", "replicates", "value", "sd", "ci_low",
-        "ci_high", "n",
-    )  # fmt: skip
-    return {
-        (name, slice): replicates.Summary(count, mean, sd, low, high, n)
-        for name, slice, count, mean, sd, low, high, n in rows
-    }
-
-
-def _as_set(result, summary):
-    if summary is None:
-        return result
-    return replace(
-        result, value=summary.mean, sd=summary.sd, replicates=summary.replicates,
-        n=summary.n, ci_low=summary.ci_low, ci_high=summary.ci_high, outcomes=None,
-    )  # fmt: skip
+    return [selectors.as_set(result, sets.get(by_key.get(result.key))) for result in results]

@@ -7,7 +7,8 @@ renamed into place; only then does it delete, and only the runs that file holds,
 them per transaction, so that a prune can be stopped and run again. It never removes the runs
 the regression gate reads (``selectors.retained``). Series and versions stay: findings, marks,
 experiments and pins refer to them, and pages show a series with fewer points (or none); the
-series that lost points are due for trend analysis again.
+series that lost points are due for trend analysis again, and the replicate sets the removed
+runs were members of are summarised from the seeds left (``services.removal``).
 """
 
 import contextlib
@@ -17,16 +18,16 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from evaluations import downloads, selectors
-from evaluations.models import EvaluationRun, MetricResult, Project, Series
+from evaluations.models import EvaluationRun, Project
 from evaluations.queue import queue_analysis
+from evaluations.services import removal
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,6 @@ log = logging.getLogger(__name__)
 BATCH_RESULTS = 10_000
 # A run's id and its number of results, as the export notes them in a spool file.
 _NOTE = struct.Struct("<qq")
-# How far a pruned series' touched_at moves back: reads cache a series' points under its
-# touched_at, so it must change; but pages and the series API take the most recently
-# touched series as a dataset's latest version, so it must not move forward.
-_UNTOUCH = timedelta(microseconds=1)
 
 
 class RetentionError(Exception):
@@ -277,26 +274,22 @@ def _fsync_directory(directory: Path):
 
 def _remove_batch(scope: PruneScope, run_ids: list[int], outcome: PruneOutcome):
     """Remove the runs among ``run_ids`` still not kept (a pin or a mark made since the file
-    was written keeps its run), with their results, in one transaction; their series are
-    due for analysis again."""
+    was written keeps its run), with their results, in one transaction (``removal``: their
+    series are due for analysis again, their replicate sets summarised again)."""
     with transaction.atomic():
         ids = list(
             EvaluationRun.objects.filter(pk__in=run_ids)
             .exclude(selectors.retained(keep_baselines=scope.keep_baselines))
             .values_list("pk", flat=True)
         )
-        results = MetricResult.objects.filter(run_id__in=ids)
-        series_ids = sorted(results.values_list("series_id", flat=True).distinct())
-        watched, clean = _mark_pruned(series_ids)
-        results_removed = results.delete()[0]
-        runs_removed = _delete_runs(ids)
+        removed = removal.remove_runs(run_ids=ids, delete_runs=_delete_runs)
     # Counted once committed.
     outcome.batches += 1
-    outcome.runs_removed += runs_removed
-    outcome.results_removed += results_removed
-    outcome.series_touched.update(series_ids)
-    outcome.series_watched.update(watched)
-    outcome.series_queued.update(clean)
+    outcome.runs_removed += removed.runs
+    outcome.results_removed += removed.results
+    outcome.series_touched.update(removed.series_ids)
+    outcome.series_watched.update(removed.watched)
+    outcome.series_queued.update(removed.needing_job)
 
 
 def _delete_runs(ids) -> int:
@@ -312,23 +305,3 @@ def _delete_runs(ids) -> int:
             ids,
         )
         return cursor.rowcount
-
-
-def _mark_pruned(series_ids) -> tuple[list[int], list[int]]:
-    """Series that lose points: each watched one is due for analysis again (its generation
-    bumped, as a post does), and every one's cached points are read again. Returns the
-    watched ones, and those of them that were not due yet: they need a job. Rows locked in
-    id order, as posts lock them."""
-    flags = list(
-        Series.objects.select_for_update()
-        .filter(pk__in=series_ids)
-        .order_by("pk")
-        .values_list("pk", "watched", "dirty")
-    )
-    now = timezone.now()
-    watched = [pk for pk, is_watched, _ in flags if is_watched]
-    clean = [pk for pk, is_watched, dirty in flags if is_watched and not dirty]
-    Series.objects.filter(pk__in=series_ids).update(touched_at=F("touched_at") - _UNTOUCH)
-    Series.objects.filter(pk__in=clean).update(due_since=now, queued_at=now)
-    Series.objects.filter(pk__in=watched).update(dirty=True, generation=F("generation") + 1)
-    return watched, clean
