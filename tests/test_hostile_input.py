@@ -240,6 +240,18 @@ def test_a_number_beyond_the_float_range_is_refused_by_name(api, run_body, liter
     assert nothing_written()
 
 
+@pytest.mark.parametrize("literal", ["NaN", "-Infinity", "1e400"])
+@pytest.mark.parametrize("field", ["model", "version"])
+def test_a_name_given_as_a_non_finite_number_is_refused_by_name(api, run_body, field, literal):
+    text = json.dumps(body_with(run_body, field, "X-name")).replace('"X-name"', literal)
+
+    response = raw_post(api, text)
+
+    assert response.status_code == 400
+    assert f"not {literal}" in error_at(response, field)
+    assert nothing_written()
+
+
 @pytest.mark.parametrize("literal", [str(10**400), "1e400", "Infinity"])
 def test_a_shorthand_value_beyond_the_float_range_is_refused_by_name(api, literal):
     text = f'{{"model": "m", "version": "1", "dataset": "d", "metrics": {{"f1": {literal}}}}}'
