@@ -264,3 +264,69 @@ def test_recall_narrowed_to_a_model(api, history):
 
     assert precision(api, "?model=fraud-detector")["missed"] == 1
     assert precision(api, "?model=other-model")["missed"] == 0
+
+
+SERIES = "/api/v1/models/fraud-detector/series/"
+
+
+def series_quality(api, metric="accuracy", **query):
+    response = api.get(SERIES, {"metric": metric, **query})
+    assert response.status_code == 200, response.content
+    return response.json()["alert_precision"]
+
+
+def test_a_series_answers_its_recall_beside_its_precision(api, history):
+    confirmed_finding("1.2.0", "1.3.0")  # found
+    mark(api, version="1.8.0")  # nothing near it: missed
+
+    body = series_quality(api)
+
+    assert (body["total"], body["real"], body["precision"]) == (1, 1, 1.0)
+    assert (body["missed"], body["missed_covered"], body["recall"]) == (1, 0, 0.5)
+
+
+def test_a_series_counts_only_its_own_marks(api, history):
+    confirmed_finding("1.2.0", "1.3.0")
+    mark(api, version="1.1.0")  # one version before the finding's start: covered
+    mark(api, metric="f1", slice="country=DE", version="1.6.0")
+
+    accuracy = series_quality(api)
+    f1 = series_quality(api, metric="f1", slice="country=DE")
+
+    assert (accuracy["missed"], accuracy["missed_covered"], accuracy["recall"]) == (0, 1, 1.0)
+    assert (f1["real"], f1["missed"], f1["recall"]) == (0, 1, 0.0)
+    # The model's figures add its series' up.
+    model = precision(api, "?model=fraud-detector")
+    assert (model["real"], model["missed"], model["missed_covered"]) == (1, 1, 1)
+    assert model["recall"] == 0.5
+
+
+def test_a_withdrawn_mark_no_longer_counts_on_its_series(api, history):
+    created = mark(api, version="1.8.0").json()
+    assert series_quality(api)["recall"] == 0.0
+
+    api.delete(f"{MISSED}{created['id']}/")
+
+    assert (series_quality(api)["missed"], series_quality(api)["recall"]) == (0, None)
+
+
+def test_a_series_with_neither_findings_nor_marks_has_no_recall(api, history):
+    assert series_quality(api) == {
+        "total": 0, "judged": 0, "real": 0, "false_alarms": 0, "precision": None,
+        "missed": 0, "missed_covered": 0, "recall": None,
+    }  # fmt: skip
+
+
+def test_a_series_read_with_findings_and_marks_costs_a_fixed_number_of_queries(
+    api, history, django_assert_max_num_queries
+):
+    confirmed_finding("1.2.0", "1.3.0")
+    for version in ("1.1.0", "1.5.0", "1.8.0"):
+        mark(api, version=version)
+    series_quality(api)  # the points cached
+    # Token, model, series, the points' freshness, the findings' counts, the marks, the
+    # confirmed findings, the series' version order, the findings listed, intended changes.
+    with django_assert_max_num_queries(10):
+        body = series_quality(api)
+
+    assert (body["missed"], body["missed_covered"]) == (2, 1)

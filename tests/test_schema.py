@@ -53,3 +53,23 @@ def test_schema_generates_without_warnings():
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
+
+
+def component(schema, ref_or_schema):
+    """A property's schema, through the ``$ref`` (or ``allOf: [$ref]``) it points at."""
+    ref = ref_or_schema.get("$ref") or ref_or_schema["allOf"][0]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def test_the_series_answer_documents_recall_beside_precision(client, db):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    answer = schema["paths"]["/api/v1/models/{name}/series/"]["get"]["responses"]["200"]
+    series = component(schema, answer["content"]["application/json"]["schema"])
+
+    quality = component(schema, series["properties"]["alert_precision"])
+
+    assert {"precision", "missed", "missed_covered", "recall"} <= set(quality["properties"])
+    assert "real / (real + missed)" in quality["properties"]["recall"]["description"]
+    assert "recall" in series["properties"]["alert_precision"]["description"]
+    precision = schema["paths"]["/api/v1/findings/precision/"]["get"]["responses"]["200"]
+    assert component(schema, precision["content"]["application/json"]["schema"]) == quality

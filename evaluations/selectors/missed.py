@@ -32,6 +32,11 @@ def missed_for(*, project, model=None, withdrawn=False):
     return marks.select_related(*MISSED_RELATIONS).order_by("-created_at", "-id")
 
 
+def missed_of_series(*, series):
+    """A series' marks, standing and withdrawn (its recall counts the standing ones)."""
+    return MissedRegression.objects.filter(series=series)
+
+
 def get_missed(*, project, model, mark_id) -> MissedRegression:
     """One standing (not withdrawn) mark of the model; 404 otherwise."""
     mark = missed_for(project=project, model=model).filter(pk=mark_id).first()
