@@ -60,11 +60,14 @@ def test_mark_list_and_withdraw_a_missed_regression(api, history):
     assert [item["id"] for item in listed["results"]] == [body["id"]]
     assert api.get(f"{MISSED}{body['id']}/").json()["version"] == "1.4.0"
 
+    assert body["status"] == "standing"
+
     withdrawn = api.delete(f"{MISSED}{body['id']}/")
 
     assert withdrawn.status_code == 204
     assert api.get(MISSED).json()["count"] == 0
-    assert api.get(f"{MISSED}{body['id']}/").status_code == 404
+    read = api.get(f"{MISSED}{body['id']}/").json()
+    assert (read["status"], read["withdrawn_by"][:6]) == ("withdrawn", "token ")
     assert api.delete(f"{MISSED}{body['id']}/").status_code == 404
     kept = MissedRegression.objects.get()
     assert kept.withdrawn_at is not None and kept.withdrawn_by.startswith("token ")
@@ -81,6 +84,41 @@ def test_the_list_filters_by_series(api, history):
 
     assert [item["version"] for item in f1] == [item["version"] for item in de] == ["1.2.0"]
     assert api.get(f"{MISSED}?environment=production").json()["count"] == 0
+
+
+def test_withdrawn_marks_are_listed_by_status_with_who_withdrew_them_and_when(api, history):
+    withdrawn = mark(api, version="1.2.0").json()
+    api.delete(f"{MISSED}{withdrawn['id']}/")
+    remarked = mark(api, version="1.2.0").json()  # marked again once withdrawn
+    standing = mark(api, version="1.5.0").json()
+
+    def listed(query=""):
+        response = api.get(f"{MISSED}{query}")
+        assert response.status_code == 200, response.content
+        return [(item["id"], item["status"]) for item in response.json()["results"]]
+
+    assert listed() == listed("?status=standing") == [
+        (standing["id"], "standing"), (remarked["id"], "standing"),
+    ]  # fmt: skip
+    assert listed("?status=withdrawn") == [(withdrawn["id"], "withdrawn")]
+    assert [item_id for item_id, _ in listed("?status=*")] == [
+        standing["id"], remarked["id"], withdrawn["id"],
+    ]  # fmt: skip
+    assert listed("?status=withdrawn&metric=f1") == []
+    item = api.get(f"{MISSED}?status=withdrawn").json()["results"][0]
+    assert item["version"] == "1.2.0" and item["withdrawn_by"].startswith("token ")
+    assert item["withdrawn_at"] >= item["created_at"]
+
+
+# As a query string carries them: NUL, and a lone surrogate's UTF-8 bytes.
+@pytest.mark.parametrize("value", ["gone", "Withdrawn", "a%00b", "%ED%A0%80"])
+def test_an_unknown_status_filter_is_refused_by_name(api, history, value):
+    mark(api)
+
+    response = api.get(f"{MISSED}?status={value}")
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["status"]
 
 
 def test_an_ingest_token_reads_but_cannot_mark_or_withdraw(api, project, history):

@@ -64,5 +64,5 @@ def alert_quality(*, findings, marks=None, covered=None) -> dict:
     ``findings/precision/`` and the series' ``alert_precision`` answer it."""
     precision = alert_precision(findings)
     if covered is None:
-        covered = missed_selectors.covering(marks.filter(withdrawn_at__isnull=True))
+        covered = missed_selectors.covering(marks.standing())
     return {**precision, **alert_recall(precision=precision, covered=covered)}
