@@ -296,6 +296,7 @@ LISTS = [
     "/api/v1/models/fraud-detector/versions/",
     "/api/v1/models/fraud-detector/thresholds/",
     "/api/v1/models/fraud-detector/marks/",
+    "/api/v1/models/fraud-detector/missed/",
     "/api/v1/findings/",
     "/api/v1/subscriptions/",
     "/api/v1/channels/",
@@ -324,6 +325,7 @@ def test_paging_parameters_never_answer_500(api, stored, path, param, value):
         f"/api/v1/channels/{HUGE}/",
         f"/api/v1/channels/{HUGE}/test/",
         f"/api/v1/models/fraud-detector/thresholds/{HUGE}/",
+        f"/api/v1/models/fraud-detector/missed/{HUGE}/",
         f"/api/v1/runs/{10**400}/",
     ],
 )
@@ -339,6 +341,7 @@ def test_an_id_beyond_bigint_is_not_found(api, stored, path):
         ("/api/v1/notifications/", {"finding": "abc"}, "finding"),
         ("/api/v1/runs/", {"model": "a\u0000b"}, "model"),
         ("/api/v1/findings/", {"metric": "a\u0000b"}, "metric"),
+        ("/api/v1/models/fraud-detector/missed/", {"slice": "a\u0000b"}, "slice"),
         ("/api/v1/findings/precision/", {"model": "a\u0000b"}, "model"),
         ("/api/v1/models/fraud-detector/series/", {"metric": "a\u0000b"}, "metric"),
         ("/api/v1/models/fraud-detector/compare/", {"a": "1", "b": "\u0000", "dataset": "d"}, "b"),

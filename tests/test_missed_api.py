@@ -9,6 +9,8 @@ from tests.conftest import client_for
 
 MISSED = "/api/v1/models/fraud-detector/missed/"
 VERSIONS = [f"1.{i}.0" for i in range(10)]
+BODY = '{"metric": "accuracy", "version": "1.4.0", "note": "n"}'
+HUGE = 2**63
 
 
 def run(version, accuracy, f1=0.88):
@@ -167,6 +169,60 @@ def test_bad_input_answers_400_naming_the_field(api, history, fields, field):
     assert MissedRegression.objects.count() == 0
 
 
+# Lone surrogates arrive only as JSON escapes, and numbers beyond 64 bits or the float range only
+# as JSON literals: these bodies are written by hand.
+@pytest.mark.parametrize(
+    ("find", "replace", "field"),
+    [
+        ('"1.4.0"', '"1.4\\ud800"', "version"),
+        ('"1.4.0"', '"\\udfff"', "version"),
+        ('"1.4.0"', '"1.4.0\\u0000"', "version"),
+        ('"1.4.0"', '"1.4\\n.0"', "version"),  # trailing white space alone is trimmed
+        ('"1.4.0"', '"\\u200b\\u0007"', "version"),
+        ('"1.4.0"', str(10**400), "version"),
+        ('"1.4.0"', "1e400", "version"),
+        ('"1.4.0"', "NaN", "version"),
+        ('"1.4.0"', "-Infinity", "version"),
+        ('"1.4.0"', "true", "version"),
+        ('"1.4.0"', '{"label": "1.4.0"}', "version"),
+        ('"n"', '"n\\ud800"', "note"),
+        ('"n"', '"n\\u0000"', "note"),
+        ('"accuracy"', '"acc\\ud800"', "metric"),
+        ('"accuracy"', '"accuracy", "dataset": "hold\\u0000out"', "dataset"),
+        ('"accuracy"', '"accuracy", "dataset_version": "\\ud800"', "dataset_version"),
+        ('"accuracy"', '"accuracy", "slice": "over\\tall"', "slice"),
+        ('"accuracy"', '"accuracy", "branch": "main\\udc00"', "branch"),
+        ('"accuracy"', '"accuracy", "environment": "lab\\ud800"', "environment"),
+    ],
+)
+def test_hostile_text_and_numbers_answer_400_naming_the_field(api, history, find, replace, field):
+    text = BODY.replace(find, replace, 1)
+
+    response = api.generic("POST", MISSED, text, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field]
+    assert MissedRegression.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ["[]", '"accuracy"', "null", "{", '{"metric": "accuracy"'])
+def test_a_body_that_is_not_an_object_answers_400(api, history, body):
+    response = api.generic("POST", MISSED, body, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert MissedRegression.objects.count() == 0
+
+
+@pytest.mark.parametrize("mark_id", [HUGE, HUGE - 1, 10**400, 0])
+def test_a_mark_id_beyond_bigint_or_unknown_is_not_found(api, history, mark_id):
+    created = mark(api).json()
+
+    read, withdrawn = api.get(f"{MISSED}{mark_id}/"), api.delete(f"{MISSED}{mark_id}/")
+
+    assert read.status_code == withdrawn.status_code == 404
+    assert api.get(f"{MISSED}{created['id']}/").json()["status"] == "standing"
+
+
 def test_a_missing_field_is_named(api, history):
     response = api.post(MISSED, {"metric": "accuracy"}, format="json")
 
@@ -190,13 +246,19 @@ def test_a_version_marked_twice_is_refused_naming_the_version(api, history):
         {"slice": "country=FR"},
         {"dataset": "other"},
         {"branch": "feature/x"},
+        {"dataset_version": "2099-01"},
         {"version": "9.9.9"},
+        {"version": HUGE},
+        {"version": "v" * 200},
+        {"version": "../1.4.0"},
     ],
 )
 def test_an_unknown_series_or_version_answers_404(api, history, fields):
     response = mark(api, **fields)
 
     assert response.status_code == 404, response.content
+    # The answer says what was not found.
+    assert str(next(iter(fields.values()))) in response.json()["detail"]
     assert MissedRegression.objects.count() == 0
 
 

@@ -136,7 +136,10 @@ def test_a_member_withdraws_a_mark(client, project, history):
     mark.refresh_from_db()
     assert mark.withdrawn_by == "user-member"
     assert client.post(MISSED, {**SHOWN, "withdraw": mark.pk}).status_code == 404
-    assert client.post(MISSED, {**SHOWN, "withdraw": "x"}).status_code == 400
+    for malformed in ("x", "", "-1", "0", str(2**63), "1\u0000"):
+        assert client.post(MISSED, {**SHOWN, "withdraw": malformed}).status_code == 400
+    mark.refresh_from_db()
+    assert mark.withdrawn_by == "user-member"
 
 
 def test_a_withdrawn_mark_is_listed_apart_with_who_withdrew_it_and_when(client, project, history):
