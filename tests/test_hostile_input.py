@@ -240,6 +240,18 @@ def test_a_number_beyond_the_float_range_is_refused_by_name(api, run_body, liter
     assert nothing_written()
 
 
+@pytest.mark.parametrize("literal", ["NaN", "-Infinity", "1e400"])
+@pytest.mark.parametrize("field", ["model", "version"])
+def test_a_name_given_as_a_non_finite_number_is_refused_by_name(api, run_body, field, literal):
+    text = json.dumps(body_with(run_body, field, "X-name")).replace('"X-name"', literal)
+
+    response = raw_post(api, text)
+
+    assert response.status_code == 400
+    assert f"not {literal}" in error_at(response, field)
+    assert nothing_written()
+
+
 @pytest.mark.parametrize("literal", [str(10**400), "1e400", "Infinity"])
 def test_a_shorthand_value_beyond_the_float_range_is_refused_by_name(api, literal):
     text = f'{{"model": "m", "version": "1", "dataset": "d", "metrics": {{"f1": {literal}}}}}'
@@ -284,6 +296,7 @@ LISTS = [
     "/api/v1/models/fraud-detector/versions/",
     "/api/v1/models/fraud-detector/thresholds/",
     "/api/v1/models/fraud-detector/marks/",
+    "/api/v1/models/fraud-detector/missed/",
     "/api/v1/findings/",
     "/api/v1/subscriptions/",
     "/api/v1/channels/",
@@ -312,6 +325,7 @@ def test_paging_parameters_never_answer_500(api, stored, path, param, value):
         f"/api/v1/channels/{HUGE}/",
         f"/api/v1/channels/{HUGE}/test/",
         f"/api/v1/models/fraud-detector/thresholds/{HUGE}/",
+        f"/api/v1/models/fraud-detector/missed/{HUGE}/",
         f"/api/v1/runs/{10**400}/",
     ],
 )
@@ -327,6 +341,7 @@ def test_an_id_beyond_bigint_is_not_found(api, stored, path):
         ("/api/v1/notifications/", {"finding": "abc"}, "finding"),
         ("/api/v1/runs/", {"model": "a\u0000b"}, "model"),
         ("/api/v1/findings/", {"metric": "a\u0000b"}, "metric"),
+        ("/api/v1/models/fraud-detector/missed/", {"slice": "a\u0000b"}, "slice"),
         ("/api/v1/findings/precision/", {"model": "a\u0000b"}, "model"),
         ("/api/v1/models/fraud-detector/series/", {"metric": "a\u0000b"}, "metric"),
         ("/api/v1/models/fraud-detector/compare/", {"a": "1", "b": "\u0000", "dataset": "d"}, "b"),

@@ -136,7 +136,49 @@ def test_a_member_withdraws_a_mark(client, project, history):
     mark.refresh_from_db()
     assert mark.withdrawn_by == "user-member"
     assert client.post(MISSED, {**SHOWN, "withdraw": mark.pk}).status_code == 404
-    assert client.post(MISSED, {**SHOWN, "withdraw": "x"}).status_code == 400
+    for malformed in ("x", "", "-1", "0", str(2**63), "1\u0000"):
+        assert client.post(MISSED, {**SHOWN, "withdraw": malformed}).status_code == 400
+    mark.refresh_from_db()
+    assert mark.withdrawn_by == "user-member"
+
+
+def test_a_withdrawn_mark_is_listed_apart_with_who_withdrew_it_and_when(client, project, history):
+    accuracy = Series.objects.get(metric__name="accuracy")
+    marks = [
+        MissedRegression.objects.create(
+            series=accuracy,
+            model_version=ModelVersion.objects.get(label=label),
+            note=note,
+            created_by="ana",
+        )
+        for label, note in (("1.4.0", "withdrawn: a data bug"), ("1.7.0", "still missed"))
+    ]
+    as_role(client, project, Membership.Role.MEMBER)
+    client.post(MISSED, {**SHOWN, "withdraw": marks[0].pk})
+    marks[0].refresh_from_db()
+    as_role(client, project, Membership.Role.VIEWER)
+
+    response = client.get(MODEL_PAGE)
+
+    html = response.content.decode()
+    standing = html[html.index('id="missed-marks"') : html.index('id="withdrawn-marks"')]
+    withdrawn = html[html.index('id="withdrawn-marks"') :]
+    withdrawn = withdrawn[: withdrawn.index("</table>")]
+    assert "still missed" in standing and "a data bug" not in standing
+    assert "withdrawn: a data bug" in withdrawn and "1.4.0" in withdrawn
+    assert "ana" in withdrawn and "by user-member" in withdrawn
+    assert marks[0].withdrawn_at.strftime("%Y-%m-%d %H:%M") in withdrawn
+    assert "Withdraw</button>" not in html  # a viewer
+    # Only the standing mark is drawn, and counted.
+    series = next(m for m in chart_data(response)["metrics"] if m["name"] == "accuracy")
+    assert series["series"][0]["missed"] == [{"version": "1.7.0", "note": "still missed"}]
+    assert re.search(r"recall <strong>0</strong>.*0 found, 1 missed", html, re.S)
+
+
+def test_a_page_without_withdrawn_marks_has_no_withdrawn_list(client, project, history):
+    as_role(client, project, Membership.Role.MEMBER)
+
+    assert 'id="withdrawn-marks"' not in client.get(MODEL_PAGE).content.decode()
 
 
 def test_a_non_member_gets_404(client, project, history):

@@ -27,6 +27,8 @@ def test_schema_lists_every_endpoint(client, db):
         "/api/v1/findings/{id}/",
         "/api/v1/findings/{id}/acknowledge/",
         "/api/v1/findings/precision/",
+        "/api/v1/models/{name}/missed/",
+        "/api/v1/models/{name}/missed/{id}/",
         "/api/v1/subscriptions/",
         "/api/v1/subscriptions/{id}/",
         "/api/v1/notifications/",
@@ -53,3 +55,37 @@ def test_schema_generates_without_warnings():
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
+
+
+def component(schema, ref_or_schema):
+    """A property's schema, through the ``$ref`` (or ``allOf: [$ref]``) it points at."""
+    ref = ref_or_schema.get("$ref") or ref_or_schema["allOf"][0]["$ref"]
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def test_the_series_answer_documents_recall_beside_precision(client, db):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    answer = schema["paths"]["/api/v1/models/{name}/series/"]["get"]["responses"]["200"]
+    series = component(schema, answer["content"]["application/json"]["schema"])
+
+    quality = component(schema, series["properties"]["alert_precision"])
+
+    assert {"precision", "missed", "missed_covered", "recall"} <= set(quality["properties"])
+    assert "real / (real + missed)" in quality["properties"]["recall"]["description"]
+    assert "recall" in series["properties"]["alert_precision"]["description"]
+    precision = schema["paths"]["/api/v1/findings/precision/"]["get"]["responses"]["200"]
+    assert component(schema, precision["content"]["application/json"]["schema"]) == quality
+
+
+def test_the_missed_list_documents_its_status_filter(client, db):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    listed = schema["paths"]["/api/v1/models/{name}/missed/"]["get"]
+
+    status = next(p for p in listed["parameters"] if p["name"] == "status")
+    mark = component(schema, schema["components"]["schemas"]["PaginatedMissedList"]
+                     ["properties"]["results"]["items"])  # fmt: skip
+
+    assert set(status["schema"]["enum"]) == {"standing", "withdrawn", "*"}
+    assert "`standing` when left out" in status["description"]
+    assert set(component(schema, mark["properties"]["status"])["enum"]) == {"standing", "withdrawn"}
+    assert {"withdrawn_by", "withdrawn_at"} <= set(mark["properties"])

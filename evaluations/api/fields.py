@@ -20,12 +20,20 @@ def reject_control_characters(value):
 
 
 class NameField(serializers.CharField):
-    """A name or label: 1-200 printable characters; numbers are taken as text (version 2)."""
+    """A name or label: 1-200 printable characters; finite numbers are taken as text
+    (version 2), NaN and ±Infinity are refused (not stored as a version "nan")."""
+
+    default_error_messages = {"non_finite": "Must be text, not {literal}."}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", NAME_MAX_LENGTH)
         super().__init__(**kwargs)
         self.validators.append(reject_control_characters)
+
+    def to_internal_value(self, data):
+        if isinstance(data, NonFinite):
+            self.fail("non_finite", literal=data.literal)
+        return super().to_internal_value(data)
 
 
 class OutcomesField(serializers.CharField):

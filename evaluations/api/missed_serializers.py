@@ -26,6 +26,11 @@ class MissedSerializer(serializers.ModelSerializer):
     branch = serializers.CharField(source="series.branch.name")
     environment = serializers.CharField(source="series.environment")
     version = serializers.CharField(source="model_version.label")
+    status = serializers.ChoiceField(
+        choices=MissedRegression.Status.choices, read_only=True,
+        help_text="`standing`: counted in recall unless a finding covers it; `withdrawn`: kept "
+        "as a record (who withdrew it and when), counted no more",
+    )  # fmt: skip
     covered_by = serializers.IntegerField(
         allow_null=True, default=None,
         help_text="A finding people confirmed that covers this mark (it spans the version or "
@@ -37,7 +42,7 @@ class MissedSerializer(serializers.ModelSerializer):
         model = MissedRegression
         fields = [
             "id", "model", "metric", "dataset", "dataset_version", "slice", "branch",
-            "environment", "version", "note", "created_by", "created_at", "withdrawn_by",
-            "withdrawn_at", "covered_by",
+            "environment", "version", "note", "status", "created_by", "created_at",
+            "withdrawn_by", "withdrawn_at", "covered_by",
         ]  # fmt: skip
         read_only_fields = fields

@@ -1,5 +1,6 @@
 """Missed regressions of a model's series: mark, list, read and withdraw."""
 
+import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -11,13 +12,31 @@ from evaluations.selectors import missed as missed_selectors
 from evaluations.services import missed
 
 from . import missed_serializers as s
-from .filters import SeriesLineFilterSet
+from .filters import ANY, SeriesLineFilterSet
+
+STANDING = MissedRegression.Status.STANDING
 
 
 class MissedFilter(SeriesLineFilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=[*MissedRegression.Status.choices, (ANY, "any")],
+        method="filter_status",
+        help_text="`standing` when left out; `withdrawn` for the marks withdrawn (kept with who "
+        "withdrew them and when); `*` for any.",
+    )
+
     class Meta:
         model = MissedRegression
         fields = []
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if not self.form.cleaned_data.get("status"):
+            queryset = self.filter_status(queryset, "status", STANDING)
+        return queryset
+
+    def filter_status(self, queryset, name, value):
+        return queryset if value == ANY else queryset.in_status(value)
 
 
 def _with_coverage(marks):
@@ -28,15 +47,18 @@ def _with_coverage(marks):
 
 
 class MissedListApi(generics.ListCreateAPIView):
-    """Regressions people say the analysis missed on this model's series (standing marks,
-    newest first), and marking one."""
+    """Regressions people say the analysis missed on this model's series (standing marks
+    unless ``status`` says otherwise, newest first), and marking one."""
 
     serializer_class = s.MissedSerializer
     filterset_class = MissedFilter
     queryset = MissedRegression.objects.none()
 
     def get_queryset(self):
-        return selectors.missed_for(project=self.request.auth.project, model=self._model())
+        # Every status: the filter set narrows to the standing ones unless told.
+        return selectors.missed_for(
+            project=self.request.auth.project, model=self._model(), status=None
+        )
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -79,24 +101,25 @@ class MissedListApi(generics.ListCreateAPIView):
 
 
 class MissedDetailApi(generics.RetrieveDestroyAPIView):
-    """One standing mark; ``DELETE`` withdraws it (kept as a record, no longer counted)."""
+    """One mark, standing or withdrawn; ``DELETE`` withdraws a standing one (kept as a
+    record, no longer counted)."""
 
     serializer_class = s.MissedSerializer
     queryset = MissedRegression.objects.none()
 
-    def get_object(self):
+    def get_object(self, mark_status=None):
         model = selectors.get_model(project=self.request.auth.project, name=self.kwargs["name"])
         mark = selectors.get_missed(
-            project=self.request.auth.project, model=model, mark_id=self.kwargs["pk"]
-        )
+            project=self.request.auth.project, model=model, mark_id=self.kwargs["pk"],
+            status=mark_status,
+        )  # fmt: skip
         return _with_coverage([mark])[0]
 
     @extend_schema(
         description="Withdraw the mark: it stops counting against recall at once and is kept, "
-        "with who withdrew it and when; the version may be marked again."
+        "with who withdrew it and when (listed with `?status=withdrawn`); the version may be "
+        "marked again. 404 for a mark already withdrawn."
     )
     def delete(self, request, *args, **kwargs):
-        return super().delete(request, *args, **kwargs)
-
-    def perform_destroy(self, instance):
-        missed.withdraw_missed(mark=instance, by=str(self.request.user))
+        missed.withdraw_missed(mark=self.get_object(mark_status=STANDING), by=str(request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,7 +18,7 @@ from .fields import (
     StrictIntegerField,
     printable,
 )
-from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionSerializer
+from .finding_serializers import ChangeMarkSerializer, FindingSerializer, PrecisionRecallSerializer
 
 MAX_METRICS_PER_RUN = 10_000
 MAX_RUNS_PER_BATCH = 1_000
@@ -584,4 +584,7 @@ class SeriesSerializer(serializers.Serializer):
     trend = TrendSerializer(allow_null=True, help_text="The latest analysis' fitted trend")
     findings = FindingSerializer(many=True, help_text="The series' findings, newest first")
     marks = ChangeMarkSerializer(many=True, help_text="The model's intended-change marks")
-    alert_precision = PrecisionSerializer(help_text="How trustworthy this series' alerts were")
+    alert_precision = PrecisionRecallSerializer(
+        help_text="How trustworthy this series' alerts were, and their recall against the "
+        "regressions marked as missed on this series, as `findings/precision/` answers them"
+    )

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from evaluations import downloads, selectors
 from evaluations.api.permissions import IngestScope
 from evaluations.models import EvaluationRun, ModelVersion, RegisteredModel
-from evaluations.services import findings, gate, posting
+from evaluations.services import gate, missed, posting
 
 from . import answers
 from . import serializers as s
@@ -185,11 +185,12 @@ class SeriesApi(ExportApiMixin, APIView):
         if file_format := self.file_format(request):
             table = selectors.series_table(model=model, series=series, limit=limit)
             return downloads.file_response(table, file_format)
-        precision = findings.alert_precision(
-            selectors.findings_of_series(series=series, limit=None)
+        quality = missed.alert_quality(
+            findings=selectors.findings_of_series(series=series, limit=None),
+            marks=selectors.missed_of_series(series=series),
         )
         # Most series have no findings: their count says so, without reading the list.
-        found = selectors.findings_of_series(series=series) if precision["total"] else []
+        found = selectors.findings_of_series(series=series) if quality["total"] else []
         return Response(
             {
                 "model": model.name,
@@ -205,6 +206,6 @@ class SeriesApi(ExportApiMixin, APIView):
                 "trend": series.trend,
                 "findings": FindingSerializer(found, many=True).data,
                 "marks": ChangeMarkSerializer(selectors.marks_for(model=model), many=True).data,
-                "alert_precision": precision,
+                "alert_precision": quality,
             }
         )

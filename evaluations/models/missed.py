@@ -9,10 +9,24 @@ from .history import ModelVersion, Series
 from .projects import NAME_MAX_LENGTH
 
 
+class MissedRegressionQuerySet(models.QuerySet):
+    def in_status(self, status):
+        """The marks in ``status``: ``standing`` (counted) or ``withdrawn`` (kept as a
+        record, counted no more)."""
+        return self.filter(withdrawn_at__isnull=status == MissedRegression.Status.STANDING)
+
+    def standing(self):
+        return self.in_status(MissedRegression.Status.STANDING)
+
+
 class MissedRegression(models.Model):
     """ "This should have been found at version X" on one series. It counts against recall
     while no finding people confirmed covers it (``selectors.missed``); withdrawn, it is kept
     as a record of who said what, and counts no more."""
+
+    class Status(models.TextChoices):
+        STANDING = "standing"
+        WITHDRAWN = "withdrawn"
 
     series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="missed")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
@@ -21,6 +35,8 @@ class MissedRegression(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     withdrawn_by = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MissedRegressionQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -33,3 +49,7 @@ class MissedRegression(models.Model):
 
     def __str__(self):
         return f"missed in {self.series} at {self.model_version_id}: {self.note}"
+
+    @property
+    def status(self) -> str:
+        return self.Status.WITHDRAWN if self.withdrawn_at else self.Status.STANDING

@@ -38,7 +38,7 @@ from .gate import (
     result_values,
     rules_for,
 )
-from .missed import get_missed, missed_for, version_of_series
+from .missed import get_missed, missed_for, missed_of_series, version_of_series
 from .notifications import CHANNELS as NOTIFICATION_CHANNELS
 from .notifications import notification_counts
 from .operations import AnalysisBacklog, analysis_backlog, heartbeats, stored_counts
@@ -129,6 +129,7 @@ __all__ = [
     "latest_runs_per_dataset",
     "marks_for",
     "missed_for",
+    "missed_of_series",
     "model_shares",
     "models_for",
     "notification_counts",

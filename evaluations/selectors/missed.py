@@ -21,20 +21,29 @@ MISSED_RELATIONS = (
 )  # fmt: skip
 
 
-def missed_for(*, project, model=None, withdrawn=False):
-    """A project's (or a model's) missed regressions, newest first; withdrawn ones only if
-    asked (``None``: both)."""
+STANDING = MissedRegression.Status.STANDING
+
+
+def missed_for(*, project, model=None, status=STANDING):
+    """A project's (or a model's) missed regressions in ``status`` (standing unless told;
+    ``None``: both), newest first."""
     marks = MissedRegression.objects.filter(series__model__project=project)
     if model is not None:
         marks = marks.filter(series__model=model)
-    if withdrawn is not None:
-        marks = marks.filter(withdrawn_at__isnull=not withdrawn)
+    if status is not None:
+        marks = marks.in_status(status)
     return marks.select_related(*MISSED_RELATIONS).order_by("-created_at", "-id")
 
 
-def get_missed(*, project, model, mark_id) -> MissedRegression:
-    """One standing (not withdrawn) mark of the model; 404 otherwise."""
-    mark = missed_for(project=project, model=model).filter(pk=mark_id).first()
+def missed_of_series(*, series):
+    """A series' marks, standing and withdrawn (its recall counts the standing ones)."""
+    return MissedRegression.objects.filter(series=series)
+
+
+def get_missed(*, project, model, mark_id, status=STANDING) -> MissedRegression:
+    """One mark of the model in ``status`` (standing unless told; ``None``: either); 404
+    otherwise."""
+    mark = missed_for(project=project, model=model, status=status).filter(pk=mark_id).first()
     if mark is None:
         raise Http404(f"No missed regression {mark_id} on {model.name}.")
     return mark

@@ -59,9 +59,10 @@ def alert_recall(*, precision, covered) -> dict:
 
 
 def alert_quality(*, findings, marks=None, covered=None) -> dict:
-    """Alert precision of ``findings`` with their recall against the standing ``marks`` (or
-    their coverage, already read), in one dict, as ``findings/precision/`` answers it."""
+    """Alert precision of ``findings`` with their recall against the standing ones of
+    ``marks`` (or the standing marks' coverage, already read), in one dict, as
+    ``findings/precision/`` and the series' ``alert_precision`` answer it."""
     precision = alert_precision(findings)
     if covered is None:
-        covered = missed_selectors.covering(marks.filter(withdrawn_at__isnull=True))
+        covered = missed_selectors.covering(marks.standing())
     return {**precision, **alert_recall(precision=precision, covered=covered)}

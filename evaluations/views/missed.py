@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from evaluations import links, selectors
 from evaluations.forms import MissedForm
+from evaluations.models import MissedRegression
 from evaluations.selectors import missed as missed_selectors
 from evaluations.services import missed
 from evaluations.views.access import WRITERS, member_project, require_role, role_in
@@ -77,29 +78,34 @@ def _model_page(project, model, form):
 
 def missed_context(*, project, model, dataset, line, user, data) -> dict:
     """What the model page shows of missed regressions: the model's alert precision and
-    recall, the standing marks on the dataset and line shown (each with the finding that
-    covers it, if any), and whether the user may mark and withdraw; each of the chart
-    data's series (``data``, from ``charts.model_charts``) gets its marks as ``missed``. The
-    model's marks are read once, for all of it."""
-    marks = list(selectors.missed_for(project=project, model=model))
-    covered = missed_selectors.covering(marks)
-    shown = []
+    recall, the marks on the dataset and line shown (the standing ones each with the finding
+    that covers it, if any; the withdrawn ones with who withdrew them and when), and whether
+    the user may mark and withdraw; each of the chart data's series (``data``, from
+    ``charts.model_charts``) gets its standing marks as ``missed``. The model's marks are
+    read once, for all of it."""
+    marks = list(selectors.missed_for(project=project, model=model, status=None))
+    standing, withdrawn = MissedRegression.Status.STANDING, MissedRegression.Status.WITHDRAWN
+    covered = missed_selectors.covering([mark for mark in marks if mark.status == standing])
+    shown = {standing: [], withdrawn: []}
     for mark in marks:
-        mark.covered_by = covered.get(mark.pk)
         series = mark.series
         if (series.dataset_id, series.branch.name, series.environment) == (
             dataset.id, line.branch, line.environment,
         ):  # fmt: skip
-            shown.append(mark)
+            mark.covered_by = covered.get(mark.pk)
+            shown[mark.status].append(mark)
     for metric in data["metrics"]:
         for series in metric["series"]:
             series["missed"] = [
                 {"version": mark.model_version.label, "note": mark.note}
-                for mark in reversed(shown)  # oldest first
+                for mark in reversed(shown[standing])  # oldest first
                 if (mark.series.metric.name, mark.series.slice) == (metric["name"], series["slice"])
             ]
     return {
-        "missed_marks": shown,
+        "missed_marks": shown[standing],
+        "withdrawn_marks": sorted(
+            shown[withdrawn], key=lambda mark: (mark.withdrawn_at, mark.pk), reverse=True
+        ),  # the latest withdrawal first
         "alert_quality": missed.alert_quality(
             findings=selectors.findings_for(project=project).filter(series__model=model),
             covered=covered,

@@ -1,6 +1,6 @@
 """Missed regressions in a real browser: a member marks one from the model page's form, sees
 it listed and starred on the chart, with the alerts' recall beside their precision, and
-withdraws it."""
+withdraws it, after which it is listed apart as withdrawn."""
 
 import re
 
@@ -54,3 +54,11 @@ def test_a_member_marks_a_missed_regression_and_withdraws_it(member_page, histor
     expect(page.get_by_role("status")).to_contain_text("no longer counts as missed")
     expect(page.locator("#missed-marks")).to_contain_text("None marked")
     assert "marked as missed" not in chart_traces(page, 0)
+    # Kept as a record, apart: who marked it, who withdrew it and when.
+    kept = page.locator("#withdrawn-marks").get_by_role("row", name=re.compile("1.6.0"))
+    expect(kept).to_contain_text("a new data source lowered accuracy")
+    expect(kept).to_contain_text(re.compile(r"withdrawn by ana \d{4}-\d\d-\d\d \d\d:\d\d"))
+    expect(kept.get_by_role("button")).to_have_count(0)
+    expect(page.locator("#alert-quality")).to_contain_text("recall nothing known yet")
+    page.locator("#missed").scroll_into_view_if_needed()
+    shot(page, "missed-withdrawn")
