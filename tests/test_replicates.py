@@ -260,7 +260,7 @@ def test_the_run_page_lists_the_runs_replicate_siblings(api, member):
     run = EvaluationRun.objects.filter(model_version__label="1.1").order_by("id")[1]
 
     page = member.get(f"/runs/{run.pk}/").content.decode()
-    assert "Seed replicates" in page and "one of 3 runs with a seed" in page
+    assert "Seed replicates" in page and "one of 3 seeded runs of version" in page
     for sibling in EvaluationRun.objects.filter(model_version__label="1.1").exclude(pk=run.pk):
         assert f'href="/runs/{sibling.pk}/"' in page
     lone = EvaluationRun.objects.get(model_version__label="1.0")

@@ -2,6 +2,7 @@
 
 import io
 import json
+import statistics
 from datetime import datetime
 
 import pytest
@@ -16,6 +17,7 @@ from evaluations.models import (
     MetricResult,
     ModelVersion,
     RegisteredModel,
+    ReplicateSet,
     Series,
     ThresholdRule,
 )
@@ -53,15 +55,18 @@ def test_seed_demo_stores_months_of_history_for_four_models(seeded):
         versions = ModelVersion.objects.filter(model__name=name, runs__branch="main").distinct()
         assert versions.count() == VERSIONS
     # fraud-classifier runs on both holdout versions (the newer one for the latest 40)
-    # ... and on two pull requests' branches (3 and 2 runs, on the newer holdout)
-    assert EvaluationRun.objects.count() == 4 * VERSIONS + 40 + 5
+    # ... and on two pull requests' branches (3 and 2 runs, on the newer holdout); the
+    # summarizer's latest 6 versions with two more seeds each
+    assert EvaluationRun.objects.count() == 4 * VERSIONS + 40 + 5 + 6 * 2
     datasets = set(EvaluationDataset.objects.values_list("name", "version"))
     assert {("holdout", "2026-06"), ("holdout", "2026-09")} <= datasets
     # main: 5 metrics x 3 slices x 2 holdouts; 3 x 2; 4 x 2; ndcg x 2 + 3 latencies
     main = Series.objects.filter(branch__name="main")
     assert main.count() == 30 + 6 + 8 + 5
     assert Series.objects.exclude(branch__name="main").count() == 2 * 15
-    assert MetricResult.objects.count() == VERSIONS * (15 + 6 + 8 + 5) + 40 * 15 + 5 * 15
+    assert MetricResult.objects.count() == (
+        VERSIONS * (15 + 6 + 8 + 5) + 40 * 15 + 5 * 15 + 6 * 2 * 8
+    )
     # Only the main line is watched, and all of it is analysed.
     assert set(Series.objects.filter(watched=True)) == set(main)
     assert not Series.objects.filter(dirty=True).exists()
@@ -246,3 +251,22 @@ def test_the_demo_has_an_online_comparison_of_each_kind(seeded):
         assert experiment.decisions.count() == experiment.windows.count() >= 1
         for window in experiment.windows.all():  # what the API would have taken
             assert WindowInputSerializer(data=window.body, experiment=experiment).is_valid()
+
+
+def test_seed_demo_evaluates_the_summarizers_latest_versions_with_three_seeds(seeded):
+    """Each of its 8 series has a replicate set on each of the latest 6 versions: the mean of
+    the three seeds' values, with their spread."""
+    sets = ReplicateSet.objects.filter(series__model__name="summarizer")
+    assert sets.count() == 6 * 8
+    assert set(sets.values_list("replicates", flat=True)) == {3}
+    assert ReplicateSet.objects.exclude(series__model__name="summarizer").count() == 0
+    one = sets.filter(series__metric__name="bleu", series__slice="overall").latest("recorded_at")
+    values = list(
+        MetricResult.objects.filter(series=one.series, model_version=one.model_version).values_list(
+            "value", flat=True
+        )
+    )
+    assert len(values) == 3 and one.value == pytest.approx(sum(values) / 3)
+    assert one.sd == pytest.approx(statistics.stdev(values))
+    # A seed's spread is smaller than the scatter between versions: nothing is raised.
+    assert open_findings("summarizer", "bleu") == []

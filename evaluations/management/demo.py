@@ -86,6 +86,11 @@ class DemoModel:
     baseline_versions_ago: int | None = None  # pinned on the latest dataset version
     rules: tuple[dict, ...] = ()
     pull_requests: tuple[PullRequest, ...] = ()
+    # The latest ``replicated_versions`` versions are also evaluated with these seeds (beside
+    # every run's 42), scattering by ``seed_sd`` of each metric's sd: replicate sets.
+    extra_seeds: tuple[int, ...] = ()
+    replicated_versions: int = 0
+    seed_sd: float = 0.5
 
 
 def latency(name, level, sd) -> Metric:
@@ -183,6 +188,8 @@ MODELS = (
             Metric("perplexity", 9.82, 0.06, higher_is_better=False, decimals=3),
             Metric("bertscore_f1", 0.8743, 0.0012, n_share=1.0),
         ),
+        extra_seeds=(7, 1234),
+        replicated_versions=6,
     ),
     DemoModel(
         name="ranking-service",
@@ -236,7 +243,35 @@ def run_bodies(model: DemoModel, history: list[tuple], seed: int) -> list[dict]:
             bodies.append(
                 (index, position, run_body(model, dataset, history[index], delay, metrics))
             )
+            if index >= versions - model.replicated_versions:
+                version_values = [(m, s, values[index - first]) for m, s, values in series]
+                bodies += [
+                    (index, position, body)
+                    for body in seed_bodies(model, dataset, version_values, bodies[-1][2], seed)
+                ]
     return [body for _, _, body in sorted(bodies, key=lambda item: item[:2])]
+
+
+def seed_bodies(model, dataset, version_values, body, seed) -> list[dict]:
+    """The runs of ``body``'s version with the model's other seeds, a few minutes after it:
+    each metric a draw around the version's value, ``seed_sd`` of the metric's sd apart."""
+    rng = np.random.default_rng([seed, zlib.crc32(body["external_id"].encode())])
+    runs = []
+    for order, extra in enumerate(model.extra_seeds, start=1):
+        metrics = [
+            metric_body(dataset, metric, slice_, value + model.seed_sd * metric.sd * rng.normal())
+            for metric, slice_, value in version_values
+        ]
+        later = timedelta(minutes=6 * order)
+        runs.append({
+            **body,
+            "seed": extra,
+            "external_id": f"{body['external_id']}-seed{extra}",
+            "started_at": body["started_at"] + later,
+            "finished_at": body["finished_at"] + later,
+            "metrics": metrics,
+        })  # fmt: skip
+    return runs
 
 
 def run_body(model, dataset, version, delay, metrics) -> dict:

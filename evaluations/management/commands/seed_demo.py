@@ -12,6 +12,8 @@ Planted, counted back from the latest version (so any ``--versions`` keeps it):
   must raise nothing;
 - an intended change: ``ranking-service`` latencies step up 15 versions ago (a larger
   re-ranker); the version is marked, so the analysis starts afresh there.
+- seed replicates: ``summarizer``'s latest 6 versions are each evaluated with three seeds
+  (42, 7 and 1234), so their points are replicate sets drawn with their spread.
 
 The runs go through the posting service, as CI's posts do, in version order and in one
 transaction: each model's rules are set once its first version is stored, its baseline pinned
