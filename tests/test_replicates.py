@@ -268,15 +268,13 @@ def test_the_run_page_lists_the_runs_replicate_siblings(api, member):
 
 
 @pytest.mark.django_db
-def test_a_thousand_seeds_of_a_version_cost_a_bounded_post(
-    api, post_run, django_assert_max_num_queries
-):
+def test_a_full_set_of_seeds_costs_a_bounded_post(api, post_run, django_assert_max_num_queries):
+    from evaluations.services.replicates import MAX_SEEDS
+
     extremes = [2**63 - 1, -(2**63) + 1, -1, 0]
     runs = [seed_body("1.0", seed, 0.9 + (i % 7) / 1000) for i, seed in enumerate(extremes)]
-    runs += [seed_body("1.0", seed, 0.9 + (seed % 7) / 1000) for seed in range(1, 997)]
-    for start in range(0, len(runs), 500):
-        batch = {"runs": runs[start : start + 500]}
-        assert api.post("/api/v1/runs/batch/", batch, format="json").status_code == 201
+    runs += [seed_body("1.0", seed, 0.9 + (seed % 7) / 1000) for seed in range(1, MAX_SEEDS - 4)]
+    assert api.post("/api/v1/runs/batch/", {"runs": runs}, format="json").status_code == 201
 
     began = time.perf_counter()
     with django_assert_max_num_queries(20):
@@ -284,7 +282,7 @@ def test_a_thousand_seeds_of_a_version_cost_a_bounded_post(
     assert time.perf_counter() - began < 5
     assert answer.status_code == 201
     (point,) = points(api)
-    assert point["replicates"] == 1001
+    assert point["replicates"] == MAX_SEEDS
     assert math.isfinite(point["sd"]) and point["ci_low"] <= point["value"] <= point["ci_high"]
     page = api.get(f"/api/v1/runs/{answer.json()['id']}/").json()
     assert page["seed"] == 5000
@@ -327,3 +325,36 @@ def test_seeds_that_differ_only_beyond_a_floats_precision_are_still_two(api, pos
     data = charts.model_charts(model=model, dataset=dataset)
     assert data["runs"]["version"] == ["1.0"]
     assert data["metrics"][0]["series"][0]["replicates"] == [2]
+
+
+@pytest.mark.django_db
+def test_a_set_holds_at_most_max_seeds_and_one_more_is_refused_writing_nothing(api, post_run):
+    """Each post of a seed reads its set's seeds: their number is bounded. The 101st distinct
+    seed is refused by name (posted alone, in a batch or as a dry run); a seed of the set run
+    again still replaces its result."""
+    from evaluations.services.replicates import MAX_SEEDS
+
+    bodies = [seed_body("1.0", seed, 0.9 + 0.001 * (seed % 5)) for seed in range(MAX_SEEDS)]
+    response = api.post("/api/v1/runs/batch/", {"runs": bodies}, format="json")
+    assert response.status_code == 201, response.json()
+    (stored,) = ReplicateSet.objects.all()
+    assert stored.replicates == MAX_SEEDS
+    runs, results = EvaluationRun.objects.count(), MetricResult.objects.count()
+
+    one_more = seed_body("1.0", MAX_SEEDS, 0.5)
+    for answer in (
+        post_run(one_more),
+        post_run(one_more, QUERY_STRING="dry_run=1"),
+        api.post("/api/v1/runs/batch/", {"runs": [one_more]}, format="json"),
+    ):
+        assert answer.status_code == 400, answer.json()
+        (message,) = answer.json()["seed"]
+        assert f"already has {MAX_SEEDS} seeds of accuracy (overall)" in message
+        assert f"seed {MAX_SEEDS} cannot join it" in message
+    assert (EvaluationRun.objects.count(), MetricResult.objects.count()) == (runs, results)
+    assert ReplicateSet.objects.get().value == pytest.approx(stored.value)
+
+    again = post_run(seed_body("1.0", 0, 0.5, hour=1))
+    assert again.status_code == 201, again.json()
+    assert ReplicateSet.objects.get().replicates == MAX_SEEDS
+    assert post_run(seed_body("1.1", MAX_SEEDS, 0.5)).status_code == 201  # another version

@@ -14,6 +14,7 @@ from evaluations.selectors import TooManyRows
 from evaluations.services.baselines import BaselineError
 from evaluations.services.findings import TriageError
 from evaluations.services.ingest import IngestConflict, ReplayConflict
+from evaluations.services.replicates import TooManySeeds
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,6 @@ def exception_handler(exc, context):
         return Response(exc.errors, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, TooManyRows):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, IngestConflict | BaselineError | TriageError):
+    if isinstance(exc, IngestConflict | BaselineError | TriageError | TooManySeeds):
         return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

@@ -16,7 +16,9 @@ seeded results on the posted series (the latest run of each seed: the same seed 
 replaces its earlier result in the set rather than counting twice) and, when two or more
 distinct seeds are there, one upsert of the sets. The series' rows are already locked by the
 post (``ingest._mark_dirty``), so concurrent seeds of one version are summarised one after
-the other, each seeing the ones committed before it.
+the other, each seeing the ones committed before it. That read grows with the seeds, so a set
+holds at most ``MAX_SEEDS`` distinct seeds: a post of one more is refused (``TooManySeeds``, a
+400 naming ``seed``) and writes nothing.
 """
 
 import math
@@ -33,6 +35,27 @@ from evaluations.models.points import encode_replicate_point
 from evaluations.services import branches
 from trackerclient import replicates
 
+# Distinct seeds in one replicate set. Seed replicates are a handful of runs (3 to 20, as a
+# rule); a post reads its version's seeded results on its series, a few microseconds a seed
+# and series, so this bounds what one post of a seed costs.
+MAX_SEEDS = 100
+
+
+class TooManySeeds(Exception):
+    """A post would give a replicate set more than ``MAX_SEEDS`` seeds; ``errors`` names the
+    field, as ingestion's conflicts do."""
+
+    def __init__(self, *, version, metric, slice, seed):
+        self.errors = {
+            "seed": [
+                f"version {version} already has {MAX_SEEDS} seeds of {metric} ({slice}) on "
+                f"this dataset, branch and environment: a replicate set holds at most "
+                f"{MAX_SEEDS}, so seed {seed} cannot join it. Post it as another version, or "
+                "without a seed."
+            ]
+        }
+        super().__init__(self.errors)
+
 
 def record_replicate_sets(*, runs) -> None:
     """Summarise the replicate sets the posted ``runs`` (stored, with ``result_list``) belong
@@ -45,7 +68,15 @@ def record_replicate_sets(*, runs) -> None:
         run.replicate_sets = {}  # known now: the gate needs no query for a lone seed
     series_ids = sorted({r.series.pk for run in seeded for r in run.result_list})
     version_ids = sorted({run.model_version_id for run in seeded})
-    sets = _summaries(_latest_per_seed(_seeded_results(version_ids, series_ids)))
+    members = _latest_per_seed(_seeded_results(version_ids, series_ids))
+    for run in seeded:
+        for r in run.result_list:
+            if len(members.get((r.series.pk, run.model_version_id), ())) > MAX_SEEDS:
+                raise TooManySeeds(
+                    version=run.model_version.label, metric=r.series.metric.name,
+                    slice=r.series.slice, seed=run.seed,
+                )  # fmt: skip
+    sets = _summaries(members)
     if not sets:
         return
     _store(sets, {run.model_version_id: run.model_version.label for run in seeded})
@@ -132,7 +163,13 @@ def dry_run_candidate(*, project, model, payload, results):
     # The run would be stored last: after every stored run of the same time.
     rows += [(series_id, version_id, payload["seed"], at, math.inf, *numbers)
              for series_id, numbers in posted.items()]  # fmt: skip
-    sets = _summaries(_latest_per_seed(rows))
+    members = _latest_per_seed(rows)
+    for (metric, slice), series_id in series.items():
+        if len(members.get((series_id, version_id), ())) > MAX_SEEDS:
+            raise TooManySeeds(
+                version=payload["version"], metric=metric, slice=slice, seed=payload["seed"]
+            )
+    sets = _summaries(members)
     summaries = {
         key: sets[(series_id, version_id)].summary
         for key, series_id in series.items()
