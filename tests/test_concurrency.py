@@ -1,12 +1,19 @@
 """Concurrent posts against real PostgreSQL: no duplicate rows, no 500s."""
 
+import statistics
 import threading
 
 import pytest
 from django.db import connections
 
-from evaluations.models import EvaluationRun, MetricDefinition, ModelVersion, RegisteredModel
-from evaluations.services import projects
+from evaluations.models import (
+    EvaluationRun,
+    MetricDefinition,
+    ModelVersion,
+    RegisteredModel,
+    ReplicateSet,
+)
+from evaluations.services import projects, removal
 from tests.conftest import client_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -100,3 +107,57 @@ def test_concurrent_posts_still_failing_several_checks_update_their_findings(sec
 
     assert [r.status_code for r in responses] == [201] * 12, [r.content[:300] for r in responses]
     assert Finding.objects.filter(kind="threshold", status="open").count() == 6
+
+
+def seed_run(version, seed, value):
+    return {"model": "seeded", "version": version, "dataset": {"name": "holdout", "version": "1"},
+            "seed": seed, "metrics": [{"name": "accuracy", "value": value},
+                                      {"name": "f1", "value": value - 0.1}]}  # fmt: skip
+
+
+def test_concurrent_seeds_of_a_version_make_one_set_of_them_all(secret):
+    """Each seed's post summarises the set with the seeds committed before it, its series
+    locked: however they interleave, the set ends with every seed, none lost to a race."""
+    values = [0.80 + i / 100 for i in range(12)]
+    responses = post_concurrently(secret, [seed_run("1.0", i, v) for i, v in enumerate(values)])
+
+    assert [r.status_code for r in responses] == [201] * 12, [r.content for r in responses]
+    sets = {s.series.metric.name: s for s in ReplicateSet.objects.select_related("series__metric")}
+    assert set(sets) == {"accuracy", "f1"}
+    assert sets["accuracy"].replicates == 12
+    assert sets["accuracy"].value == pytest.approx(statistics.mean(values))
+    assert sets["accuracy"].sd == pytest.approx(statistics.stdev(values))
+    assert sets["f1"].value == pytest.approx(statistics.mean(values) - 0.1)
+
+
+def test_seeds_posted_while_others_are_removed_leave_a_true_set(secret):
+    """Removing members (as the admin and prune do) and posting new seeds at once: the set
+    ends summarising exactly the seeds still stored."""
+    first = post_concurrently(secret, [seed_run("1.0", i, 0.8 + i / 100) for i in range(6)])
+    assert [r.status_code for r in first] == [201] * 6
+    doomed = list(EvaluationRun.objects.filter(seed__in=[0, 2, 4]).values_list("pk", flat=True))
+    barrier = threading.Barrier(2)
+
+    def remove():
+        try:
+            barrier.wait(timeout=30)
+            removal.delete_runs(run_ids=doomed)
+        finally:
+            connections.close_all()
+
+    remover = threading.Thread(target=remove)
+    remover.start()
+    barrier.wait(timeout=30)
+    late = post_concurrently(secret, [seed_run("1.0", 10 + i, 0.9 + i / 100) for i in range(4)])
+    remover.join(timeout=60)
+
+    assert [r.status_code for r in late] == [201] * 4
+    stored = list(
+        EvaluationRun.objects.filter(model_version__label="1.0").values_list("seed", flat=True)
+    )
+    assert sorted(stored) == [1, 3, 5, 10, 11, 12, 13]
+    accuracy = ReplicateSet.objects.get(series__metric__name="accuracy")
+    kept = [0.8 + i / 100 for i in (1, 3, 5)] + [0.9 + i / 100 for i in range(4)]
+    assert accuracy.replicates == 7
+    assert accuracy.value == pytest.approx(statistics.mean(kept))
+    assert accuracy.sd == pytest.approx(statistics.stdev(kept))
