@@ -203,7 +203,8 @@ def test_the_runs_list_as_parquet_reads_back_to_the_json_list(api, history):
 def test_a_comparison_as_csv_and_parquet_has_the_json_rows(api, history):
     body = api.get(COMPARE).json()
     fields = ("metric", "slice", "direction", "a", "b", "delta", "relative_delta", "change",
-              "p_value", "method", "significant")  # fmt: skip
+              "p_value", "method", "significant", "a_replicates", "a_sd", "b_replicates",
+              "b_sd")  # fmt: skip
 
     response, text = download(api, COMPARE, "csv")
 
@@ -220,6 +221,7 @@ def test_a_comparison_as_csv_and_parquet_has_the_json_rows(api, history):
             row["significant"] == {None: "", True: "true", False: "false"}[expected["significant"]]
         )
         assert (row["a_version"], row["b_version"]) == ("1.0.0", "1.4.0")
+        assert (row["a_replicates"], row["a_sd"], row["b_replicates"]) == ("1", "", "1")
         assert int(row["b_run_id"]) == body["b"]["run_id"]
     assert [r["change"] for r in rows] == [m["change"] for m in body["metrics"]]
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.test_exports_api import number
+from tests.test_exports_api import csv_rows, download, number
 from tests.test_replicates import BASE, pin, points, post_history, post_seeds, seed_body
 from trackerclient import baseline_file, offline
 
@@ -90,3 +90,23 @@ def test_a_comparison_of_two_seeded_versions_compares_their_sets(api, post_run):
     assert (row["a"], row["b"]) == (sets["1.0"]["value"], sets["1.1"]["value"])
     assert row["method"].startswith("Welch t-test, 3 vs 3 seeds")
     assert row["change"] == "worse" and row["significant"] is True
+    assert (row["a_replicates"], row["b_replicates"]) == (3, 3)
+    assert (row["a_sd"], row["b_sd"]) == (sets["1.0"]["sd"], sets["1.1"]["sd"])
+    _, body = download(api, "/api/v1/models/ranker/compare/?a=1.0&b=1.1&dataset=holdout", "csv")
+    (csv_row,) = csv_rows(body)
+    assert (csv_row["a_replicates"], float(csv_row["b_sd"])) == ("3", sets["1.1"]["sd"])
+
+
+def test_the_compare_page_shows_each_sides_seeds_and_spread(api, post_run, member):
+    post_seeds(post_run, "1.0", BASE)
+    post_seeds(post_run, "1.1", [0.80, 0.815, 0.805], hour=1)
+    post_run(seed_body("1.2", None, 0.8, hour=2))
+    sd = {p["version"]: p["sd"] for p in points(api)}
+
+    page = member.get("/projects/acme/models/ranker/compare/?a=1.0&b=1.1&dataset=holdout")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert text.count("3 seeds</span>") == 2
+    assert f"sd {sd['1.1']:.4f}, 3 seeds" in text
+    single = member.get("/projects/acme/models/ranker/compare/?a=1.1&b=1.2&dataset=holdout")
+    assert single.content.decode().count(" seeds</span>") == 1  # 1.2 is one run

@@ -126,6 +126,12 @@ class CompareRowSerializer(serializers.Serializer):
     )
     method = serializers.CharField(allow_null=True)
     significant = serializers.BooleanField(allow_null=True, help_text="p < 0.05")
+    a_replicates = serializers.IntegerField(
+        allow_null=True, help_text="Distinct seeds in a's value (1: one run; null: no result)"
+    )
+    a_sd = serializers.FloatField(allow_null=True, help_text="The seeds' standard deviation")
+    b_replicates = serializers.IntegerField(allow_null=True, help_text="The same for b")
+    b_sd = serializers.FloatField(allow_null=True, help_text="The same for b")
 
 
 class CompareSideSerializer(serializers.Serializer):

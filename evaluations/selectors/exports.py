@@ -61,7 +61,8 @@ COMPARE_COLUMNS = _columns(
     "metric:text slice:text direction:text a:float b:float delta:float relative_delta:float "
     "change:text p_value:float method:text significant:bool a_version:text a_run_id:int "
     "a_dataset_version:text a_branch:text b_version:text b_run_id:int b_dataset_version:text "
-    "b_branch:text model:text dataset:text environment:text"
+    "b_branch:text model:text dataset:text environment:text a_replicates:int a_sd:float "
+    "b_replicates:int b_sd:float"
 )
 
 
@@ -169,7 +170,11 @@ def comparison_table(comparison: dict) -> Table:
         comparison["model"], comparison["dataset"], a["environment"],
     )  # fmt: skip
     fields = [column.name for column in COMPARE_COLUMNS[:11]]
-    rows = (tuple(row[field] for field in fields) + sides for row in comparison["metrics"])
+    spreads = ("a_replicates", "a_sd", "b_replicates", "b_sd")  # last: the columns came later
+    rows = (
+        tuple(row[field] for field in fields) + sides + tuple(row[field] for field in spreads)
+        for row in comparison["metrics"]
+    )
     name = (comparison["model"], comparison["dataset"], a["version"], "vs", b["version"])
     return Table(name, COMPARE_COLUMNS, rows)
 

@@ -295,6 +295,9 @@ def _compare_row(a, b, comparable):
         "a": a.value if a else None, "b": b.value if b else None, "delta": None,
         "relative_delta": None, "change": "only_a" if b is None else "only_b",
         "p_value": None, "method": None, "significant": None,
+        # A side of several seeds is its replicate set: how many, and their spread.
+        "a_replicates": a.replicates if a else None, "a_sd": a.sd if a else None,
+        "b_replicates": b.replicates if b else None, "b_sd": b.sd if b else None,
     }  # fmt: skip
     if a is None or b is None:
         return row
