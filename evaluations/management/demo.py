@@ -90,7 +90,7 @@ class DemoModel:
     # every run's 42), scattering by ``seed_sd`` of each metric's sd: replicate sets.
     extra_seeds: tuple[int, ...] = ()
     replicated_versions: int = 0
-    seed_sd: float = 0.5
+    seed_sd: float = 1.0
 
 
 def latency(name, level, sd) -> Metric:
