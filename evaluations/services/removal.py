@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from evaluations.models import EvaluationRun, MetricResult, Series
 from evaluations.queue import queue_analysis
-from evaluations.services import replicates
+from evaluations.services import replicates, rows
 
 # How far a series' touched_at moves back when it loses points: reads cache a series' points
 # under its touched_at, so it must change; but pages and the series API take the most
@@ -73,12 +73,7 @@ def _mark_losing_points(series_ids) -> tuple[list[int], list[int]]:
     bumped, as a post does), and every one's cached points are read again. Returns the
     watched ones, and those of them that were not due yet: they need a job. Rows locked in
     id order, as posts lock them."""
-    flags = list(
-        Series.objects.select_for_update()
-        .filter(pk__in=series_ids)
-        .order_by("pk")
-        .values_list("pk", "watched", "dirty")
-    )
+    flags = rows.lock_in_order(Series, series_ids, ("id", "watched", "dirty"))
     now = timezone.now()
     watched = [pk for pk, is_watched, _ in flags if is_watched]
     clean = [pk for pk, is_watched, dirty in flags if is_watched and not dirty]
