@@ -9,7 +9,8 @@ import pytest
 
 from evaluations.models import Finding, Membership, MissedRegression, ModelVersion, Series
 from evaluations.services import projects
-from tests.test_missed_api import VERSIONS, confirmed_finding, run
+from tests import test_missed_api
+from tests.test_missed_api import confirmed_finding
 
 MODEL_PAGE = "/projects/acme/models/fraud-detector/"
 MISSED = "/projects/acme/models/fraud-detector/missed/"
@@ -22,13 +23,7 @@ SHOWN = {
 }
 
 
-@pytest.fixture
-def history(api):
-    for i, version in enumerate(VERSIONS):
-        assert (
-            api.post("/api/v1/runs/", run(version, 0.93 - 0.001 * i), format="json").status_code
-            == 201
-        )
+history = test_missed_api.history  # the same versions posted (a fixture)
 
 
 def as_role(client, project, role):

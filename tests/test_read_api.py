@@ -274,3 +274,22 @@ def test_a_cached_series_read_after_appends_backfills_and_ties_reads_as_fresh(ap
         assert cached == fresh, (i, kind)
         assert [p["at"] for p in fresh] == sorted(p["at"] for p in fresh)
     assert len(fresh) == 39
+
+
+def test_a_series_of_a_model_on_two_datasets_needs_its_dataset_named(api, history):
+    """Without ``dataset``, a model evaluated on two datasets is ambiguous: the series and a
+    missed mark answer 400 naming the field and the datasets to choose from."""
+    other = {"model": "fraud-detector", "version": "1.4.0", "dataset": "stress",
+             "metrics": {"accuracy": 0.7}}  # fmt: skip
+    assert api.post("/api/v1/runs/", other, format="json").status_code == 201
+    mark = {"metric": "accuracy", "version": "1.4.0", "note": "missed"}
+
+    for response in (
+        api.get("/api/v1/models/fraud-detector/series/?metric=accuracy"),
+        api.post("/api/v1/models/fraud-detector/missed/", mark, format="json"),
+    ):
+        assert response.status_code == 400, response.content
+        (message,) = response.json()["dataset"]
+        assert message.startswith("Required: this model has results on")
+        assert "holdout" in message and "stress" in message
+    assert api.get("/api/v1/models/fraud-detector/missed/").json()["count"] == 0

@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from evaluations.selectors import TooManyRows
+from evaluations.selectors import AmbiguousDataset, TooManyRows
 from evaluations.services.baselines import BaselineError
 from evaluations.services.findings import TriageError
 from evaluations.services.ingest import IngestConflict, ReplayConflict
@@ -43,6 +43,11 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, ReplayConflict):
         return Response(exc.errors, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, AmbiguousDataset):  # a series asked for without its dataset
+        return Response(
+            {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, TooManyRows):
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IngestConflict | BaselineError | TriageError | TooManySeeds):

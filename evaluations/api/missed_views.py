@@ -80,12 +80,7 @@ class MissedListApi(generics.ListCreateAPIView):
         data = dict(body.validated_data)
         version, note = data.pop("version"), data.pop("note")
         model = self._model()
-        try:
-            series = selectors.find_series(model=model, **data)
-        except selectors.AmbiguousDataset as exc:
-            raise ValidationError(
-                {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
-            ) from None
+        series = selectors.find_series(model=model, **data)
         model_version = selectors.version_of_series(series=series, label=version)
         try:
             mark = missed.mark_missed(

@@ -4,7 +4,6 @@ import django_filters
 import orjson
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -176,12 +175,7 @@ class SeriesApi(ExportApiMixin, APIView):
         model = selectors.get_model(project=request.auth.project, name=name)
         params = dict(query.validated_data)
         limit = params.pop("limit", None)
-        try:
-            series = selectors.find_series(model=model, **params)
-        except selectors.AmbiguousDataset as exc:
-            raise ValidationError(
-                {"dataset": [f"Required: this model has results on {', '.join(exc.names)}."]}
-            ) from None
+        series = selectors.find_series(model=model, **params)
         if file_format := self.file_format(request):
             table = selectors.series_table(model=model, series=series, limit=limit)
             return downloads.file_response(table, file_format)

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from evaluations.models import Membership
 from evaluations.services import projects
@@ -52,6 +52,14 @@ def shot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+def drawn_chart(page: Page, index: int = 0):
+    """The page's chart of metric ``index``, scrolled into view, once Plotly has drawn it."""
+    chart = page.locator(f'.chart[data-metric="{index}"]')
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn", "true")
+    return chart
 
 
 @pytest.fixture(scope="package")

@@ -7,19 +7,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import drawn_chart, shot
 from tests.histories import post_branched_history
 
 pytestmark = pytest.mark.browser
 
 MODEL = "/projects/acme/models/fraud-detector/"
-
-
-def drawn(page, index):
-    chart = page.locator(f'.chart[data-metric="{index}"]')
-    chart.scroll_into_view_if_needed()
-    expect(chart).to_have_attribute("data-drawn", "true")
-    return chart
 
 
 def hover_text(page, chart, role, point):
@@ -48,7 +41,7 @@ def test_a_pull_request_is_drawn_over_the_main_line(member_page, api):
     page = member_page
     page.goto(MODEL + "?branch=feature%2Fx&over=main")
 
-    chart = drawn(page, 0)  # accuracy
+    chart = drawn_chart(page, 0)  # accuracy
     traces = chart.evaluate(
         """element => element.data.map(t => ({name: t.name, role: t.meta.role,
             colour: t.line.color, points: t.y.filter(v => v !== null).length}))"""
@@ -69,7 +62,7 @@ def test_a_pull_request_is_drawn_over_the_main_line(member_page, api):
     # Choosing the main line leaves the branch and the overlay out of the URL.
     page.locator("#branch-select").select_option(label="main")
     page.wait_for_url(re.compile(r"\?dataset=holdout$"))
-    main_only = drawn(page, 0).evaluate("element => element.data.map(t => t.meta.role)")
+    main_only = drawn_chart(page, 0).evaluate("element => element.data.map(t => t.meta.role)")
     assert "over" not in main_only
     # And another branch opens drawn over main.
     page.locator("#branch-select").select_option(label="release/2")

@@ -7,28 +7,21 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot
-from tests.test_missed_api import VERSIONS, run
+from tests import test_missed_api
+from tests.e2e.conftest import drawn_chart, shot
 
 pytestmark = pytest.mark.browser
 
 MODEL = "/projects/acme/models/fraud-detector/"
 
 
-@pytest.fixture
-def history(api):
-    for i, version in enumerate(VERSIONS):
-        assert (
-            api.post("/api/v1/runs/", run(version, 0.93 - 0.001 * i), format="json").status_code
-            == 201
-        )
+history = test_missed_api.history  # the same versions posted (a fixture)
 
 
 def chart_traces(page, metric_index):
-    chart = page.locator(f'.chart[data-metric="{metric_index}"]')
-    chart.scroll_into_view_if_needed()
-    expect(chart).to_have_attribute("data-drawn", "true")
-    return chart.evaluate("element => element.data.map(trace => trace.name)")
+    return drawn_chart(page, metric_index).evaluate(
+        "element => element.data.map(trace => trace.name)"
+    )
 
 
 def test_a_member_marks_a_missed_regression_and_withdraws_it(member_page, history):

@@ -4,7 +4,7 @@ interval as an error bar, and a hover that says it is a mean of seeds."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot
+from tests.e2e.conftest import drawn_chart, shot
 
 pytestmark = pytest.mark.browser
 
@@ -34,9 +34,7 @@ def seeded(api):
 def test_a_replicate_set_is_one_point_with_an_error_bar(member_page, seeded):
     page = member_page
     page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
-    chart = page.locator('.chart[data-metric="0"]')
-    chart.scroll_into_view_if_needed()
-    expect(chart).to_have_attribute("data-drawn", "true")
+    chart = drawn_chart(page)
 
     drawn = chart.evaluate(
         """element => { const t = element.data.find(t => t.meta.role === "value");
@@ -59,9 +57,7 @@ def test_a_replicate_set_is_one_point_with_an_error_bar(member_page, seeded):
 def test_a_seeded_runs_page_lists_its_siblings(member_page, seeded):
     page = member_page
     page.goto(MODEL + "?dataset=holdout&dataset_version=v1")
-    chart = page.locator('.chart[data-metric="0"]')
-    chart.scroll_into_view_if_needed()
-    expect(chart).to_have_attribute("data-drawn", "true")
+    chart = drawn_chart(page)
     run_id = chart.evaluate(
         """element => element.data.find(t => t.meta.role === "value").customdata[1][3]"""
     )
