@@ -90,8 +90,16 @@ def test_the_form_names_a_bad_field_and_marks_nothing(client, project, history):
         follow=True,
     )
 
+    no_series = client.post(
+        MISSED,
+        {**SHOWN, "metric": "accuracy", "slice": "country=XX", "version": "1.4.0", "note": "x"},
+        follow=True,
+    )
+
     assert "version: accuracy on holdout has no result of version" in unknown.content.decode()
     assert "note: This field is required." in empty.content.decode()
+    assert "metric: " in no_series.content.decode()
+    assert "country=XX" in no_series.content.decode()
     assert MissedRegression.objects.count() == 0
 
 

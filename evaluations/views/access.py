@@ -1,7 +1,7 @@
 """Who may see what: every page belongs to a project the user is a member of; what a member
 may change depends on the role (owners everything, members pin and triage, viewers read)."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404
 
 from evaluations.models import Membership, Project
@@ -37,3 +37,15 @@ def require_role(request, project, roles, action):
     if role not in roles:
         allowed = " and ".join(f"{r}s" for r in roles)
         raise PermissionDenied(f"Only the project's {allowed} {action}; you are a {role}.")
+
+
+def posted_id(value):
+    """A row id from a form's button; anything but a positive bigint is a malformed request
+    (a 400 page), never an error of the database."""
+    try:
+        row_id = int(value)
+    except ValueError:
+        raise BadRequest("Not a row id.") from None
+    if not 0 < row_id < 2**63:
+        raise BadRequest("Not a row id.")
+    return row_id

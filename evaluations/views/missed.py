@@ -13,8 +13,7 @@ from evaluations.forms import MissedForm
 from evaluations.models import MissedRegression
 from evaluations.selectors import missed as missed_selectors
 from evaluations.services import missed
-from evaluations.views.access import WRITERS, member_project, require_role, role_in
-from evaluations.views.projects import _posted_id
+from evaluations.views.access import WRITERS, member_project, posted_id, require_role, role_in
 
 
 @require_POST
@@ -28,7 +27,7 @@ def missed_marks(request, project_name, model_name):
     form = MissedForm(request.POST)
     if "withdraw" in request.POST:
         mark = selectors.get_missed(
-            project=project, model=model, mark_id=_posted_id(request.POST["withdraw"])
+            project=project, model=model, mark_id=posted_id(request.POST["withdraw"])
         )
         missed.withdraw_missed(mark=mark, by=request.user.get_username())
         messages.success(request, f"Withdrawn: the mark at {mark.model_version.label} no longer "
@@ -48,14 +47,20 @@ def _mark(request, model, data):
             dataset_version=data["dataset_version"] or None, slice=data["slice"],
             branch=data["branch"] or None, environment=data["environment"] or "offline",
         )  # fmt: skip
+    except Http404 as exc:  # no such series (the form's choices are the page's own)
+        messages.error(request, f"metric: {exc}")
+        return
+    except selectors.AmbiguousDataset:
+        messages.error(request, "dataset: required, the model has several.")
+        return
+    try:
         version = selectors.version_of_series(series=series, label=data["version"])
         missed.mark_missed(
             series=series, model_version=version, note=data["note"],
             by=request.user.get_username(),
         )  # fmt: skip
-    except (Http404, selectors.AmbiguousDataset) as exc:
-        messages.error(request, f"version: {exc}" if isinstance(exc, Http404) else
-                       "dataset: required, the model has several.")  # fmt: skip
+    except Http404 as exc:
+        messages.error(request, f"version: {exc}")
     except missed.MissedError as exc:
         messages.error(request, f"version: {exc.errors['version'][0]}")
     else:

@@ -13,7 +13,7 @@ from evaluations.forms import BranchSettingsForm, ChannelForm, SensitivityForm, 
 from evaluations.models import Channel, Membership, Project
 from evaluations.services import alerts, branches
 from evaluations.services import projects as project_services
-from evaluations.views.access import WRITERS, member_project, require_role, role_in
+from evaluations.views.access import WRITERS, member_project, posted_id, require_role, role_in
 
 OWNERS = (Membership.Role.OWNER,)
 
@@ -43,10 +43,10 @@ def project_settings(request, project_name):
     elif request.method == "POST":
         require_role(request, project, WRITERS, "change the alert channels")
         if "delete" in request.POST:
-            Channel.objects.filter(project=project, pk=_posted_id(request.POST["delete"])).delete()
+            Channel.objects.filter(project=project, pk=posted_id(request.POST["delete"])).delete()
             return redirect("project-settings", project_name=project.name)
         if "test" in request.POST:
-            return _test_channel(request, project, _posted_id(request.POST["test"]))
+            return _test_channel(request, project, posted_id(request.POST["test"]))
         form = ChannelForm(request.POST)
         if form.is_valid():
             alerts.save_channel(project=project, **form.channel_fields())
@@ -176,7 +176,7 @@ def project_tokens(request, project_name):
 
 
 def _revoke_token(request, project, context):
-    token = project.tokens.filter(pk=_posted_id(request.POST["revoke"])).first()
+    token = project.tokens.filter(pk=posted_id(request.POST["revoke"])).first()
     if token is None:
         raise Http404("Not found.")
     if request.POST.get("confirm") != "yes":
@@ -191,15 +191,3 @@ def _render_tokens(request, context):
     tokens = context["project"].tokens.select_related("created_by", "revoked_by")
     context["tokens"] = tokens.order_by("-created_at", "-pk")
     return render(request, "evaluations/project_tokens.html", context)
-
-
-def _posted_id(value):
-    """A row id from a form's button; anything but a positive bigint is a malformed request
-    (a 400 page), never an error of the database."""
-    try:
-        row_id = int(value)
-    except ValueError:
-        raise BadRequest("Not a row id.") from None
-    if not 0 < row_id < 2**63:
-        raise BadRequest("Not a row id.")
-    return row_id
