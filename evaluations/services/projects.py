@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from evaluations.analysis.sensitivity import sensitivity
 from evaluations.models import ApiToken, Membership, Project, Series, token_digest
 from evaluations.queue import queue_analysis
+from evaluations.services import series_analysis
 
 TOKEN_PREFIX = "mt_"
 
@@ -150,21 +150,11 @@ def set_sensitivity(*, project, name) -> list[int]:
 
 
 def _reanalyse(project) -> list[int]:
-    """Mark the project's watched series due, as a post would (the generation bumped, so a
-    job that read a series under the old setting leaves it due), and queue them after the
-    commit. Rows locked in id order, as posts lock them."""
-    now = timezone.now()
-    flags = list(
-        Series.objects.select_for_update()
-        .filter(model__project=project, watched=True)
-        .order_by("pk")
-        .values_list("pk", "dirty")
-    )
-    ids = [pk for pk, _ in flags]
-    Series.objects.filter(pk__in=[pk for pk, dirty in flags if not dirty]).update(due_since=now)
-    Series.objects.filter(pk__in=ids).update(
-        dirty=True, queued_at=now, generation=F("generation") + 1
-    )
-    if ids:
-        transaction.on_commit(lambda: queue_analysis(ids), robust=True)
-    return ids
+    """Make the project's watched series due (``series_analysis.mark_due``: a job that read
+    one under the old setting leaves it due) and queue those not due yet after the commit
+    (the others' jobs are queued already, and read the setting when they run)."""
+    ids = Series.objects.filter(model__project=project, watched=True).values_list("pk", flat=True)
+    _, needing_job = series_analysis.mark_due(series_ids=list(ids))
+    if needing_job:
+        transaction.on_commit(lambda: queue_analysis(needing_job), robust=True)
+    return needing_job

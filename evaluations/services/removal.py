@@ -12,11 +12,10 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
 from evaluations.models import EvaluationRun, MetricResult, Series
 from evaluations.queue import queue_analysis
-from evaluations.services import replicates, rows
+from evaluations.services import replicates, series_analysis
 
 # How far a series' touched_at moves back when it loses points: reads cache a series' points
 # under its touched_at, so it must change; but pages and the series API take the most
@@ -69,15 +68,10 @@ def delete_runs(*, run_ids) -> Removed:
 
 
 def _mark_losing_points(series_ids) -> tuple[list[int], list[int]]:
-    """Series that lose points: each watched one is due for analysis again (its generation
-    bumped, as a post does), and every one's cached points are read again. Returns the
-    watched ones, and those of them that were not due yet: they need a job. Rows locked in
-    id order, as posts lock them."""
-    flags = rows.lock_in_order(Series, series_ids, ("id", "watched", "dirty"))
-    now = timezone.now()
-    watched = [pk for pk, is_watched, _ in flags if is_watched]
-    clean = [pk for pk, is_watched, dirty in flags if is_watched and not dirty]
+    """Series that lose points: each watched one is due for analysis again
+    (``series_analysis.mark_due``, which locks them as posts do), and every one's cached
+    points are read again. Returns the watched ones, and those of them that were not due
+    yet: they need a job."""
+    watched, clean = series_analysis.mark_due(series_ids=series_ids)
     Series.objects.filter(pk__in=series_ids).update(touched_at=F("touched_at") - _UNTOUCH)
-    Series.objects.filter(pk__in=clean).update(due_since=now, queued_at=now)
-    Series.objects.filter(pk__in=watched).update(dirty=True, generation=F("generation") + 1)
     return watched, clean

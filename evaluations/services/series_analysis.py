@@ -299,6 +299,22 @@ def _detected(item, finding) -> findings.Detected:
     )
 
 
+def mark_due(*, series_ids) -> tuple[list[int], list[int]]:
+    """Make the watched series among ``series_ids`` due for analysis again, as a post does
+    (``ingest._mark_dirty``, which also decides which series are watched): each one's
+    generation bumped, so that a job that read it before leaves it due; ``due_since`` and
+    ``queued_at`` set on those that were not due yet. Rows locked in id order and mode, as
+    posts lock them; they stay locked until the caller's transaction ends. Returns the watched
+    ids and those of them that were not due yet: the caller queues them once committed."""
+    flags = rows.lock_in_order(Series, series_ids, ("id", "watched", "dirty"))
+    watched = [pk for pk, is_watched, _ in flags if is_watched]
+    clean = [pk for pk, is_watched, dirty in flags if is_watched and not dirty]
+    now = timezone.now()
+    Series.objects.filter(pk__in=clean).update(due_since=now, queued_at=now)
+    Series.objects.filter(pk__in=watched).update(dirty=True, generation=F("generation") + 1)
+    return watched, clean
+
+
 def claim_due_series(*, limit=100_000) -> list[int]:
     """Series the sweep should queue, oldest due first, marked queued now: due and not queued
     within the grace (their job was lost, or failed), past any failure's backoff; or not
