@@ -259,7 +259,16 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environ
         if runs[side] is None:
             raise Http404(f"{model.name} has no version or branch {label} with a run on "
                           f"{dataset_name}.")  # fmt: skip
-    results = {side: {r.key: r for r in _compared(run)} for side, run in runs.items()}
+    # A seeded side is compared as its replicate sets (their means, by Welch's t-test).
+    results = {
+        side: {
+            r.key: r
+            for r in with_replicate_sets(
+                run_id=run.pk, seed=run.seed, results=gate_results(run_id=run.pk)
+            )
+        }
+        for side, run in runs.items()
+    }
     comparable = runs["a"].dataset_id == runs["b"].dataset_id
     rows = [
         _compare_row(results["a"].get(key), results["b"].get(key), comparable)
@@ -277,15 +286,6 @@ def compare_versions(*, model, a, b, dataset_name, dataset_version=None, environ
             for side, run in runs.items()
         },
     }  # fmt: skip
-
-
-def _compared(run):
-    """A side's results: a seeded run's as the replicate sets it belongs to, as the gate
-    judges them (their means, tested with Welch's t-test)."""
-    results = gate_results(run_id=run.pk)
-    if run.seed is None:
-        return results
-    return with_replicate_sets(run_id=run.pk, results=results)
 
 
 def _compare_row(a, b, comparable):

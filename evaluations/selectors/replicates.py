@@ -101,9 +101,12 @@ def merged_rows(rows, sets) -> list[Row]:
     return merged
 
 
-def with_replicate_sets(*, run_id, results):
+def with_replicate_sets(*, run_id, seed, results):
     """A stored run's results for the gate (a pinned run's, a run judged again, a version
-    compared), as replicate sets where its version has them."""
+    compared), as replicate sets where its version has them: a run of ``seed`` None belongs
+    to none (no query)."""
+    if seed is None:
+        return results
     sets = stored_sets(run_id=run_id)
     return [as_set(result, sets.get(result.key)) for result in results]
 

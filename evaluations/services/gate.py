@@ -266,9 +266,7 @@ class _GateInputs:
         """The pinned run's results; a seeded run's as its replicate sets, read afresh (the
         results are remembered per process, while a set grows with each seed)."""
         results = self.results(pin.run_id, pin.run_created_at)
-        if pin.seed is None:
-            return results
-        return selectors.with_replicate_sets(run_id=pin.run_id, results=results)
+        return selectors.with_replicate_sets(run_id=pin.run_id, seed=pin.seed, results=results)
 
     def rules(self) -> list[gate.Rule]:
         if self._rules is None:

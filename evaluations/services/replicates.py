@@ -260,9 +260,7 @@ def gate_candidate(run, results):
     stored the run, else (a stored run judged again) from the database, when it has a seed."""
     sets = getattr(run, "replicate_sets", None)
     if sets is None:
-        if run.seed is None:
-            return results
-        return selectors.with_replicate_sets(run_id=run.pk, results=results)
+        return selectors.with_replicate_sets(run_id=run.pk, seed=run.seed, results=results)
     if not sets:
         return results
     by_key = {(r.series.metric.name, r.series.slice): r.series.pk for r in run.result_list}
