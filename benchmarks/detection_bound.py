@@ -1,30 +1,58 @@
-"""What the detection benchmark's recall targets allow at its false-alarm target: a detector
+"""What the detection benchmark's recall targets allow at its false-alarm target: detectors
 told what no real one knows, run on the same labelled series, calibrated to the same false
 alarms.
 
-The bound is a self-starting one-sided CUSUM (Page 1954; Hawkins 1987) told the noise's scale
-(every series is built with unit noise, so its values are standardised exactly) and that the
-noise is white. For each prefix, the statistic is the largest, over starts j, of the summed drop
-of the points since j below the mean of the ``REFERENCE`` points before j, less ``ALLOWANCE``
-per point, scaled so that the reference's own error counts; the analysis' CUSUM
-(``evaluations/analysis/sequential.py``) is the same statistic with the scale estimated. Its
-threshold is the smallest on ``THRESHOLDS`` whose false alarms on the white-noise series of
-the same run are at most ``BUDGET`` per 1,000 points (calibrated in-sample: a real detector
-would have to pick it in advance). What it finds at that threshold is more than any detector
-that has to estimate the noise, or allow for correlated noise, can be expected to find.
+Every oracle is told the noise's scale (every series is built with unit noise, so its values
+are standardised exactly) and that the noise is white, and judges a start j against the mean
+of every point before it (a self-starting statistic, Hawkins 1987: the reference's own error
+counts in its scale). Two families, each a likelihood ratio against a fall of a given shape:
+
+- ``cusum k``: the one-sided CUSUM (Page 1954) tuned to a step of 2k sigmas: the largest,
+  over starts j, of the summed drop of the points since j below the reference, less k per
+  point (the analysis' CUSUM, ``evaluations/analysis/sequential.py``, is this statistic with
+  the scale estimated, a reference of 60 points and a window of 100);
+- ``ramp b``: the log likelihood ratio of a fall that starts at j and deepens by b sigmas per
+  point (a drift of slope b), the largest over j: told the drift's slope, it is the test a
+  known-shape change calls for (Neyman-Pearson at each start).
+
+Each oracle's threshold is the smallest on a grid whose false alarms on the white-noise series
+of the same run are at most ``BUDGET`` per 1,000 points (calibrated in-sample: a real detector
+would have to pick it in advance). For each change the bound is the best oracle's recall: more
+than any detector that has to estimate the noise, or allow for correlated noise, can be
+expected to find at that false-alarm rate.
 
 Pure numpy, like ``detection_cases``.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from .detection_cases import MIN_POINTS, Case, Score
 
-ALLOWANCE = 0.5  # k: tuned to a 1 sigma shift
-REFERENCE = 60  # points before a start that give its reference level (the analysis' own)
 MIN_BEFORE = 5
 BUDGET = 1.0  # false alarms per 1,000 points on white noise
-THRESHOLDS = np.round(np.arange(3.0, 10.01, 0.05), 2)
+THRESHOLDS = np.round(np.arange(2.0, 12.01, 0.05), 2)
+
+
+@dataclass(frozen=True)
+class Oracle:
+    family: str  # "cusum" or "ramp"
+    parameter: float  # k for a CUSUM, the slope b for a ramp
+
+    @property
+    def name(self) -> str:
+        return f"{self.family} {self.parameter:g}"
+
+
+ORACLES = (
+    Oracle("cusum", 0.3),
+    Oracle("cusum", 0.4),
+    Oracle("cusum", 0.5),
+    Oracle("ramp", 0.03),
+    Oracle("ramp", 0.04),
+    Oracle("ramp", 0.06),
+)
 
 
 def unit_values(case: Case) -> np.ndarray:
@@ -35,26 +63,39 @@ def unit_values(case: Case) -> np.ndarray:
 
 
 def statistics(case: Case) -> np.ndarray:
-    """The CUSUM's value after each point (-inf before ``MIN_POINTS``)."""
+    """Each oracle's value after each point (rows in ``ORACLES``' order; -inf before
+    ``MIN_POINTS``)."""
     y = unit_values(case)
     totals = np.concatenate([[0.0], np.cumsum(y)])
-    result = np.full(y.size, -np.inf)
+    weighted = np.concatenate([[0.0], np.cumsum(np.arange(y.size) * y)])
+    result = np.full((len(ORACLES), y.size), -np.inf)
     for end in range(MIN_POINTS, y.size + 1):
         starts = np.arange(MIN_BEFORE, end)
-        first = np.maximum(0, starts - REFERENCE)
-        before = starts - first
-        level = (totals[starts] - totals[first]) / before
-        count = end - starts
-        drop = level * count - (totals[end] - totals[starts])
-        # The reference's error adds count^2 / before to the variance of the count terms' sum.
-        scaled = drop * np.sqrt(count / (count + count**2 / before)) - ALLOWANCE * count
-        result[end - 1] = scaled.max()
+        level = totals[starts] / starts  # every point before the start
+        count = (end - starts).astype(float)
+        since = totals[end] - totals[starts]
+        drop = level * count - since
+        # sum over t = 1..m of t * (level - y[j + t - 1]), and the sums of t and t^2
+        ranks = count * (count + 1) / 2
+        squares = count * (count + 1) * (2 * count + 1) / 6
+        ramp_drop = level * ranks - ((weighted[end] - weighted[starts]) - (starts - 1) * since)
+        for row, oracle in enumerate(ORACLES):
+            if oracle.family == "cusum":
+                # the reference's error adds count^2 / starts to the variance of the sum
+                scale = np.sqrt(count / (count + count**2 / starts))
+                value = drop * scale - oracle.parameter * count
+            else:
+                slope = oracle.parameter
+                mean = slope**2 * squares  # of the weighted drop under the ramp
+                variance = mean + (slope * ranks) ** 2 / starts
+                value = (slope * ramp_drop * mean - mean**2 / 2) / variance
+            result[row, end - 1] = value.max()
     return result
 
 
 def calibrate(white: list[tuple[Case, np.ndarray]]) -> float:
-    """The smallest threshold whose false alarms on the white-noise series are within
-    ``BUDGET`` per 1,000 points."""
+    """The smallest threshold whose false alarms on the white-noise series (one oracle's
+    values) are within ``BUDGET`` per 1,000 points."""
     for threshold in THRESHOLDS:
         score = Score()
         for case, values in white:
@@ -64,9 +105,15 @@ def calibrate(white: list[tuple[Case, np.ndarray]]) -> float:
     return float(THRESHOLDS[-1])
 
 
-def bound_flags(cases: list[Case], white: list[bool]) -> tuple[list[np.ndarray], float]:
-    """The bound's alarms on every case, with its threshold calibrated on the cases marked
+def oracle_flags(
+    cases: list[Case], white: list[bool]
+) -> dict[Oracle, tuple[list[np.ndarray], float]]:
+    """Per oracle, its alarms on every case, its threshold calibrated on the cases marked
     ``white`` (no change, white noise); and that threshold."""
     values = [statistics(case) for case in cases]
-    threshold = calibrate([(c, v) for c, v, w in zip(cases, values, white, strict=True) if w])
-    return [v > threshold for v in values], threshold
+    found = {}
+    for row, oracle in enumerate(ORACLES):
+        calibration = [(c, v[row]) for c, v, w in zip(cases, values, white, strict=True) if w]
+        threshold = calibrate(calibration)
+        found[oracle] = ([v[row] > threshold for v in values], threshold)
+    return found
