@@ -15,7 +15,7 @@ from django.core.management import call_command
 
 from evaluations.models import EvaluationRun, ModelVersion, ReplicateSet, Series
 from evaluations.services import series_analysis
-from tests.test_replicates import START, points, seed_body, t975
+from tests.test_replicates import START, points, post_seeds, seed_body, t975
 
 VALUES = [0.90, 0.93, 0.91]  # seeds 100, 101 and 102 of 1.0, an hour apart: 102 is the latest
 
@@ -92,7 +92,9 @@ def test_deleting_the_latest_seed_keeps_the_set_of_the_other_two(api, seeds, adm
     assert series.dirty  # its analysis is due
 
 
-def test_deleting_down_to_one_seed_makes_it_a_point_of_its_own_again(api, seeds, admin_client):
+def test_deleting_down_to_one_seed_makes_it_a_point_of_its_own_again(
+    api, seeds, post_run, admin_client
+):
     points(api)
 
     delete_in_admin(admin_client, seeds[0], seeds[2])
@@ -102,6 +104,25 @@ def test_deleting_down_to_one_seed_makes_it_a_point_of_its_own_again(api, seeds,
     assert single["version"] == "0.9"
     assert (alone["version"], alone["run_id"], alone["value"]) == ("1.0", seeds[1], VALUES[1])
     assert (alone["replicates"], alone["sd"]) == (1, None)
+    assert not Series.objects.get().replicated  # read as a series without seeds again
+
+    # a later run is appended to what was cached, and a new seed makes a set again
+    assert post_run(seed_body("1.1", None, 0.95, hour=9)).status_code == 201
+    assert [p["version"] for p in series_answer(api)] == ["0.9", "1.0", "1.1"]
+    post_seeds(post_run, "1.2", [0.96, 0.98], hour=10)
+    assert Series.objects.get().replicated
+    latest = series_answer(api)[-1]
+    assert (latest["version"], latest["replicates"]) == ("1.2", 2)
+
+
+def test_a_series_keeps_reading_its_sets_while_one_is_left(api, seeds, post_run, admin_client):
+    post_run(seed_body("1.1", 1, 0.80, hour=8))
+    post_run(seed_body("1.1", 2, 0.84, hour=9))
+
+    delete_in_admin(admin_client, seeds[0], seeds[2])
+
+    assert Series.objects.get().replicated
+    assert [p["replicates"] for p in series_answer(api)] == [1, 1, 2]
 
 
 def test_a_set_on_several_series_is_summarised_again_on_each(api, post_run, admin_client):

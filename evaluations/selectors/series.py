@@ -85,17 +85,18 @@ def series_points_json(*, series, limit=None) -> bytes:
     adds a point moves), so a dashboard's repeated reads skip the query. One entry per series
     (and limit) holds the JSON with its length and last point: the read after a post appends
     the new points to it instead of reading the whole history again."""
-    key = f"series-points:{series.pk}:{limit}"
+    key = f"series-points:2:{series.pk}:{limit}"  # 2: entries carry the replicated flag
     touched = series.touched_at.timestamp()
     cached = cache.get(key)
     if cached is not None and cached[0] == touched:
         return cached[-1]
-    # A replicated series is read whole: a new seed changes a point already cached.
-    appendable = cached is not None and limit is None and not series.replicated
-    known = Known(*cached[1:]) if appendable else None
+    # A replicated series is read whole: a new seed changes a point already cached; and so
+    # is one whose cached points were read while it had sets (they merged seeds since gone).
+    appendable = cached is not None and limit is None and not (series.replicated or cached[1])
+    known = Known(*cached[2:]) if appendable else None
     fresh = _appended(series, known) if known is not None else None
     fresh = fresh if fresh is not None else _points_json(series, limit)
-    cache.set(key, (touched, *fresh), timeout=SERIES_CACHE_SECONDS)
+    cache.set(key, (touched, series.replicated, *fresh), timeout=SERIES_CACHE_SECONDS)
     return fresh.payload
 
 

@@ -110,7 +110,8 @@ def refresh_replicate_sets(*, keys) -> None:
     now, after some were removed, as a post summarises them: a set still of two or more
     distinct seeds gets its mean, spread, interval and point anew, at the time of its latest
     remaining member; one left with fewer is deleted, and the run it had left is a point of
-    its own again. The series' rows must be locked by the caller, as a post locks them."""
+    its own again (a series left without sets is no longer ``replicated``). The series' rows
+    must be locked by the caller, as a post locks them."""
     keys = set(keys)
     if not keys:
         return
@@ -124,6 +125,12 @@ def refresh_replicate_sets(*, keys) -> None:
         gone[version_id].append(series_id)
     for version_id, series_ids in gone.items():
         ReplicateSet.objects.filter(model_version_id=version_id, series_id__in=series_ids).delete()
+    # A series left without sets is read as one without seeds again (no anti-join, and its
+    # cached points appendable).
+    emptied = {series_id for series_ids in gone.values() for series_id in series_ids}
+    Series.objects.filter(pk__in=emptied, replicated=True).exclude(
+        Exists(ReplicateSet.objects.filter(series=OuterRef("pk")))
+    ).update(replicated=False)
     if sets:
         labels = ModelVersion.objects.filter(pk__in=version_ids).values_list("pk", "label")
         _store(sets, dict(labels))
