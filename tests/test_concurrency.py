@@ -12,6 +12,7 @@ from evaluations.models import (
     ModelVersion,
     RegisteredModel,
     ReplicateSet,
+    Series,
 )
 from evaluations.services import projects, removal
 from tests.conftest import client_for
@@ -130,26 +131,36 @@ def test_concurrent_seeds_of_a_version_make_one_set_of_them_all(secret):
     assert sets["f1"].value == pytest.approx(statistics.mean(values) - 0.1)
 
 
-def test_seeds_posted_while_others_are_removed_leave_a_true_set(secret):
-    """Removing members (as the admin and prune do) and posting new seeds at once: the set
-    ends summarising exactly the seeds still stored."""
-    first = post_concurrently(secret, [seed_run("1.0", i, 0.8 + i / 100) for i in range(6)])
-    assert [r.status_code for r in first] == [201] * 6
-    doomed = list(EvaluationRun.objects.filter(seed__in=[0, 2, 4]).values_list("pk", flat=True))
+def remove_while_posting(secret, run_ids, bodies):
+    """Delete ``run_ids`` (as the admin does) while ``bodies`` are posted, all at once; the
+    posts' answers."""
     barrier = threading.Barrier(2)
 
     def remove():
         try:
             barrier.wait(timeout=30)
-            removal.delete_runs(run_ids=doomed)
+            removal.delete_runs(run_ids=run_ids)
         finally:
             connections.close_all()
 
     remover = threading.Thread(target=remove)
     remover.start()
     barrier.wait(timeout=30)
-    late = post_concurrently(secret, [seed_run("1.0", 10 + i, 0.9 + i / 100) for i in range(4)])
+    answers = post_concurrently(secret, bodies)
     remover.join(timeout=60)
+    return answers
+
+
+def test_seeds_posted_while_others_are_removed_leave_a_true_set(secret):
+    """Removing members (as the admin and prune do) and posting new seeds at once: the set
+    ends summarising exactly the seeds still stored."""
+    first = post_concurrently(secret, [seed_run("1.0", i, 0.8 + i / 100) for i in range(6)])
+    assert [r.status_code for r in first] == [201] * 6
+    doomed = list(EvaluationRun.objects.filter(seed__in=[0, 2, 4]).values_list("pk", flat=True))
+
+    late = remove_while_posting(
+        secret, doomed, [seed_run("1.0", 10 + i, 0.9 + i / 100) for i in range(4)]
+    )
 
     assert [r.status_code for r in late] == [201] * 4
     stored = list(
@@ -161,3 +172,28 @@ def test_seeds_posted_while_others_are_removed_leave_a_true_set(secret):
     assert accuracy.replicates == 7
     assert accuracy.value == pytest.approx(statistics.mean(kept))
     assert accuracy.sd == pytest.approx(statistics.stdev(kept))
+
+
+def replicated_flags():
+    return list(Series.objects.filter(model__name="seeded").values_list("replicated", flat=True))
+
+
+def test_a_set_emptied_while_a_seed_is_posted_leaves_the_series_replicated(secret):
+    """A set of two loses a seed (and would leave its series without sets) while a third seed
+    is posted: whichever commits first, the set ends of the two seeds stored and its series
+    still read as replicated; once every set is gone, it is not."""
+    for round in range(5):
+        version = f"2.{round}"
+        pair = [seed_run(version, 0, 0.80), seed_run(version, 1, 0.82)]
+        assert [r.status_code for r in post_concurrently(secret, pair)] == [201, 201]
+        runs = EvaluationRun.objects.filter(model_version__label=version)
+
+        (late,) = remove_while_posting(secret, [runs.get(seed=0).pk], [seed_run(version, 2, 0.86)])
+
+        assert late.status_code == 201, late.content
+        sets = ReplicateSet.objects.filter(model_version__label=version)
+        means = {row.series.metric.name: (row.replicates, row.value) for row in sets}
+        assert means == {"accuracy": (2, pytest.approx(0.84)), "f1": (2, pytest.approx(0.74))}
+        assert replicated_flags() == [True, True]
+        removal.delete_runs(run_ids=[runs.get(seed=2).pk])
+        assert replicated_flags() == [False, False]
