@@ -88,14 +88,21 @@ def robust_sigma(y: np.ndarray) -> float:
     return float(_difference_sigma(np.diff(y)) / np.sqrt(2.0))
 
 
-def autocorrelation(residuals: np.ndarray, z: float = 2.0, assumed: float = 0.0) -> float:
+def autocorrelation(
+    residuals: np.ndarray, z: float = 2.0, assumed: float = 0.0, fit_bias: float = 0.0
+) -> float:
     """The lag-1 autocorrelation phi of the noise, from the residuals around a fitted level:
     their lag-1 autocorrelation r (winsorised at 2.5 MAD-sigmas, so that an outlier counts
     little), corrected for its small-sample bias, phi = (n r + 1) / (n - 3) (Kendall 1954;
     Marriott & Pope 1954: E[r] is about phi - (1 + 3 phi) / n when the mean is estimated),
     clipped to [0, MAX_PHI]. A pretest keeps white noise from being taken for correlated
     noise: an estimate less than ``z`` standard errors (1 / sqrt(n)) above 0 counts as 0.
-    Fewer than ``AUTOCORRELATION_MIN_POINTS`` residuals say too little: then ``assumed``."""
+    Fewer than ``AUTOCORRELATION_MIN_POINTS`` residuals say too little: then ``assumed``.
+
+    ``fit_bias``: residuals around a fit chosen to match the series (a split or an onset
+    picked among many) lose part of the noise's wander to the fit, more so the shorter the
+    series, so r understates phi by about the factor 1 - fit_bias / n: the estimate that
+    passed the pretest is divided by it."""
     size = residuals.size
     if size < AUTOCORRELATION_MIN_POINTS:
         return assumed
@@ -109,6 +116,8 @@ def autocorrelation(residuals: np.ndarray, z: float = 2.0, assumed: float = 0.0)
     phi = (size * r + 1.0) / (size - 3.0)
     if phi < z / np.sqrt(size):
         return 0.0
+    if fit_bias > 0:
+        phi /= max(1.0 - fit_bias / size, 0.5)
     return float(min(phi, MAX_PHI))
 
 

@@ -71,7 +71,7 @@ _PRESETS = {
     ),
     BALANCED: Sensitivity(
         BALANCED, alpha=0.06, reference=60, recent=10, autocorrelation_z=0.0,
-        assumed_autocorrelation=0.5,
+        assumed_autocorrelation=0.5, sequential_weight=0.1,
     ),
     SENSITIVE: Sensitivity(
         SENSITIVE, alpha=0.15, reference=60, recent=10, autocorrelation_z=0.5,

@@ -47,7 +47,7 @@ def test_settings_are_ordered_from_fewest_false_alarms_to_most_recall():
 
 
 def test_a_step_that_only_the_sensitive_setting_reports():
-    values = with_step(noisy(80, seed=43, sigma=0.004), at=66, by=-0.005)
+    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.004)
     kinds = {
         name: [f.kind for f in analyse(values, direction="higher_is_better",
                                        sensitivity=sensitivity(name)).degradations]
@@ -58,7 +58,7 @@ def test_a_step_that_only_the_sensitive_setting_reports():
 
 
 def test_alpha_overrides_the_settings_threshold():
-    values = with_step(noisy(80, seed=43, sigma=0.004), at=66, by=-0.005)
+    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.004)
     sensitive = sensitivity(SENSITIVE)
 
     found = analyse(values, direction="higher_is_better", alpha=sensitive.alpha)
