@@ -23,6 +23,7 @@ holds at most ``MAX_SEEDS`` distinct seeds: a post of one more is refused (``Too
 
 import math
 from collections import defaultdict
+from datetime import UTC
 from typing import NamedTuple
 
 from django.db import connection
@@ -227,7 +228,13 @@ def _seeded_results(version_ids, series_ids):
             """,
             [*version_ids, *series_ids],
         )
-        return cursor.fetchall()
+        rows = cursor.fetchall()
+    # SQLite hands back the stored UTC times without their zone; PostgreSQL with it.
+    return [(*row[:3], _aware(row[3]), *row[4:]) for row in rows]
+
+
+def _aware(at):
+    return timezone.make_aware(at, UTC) if timezone.is_naive(at) else at
 
 
 def _latest_per_seed(rows):
