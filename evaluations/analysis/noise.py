@@ -35,6 +35,7 @@ WINSOR_CONSISTENCY = 0.9887163311348744  # sqrt(E[min(Z^2, 2.5^2)]) for a standa
 DOF_PER_POINT = 0.5  # degrees of freedom of the noise estimate per point (see estimate_noise)
 AUTOCORRELATION_MIN_POINTS = 30  # shorter windows say too little about phi
 MAX_PHI = 0.9  # beyond it the series is more a random walk than noise around a level
+MAX_FIT_CORRECTION = 2.0  # the most ``autocorrelation`` raises phi for what a fit absorbed
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def autocorrelation(
     ``fit_bias``: residuals around a fit chosen to match the series (a split or an onset
     picked among many) lose part of the noise's wander to the fit, more so the shorter the
     series, so r understates phi by about the factor 1 - fit_bias / n: the estimate that
-    passed the pretest is divided by it."""
+    passed the pretest is divided by it (by at most ``MAX_FIT_CORRECTION``, in windows
+    shorter than twice ``fit_bias``)."""
     size = residuals.size
     if size < AUTOCORRELATION_MIN_POINTS:
         return assumed
@@ -117,7 +119,7 @@ def autocorrelation(
     if phi < z / np.sqrt(size):
         return 0.0
     if fit_bias > 0:
-        phi /= max(1.0 - fit_bias / size, 0.5)
+        phi /= max(1.0 - fit_bias / size, 1.0 / MAX_FIT_CORRECTION)
     return float(min(phi, MAX_PHI))
 
 

@@ -70,13 +70,11 @@ def record_replicate_sets(*, runs) -> None:
     series_ids = sorted({r.series.pk for run in seeded for r in run.result_list})
     version_ids = sorted({run.model_version_id for run in seeded})
     members = _latest_per_seed(_seeded_results(version_ids, series_ids))
-    for run in seeded:
-        for r in run.result_list:
-            if len(members.get((r.series.pk, run.model_version_id), ())) > MAX_SEEDS:
-                raise TooManySeeds(
-                    version=run.model_version.label, metric=r.series.metric.name,
-                    slice=r.series.slice, seed=run.seed,
-                )  # fmt: skip
+    _refuse_overfull(members, (
+        ((r.series.pk, run.model_version_id), run.model_version.label, r.series.metric.name,
+         r.series.slice, run.seed)
+        for run in seeded for r in run.result_list
+    ))  # fmt: skip
     sets = _summaries(members)
     if not sets:
         return
@@ -172,11 +170,10 @@ def dry_run_candidate(*, project, model, payload, results):
     rows += [(series_id, version_id, payload["seed"], at, math.inf, *numbers)
              for series_id, numbers in posted.items()]  # fmt: skip
     members = _latest_per_seed(rows)
-    for (metric, slice), series_id in series.items():
-        if len(members.get((series_id, version_id), ())) > MAX_SEEDS:
-            raise TooManySeeds(
-                version=payload["version"], metric=metric, slice=slice, seed=payload["seed"]
-            )
+    _refuse_overfull(members, (
+        ((series_id, version_id), payload["version"], metric, slice, payload["seed"])
+        for (metric, slice), series_id in series.items()
+    ))  # fmt: skip
     sets = _summaries(members)
     summaries = {
         key: sets[(series_id, version_id)].summary
@@ -184,6 +181,15 @@ def dry_run_candidate(*, project, model, payload, results):
         if (series_id, version_id) in sets
     }
     return [selectors.as_set(result, summaries.get(result.key)) for result in results]
+
+
+def _refuse_overfull(members, posted) -> None:
+    """``TooManySeeds`` for the first posted result whose set would hold more than
+    ``MAX_SEEDS`` seeds; ``posted``: ((series id, version id), version label, metric, slice,
+    seed) of each; ``members``: ``_latest_per_seed``'s, the post included."""
+    for key, version, metric, slice, seed in posted:
+        if len(members.get(key, ())) > MAX_SEEDS:
+            raise TooManySeeds(version=version, metric=metric, slice=slice, seed=seed)
 
 
 class _Set(NamedTuple):
