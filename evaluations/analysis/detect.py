@@ -79,7 +79,7 @@ MIN_POINTS = 8
 # Beyond this magnitude squares and differences of values overflow a float: such a series is
 # refused (a ValueError the job records as a failing analysis) rather than judged on inf/NaN.
 MAX_MAGNITUDE = 1e150
-WINDOW = 100
+WINDOW = 150
 STEP_MIN_BEFORE = 5
 STEP_MIN_AFTER = 3
 DRIFT_MIN_AFTER = 6

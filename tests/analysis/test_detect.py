@@ -187,12 +187,15 @@ def test_missing_sample_sizes_are_allowed():
     assert result.analysed
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_heavy_tailed_noise_alone_is_no_finding(seed):
-    rng = np.random.default_rng(70 + seed)
-    values = 0.9 + 0.004 * rng.standard_t(3, 150)
+def test_heavy_tailed_noise_alone_is_rarely_a_finding():
+    # Student t3 noise: a chance excursion among 40 such histories may read as a fall (about
+    # 1 in 400 did when this was written), more would mean heavy tails pile up evidence.
+    found = 0
+    for seed in range(40):
+        values = 0.9 + 0.004 * np.random.default_rng(70 + seed).standard_t(3, 150)
+        found += bool(analyse(values, direction="higher_is_better").degradations)
 
-    assert analyse(values, direction="higher_is_better").degradations == ()
+    assert found <= 1
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -3,7 +3,7 @@ to sensitive, and each measured."""
 
 import pytest
 
-from evaluations.analysis.detect import analyse
+from evaluations.analysis.detect import WINDOW, analyse
 from evaluations.analysis.sensitivity import (
     BALANCED,
     SENSITIVE,
@@ -28,7 +28,7 @@ def test_each_setting_is_a_valid_parameter_set(name):
     setting = sensitivity(name)
 
     assert 0 < setting.alpha < 0.5
-    assert 5 <= setting.reference <= 100
+    assert 5 <= setting.reference <= WINDOW
     assert 3 <= setting.recent <= setting.reference
     assert setting.autocorrelation_z >= 0
 
@@ -47,7 +47,7 @@ def test_settings_are_ordered_from_fewest_false_alarms_to_most_recall():
 
 
 def test_a_step_that_only_the_sensitive_setting_reports():
-    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.004)
+    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.0036)
     kinds = {
         name: [f.kind for f in analyse(values, direction="higher_is_better",
                                        sensitivity=sensitivity(name)).degradations]
@@ -58,7 +58,7 @@ def test_a_step_that_only_the_sensitive_setting_reports():
 
 
 def test_alpha_overrides_the_settings_threshold():
-    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.004)
+    values = with_step(noisy(80, seed=59, sigma=0.004), at=70, by=-0.0036)
     sensitive = sensitivity(SENSITIVE)
 
     found = analyse(values, direction="higher_is_better", alpha=sensitive.alpha)
