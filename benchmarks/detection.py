@@ -89,10 +89,16 @@ def scenarios(count: int) -> list[Scenario]:
 
 
 def our_flags(case: Case, setting: Sensitivity) -> np.ndarray:
-    """Whether the analysis of each prefix (ending at point i) has a drift or step finding."""
+    """Whether the analysis of each prefix (ending at point i) has a drift or step finding,
+    each prefix judged as the service judges it: holding the finding the prefix before had."""
     flags = np.zeros(case.values.size, dtype=bool)
     for end in range(MIN_POINTS, case.values.size + 1):
-        result = analyse(case.values[:end], direction=case.direction, sensitivity=setting)
+        result = analyse(
+            case.values[:end],
+            direction=case.direction,
+            sensitivity=setting,
+            holding=bool(flags[end - 2]),
+        )
         flags[end - 1] = any(f.kind in ("drift", "step") for f in result.degradations)
     return flags
 

@@ -85,6 +85,38 @@ def test_a_recovered_series_resolves_its_finding(api, django_capture_on_commit_c
     assert Finding.objects.get().status == "resolved"
 
 
+def weakened_drop(drop):
+    """48 versions at 0.93 (noise 0.002) whose last 8 fell by ``drop``: 0.001 is a fall the
+    balanced setting is about 4% sure of (between its alpha and detect.HOLD times it), 0.0005
+    one it is about 18% sure of (beyond)."""
+    values = 0.93 + np.random.default_rng(1).normal(0, 0.002, 48)
+    values[40:] -= drop
+    return values
+
+
+@pytest.mark.parametrize(("drop", "held"), [(0.001, True), (0.0005, False)])
+def test_an_open_fall_is_held_until_its_evidence_is_well_past_alpha(
+    api, django_capture_on_commit_callbacks, drop, held
+):
+    # Too weak to open a finding, but a fall already found (an open finding, as the previous
+    # judgement left it) is held while its p-value stays within HOLD times alpha, so that it
+    # does not close and open again, with an alert each time, as the p-value wanders.
+    post_history(api, history(weakened_drop(drop)), django_capture_on_commit_callbacks)
+    assert not Finding.objects.exists()
+    series = Series.objects.get()
+    found = Finding.objects.create(series=series, kind="step", magnitude=-0.003, message="m")
+
+    series_analysis.analyse_series(series_ids=[series.pk])
+
+    found.refresh_from_db()
+    assert Finding.objects.count() == 1
+    if held:
+        assert found.status == "open"
+        assert 0.024 < found.p_value <= 4 * 0.024 and found.magnitude > -0.002
+    else:
+        assert found.status == "resolved"
+
+
 @pytest.mark.parametrize("marked", [False, True])
 def test_an_intended_change_starts_a_new_segment(api, django_capture_on_commit_callbacks, marked):
     rng = np.random.default_rng(5)

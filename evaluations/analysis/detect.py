@@ -37,7 +37,10 @@ How a series is judged (each step cites its method in its module):
 3. With a ``baseline``: is the current level below it (``baseline.baseline_drop``), and when
    does it cross ``floor`` or ``baseline - budget`` at the fitted slope?
 
-A finding is reported when its p-value is at most ``alpha``. ``alpha``, ``reference``,
+A finding is reported when its p-value is at most ``alpha``; a fall the series already has
+an open finding of (``holding``) goes on being reported while its p-value is at most ``HOLD``
+times ``alpha`` (hysteresis, as a thermostat has: a finding does not close and open again,
+with a new alert each time, while its p-value wanders around ``alpha``). ``alpha``, ``reference``,
 ``recent`` and the autocorrelation's pretest come from the project's ``sensitivity``
 (``sensitivity.py``: strict, balanced, sensitive), chosen with ``benchmarks/detection.py`` for
 the false alarms per 1,000 points and the recall each setting has when a series is re-analysed
@@ -91,6 +94,10 @@ SEQUENTIAL_MIN_AFTER = 1
 # correlated noise in short windows (chosen on the detection benchmark's tuning seed: fewer
 # false alarms on correlated noise leave the CUSUM more of alpha).
 FIT_BIAS = 14.0
+# How much weaker the evidence for a fall may grow before its open finding is let go: on the
+# detection benchmark's tuning seed, 2 and 4 times alpha merged a fifth to a quarter of the
+# false alarms' episodes into the one before, which left room for a larger alpha.
+HOLD = 4.0
 
 
 def _check_magnitudes(values, *limits):
@@ -116,13 +123,16 @@ def analyse(
     metric: str = "metric",
     alpha: float | None = None,
     sensitivity: Sensitivity | None = None,
+    holding: bool = False,
 ) -> SeriesAnalysis:
     """Analyse one series (oldest first) for degradation; see the module docstring.
 
     ``floor``: the worst acceptable value (a ceiling for lower-is-better metrics); ``budget``:
     the largest acceptable worsening from ``baseline``, a positive amount in the metric's units.
     ``sensitivity``: the detector's parameters (``sensitivity.py``; None: ``balanced``);
-    ``alpha``, when given, overrides its largest p-value of a finding.
+    ``alpha``, when given, overrides its largest p-value of a finding. ``holding``: the series
+    has an open finding of a fall, which is reported while its p-value is at most ``HOLD``
+    times alpha.
     """
     setting = sensitivity or preset(DEFAULT_SENSITIVITY)
     if alpha is not None:
@@ -141,7 +151,8 @@ def analyse(
         ci_low=ci_low,
         ci_high=ci_high,
     )
-    fall = _Fall.find(series, setting)
+    judged = replace(setting, alpha=min(1.0, HOLD * setting.alpha)) if holding else setting
+    fall = _Fall.find(series, judged)
     phi = autocorrelation(
         fall.residuals(series),
         setting.autocorrelation_z,
@@ -150,7 +161,7 @@ def analyse(
     )
     if phi > 0:  # judged again with the noise that averages of correlated points have
         series = series.allowing_for(phi)
-        fall = _Fall.find(series, setting)
+        fall = _Fall.find(series, judged)
     oriented = [None if v is None else series.sign * v for v in (baseline, floor)]
     budget_limit = breach_limit(oriented[0], oriented[1], budget)
     degradations = [d for d in [fall.degradation(series, metric, budget_limit)] if d is not None]

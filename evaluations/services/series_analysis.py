@@ -57,19 +57,21 @@ def analyse_series(*, series_ids, queued_at=None) -> JobOutcome:
         series_ids=series_ids, points=POINTS, skip_analysed_since=queued_at
     )
     generations = {item.series.pk: item.series.generation for item in inputs}
+    open_kinds = Finding.objects.filter(series_id__in=generations, status__in=Finding.ACTIVE)
+    active, holding = set(), set()
+    for pk, kind in open_kinds.values_list("series_id", "kind"):
+        active.add(pk)
+        if findings.FAMILY[kind] == "fall":
+            holding.add(pk)
     analyses, errors = [], {}
     for item in inputs:
         try:
-            analyses.append(_checked(_analyse(item)))
+            analyses.append(_checked(_analyse(item, holding=item.series.pk in holding)))
         except Exception as exc:  # one series' failure must not fail its neighbours
             analyses.append(None)
             errors[item.series.pk] = exc
-    surviving = _surviving(inputs, [a if a is not None else _SKIPPED for a in analyses])
-    active = set(
-        Finding.objects.filter(series_id__in=generations, status__in=Finding.ACTIVE).values_list(
-            "series_id", flat=True
-        )
-    )
+    judged = [a if a is not None else _SKIPPED for a in analyses]
+    surviving = _surviving(inputs, judged, holding)
     quiet = []
     for index, (item, analysis) in enumerate(zip(inputs, analyses, strict=True)):
         pk = item.series.pk
@@ -243,10 +245,12 @@ def _trend(item, trend):
     }
 
 
-def _surviving(inputs, judged):
+def _surviving(inputs, judged, holding):
     """{index of a series: its degradations that survive false-discovery-rate control}, the
     series of each project sensitivity controlled together at that setting's alpha (a job may
-    hold several projects' series)."""
+    hold several projects' series). A fall of a series ``holding`` an open finding of one was
+    judged at the analysis' hold level (``detect.HOLD``) and stays: the control is for new
+    findings, and letting a held one go below that level would make it flap again."""
     groups = {}
     for index, item in enumerate(inputs):
         groups.setdefault(item.series.model.project.sensitivity, []).append(index)
@@ -255,10 +259,18 @@ def _surviving(inputs, judged):
         chosen = [judged[index] for index in indexes]
         for discovery in detect.control_fdr(chosen, alpha=sensitivity(name).alpha):
             surviving.setdefault(indexes[discovery.series], []).append(discovery.degradation)
-    return surviving
+    for index, item in enumerate(inputs):
+        if item.series.pk in holding:
+            kept = surviving.setdefault(index, [])
+            kept += [
+                d
+                for d in judged[index].degradations
+                if findings.FAMILY[d.kind] == "fall" and d not in kept
+            ]
+    return {index: kept for index, kept in surviving.items() if kept}
 
 
-def _analyse(item):
+def _analyse(item, holding=False):
     return detect.analyse(
         item.values,
         direction=item.series.metric.direction,
@@ -272,6 +284,7 @@ def _analyse(item):
         metric=_metric_label(item.series),
         # The project's choice, read with the series (analysis_inputs): no query per series.
         sensitivity=sensitivity(item.series.model.project.sensitivity),
+        holding=holding,
     )
 
 

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from evaluations.analysis.detect import MIN_POINTS, analyse
+from evaluations.analysis.detect import HOLD, MIN_POINTS, analyse
+from evaluations.analysis.sensitivity import BALANCED, sensitivity
 
 from .factories import labels, noisy, with_drift, with_step
 
@@ -227,3 +228,18 @@ def test_forecast_says_already_below_when_the_latest_value_has_crossed_the_floor
     assert drift.forecast_versions_to_breach == 0
     assert drift.message.endswith("it is already below 0.92")
     assert "in about" not in drift.message
+
+
+def test_a_held_fall_is_reported_until_its_p_value_passes_hold_times_alpha():
+    def judged(drop, holding):
+        values = 0.93 + np.random.default_rng(1).normal(0, 0.002, 48)
+        values[40:] -= drop
+        result = analyse(values, direction="higher_is_better", holding=holding)
+        return result.p_value, [f.kind for f in result.degradations]
+
+    alpha = sensitivity(BALANCED).alpha
+    weak, very_weak = judged(0.001, False), judged(0.0005, False)
+    assert alpha < weak[0] <= HOLD * alpha < very_weak[0]
+    assert (weak[1], very_weak[1]) == ([], [])
+    assert judged(0.001, True) == (weak[0], ["step"])  # the same p-value, judged at the hold
+    assert judged(0.0005, True) == (very_weak[0], [])

@@ -70,17 +70,27 @@ def test_the_cusum_finds_one_sigma_steps_the_scans_alone_miss():
     assert with_cusum >= scans_alone + 4
 
 
-def _alarms_on_every_prefix(values: np.ndarray) -> int:
-    return sum(_step_found(values[:end], BALANCED) for end in range(100, values.size + 1, 2))
+def _alarm_episodes(values: np.ndarray) -> int:
+    """Alarms raised over every prefix from 100 points on, each judged as the service judges
+    it (holding the finding the prefix before had): a run of alarmed prefixes counts once."""
+    episodes, held = 0, False
+    for end in range(100, values.size + 1):
+        result = analyse(values[:end], direction="higher_is_better", holding=held)
+        found = any(d.kind in ("step", "drift") for d in result.degradations)
+        episodes += found and not held
+        held = found
+    return episodes
 
 
-def test_white_noise_alone_raises_no_finding_at_any_prefix():
-    alarms = [_alarms_on_every_prefix(noisy(300, seed=seed)) for seed in range(4)]
+def test_white_noise_alone_raises_at_most_the_targets_false_alarms():
+    # 804 prefixes judged: the target, 1 false alarm per 1,000, allows about one
+    alarms = [_alarm_episodes(noisy(300, seed=seed)) for seed in range(4)]
 
-    assert alarms == [0, 0, 0, 0]
+    assert sum(alarms) <= 1
 
 
-def test_ar1_noise_alone_raises_no_finding_at_any_prefix():
-    alarms = [_alarms_on_every_prefix(_ar1(300, seed=seed)) for seed in range(4)]
+def test_ar1_noise_alone_raises_at_most_the_targets_false_alarms():
+    # the target is 2 per 1,000 on AR(1) noise with phi = 0.5: 804 prefixes allow one or two
+    alarms = [_alarm_episodes(_ar1(300, seed=seed)) for seed in range(4)]
 
-    assert alarms == [0, 0, 0, 0]
+    assert sum(alarms) <= 2
