@@ -2,7 +2,9 @@
 
 Re-analysing the same evidence never creates a second finding: a degradation still present
 updates the series' active finding of its family (a fall, read as a step or a drift; or a drop
-below the baseline); one no longer present is resolved (the series recovered). A finding a
+below the baseline); one no longer present is resolved (the series recovered). The analysis
+holds a fall that has an active finding while its evidence stays within ``detect.HOLD`` times
+the setting's alpha (``series_analysis``), so a finding does not flap. A finding a
 person marked as a false alarm stays closed.
 """
 
