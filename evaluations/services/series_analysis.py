@@ -261,13 +261,11 @@ def _surviving(inputs, judged, holding):
             surviving.setdefault(indexes[discovery.series], []).append(discovery.degradation)
     for index, item in enumerate(inputs):
         if item.series.pk in holding:
-            kept = surviving.setdefault(index, [])
-            kept += [
-                d
-                for d in judged[index].degradations
-                if findings.FAMILY[d.kind] == "fall" and d not in kept
-            ]
-    return {index: kept for index, kept in surviving.items() if kept}
+            falls = [d for d in judged[index].degradations if findings.FAMILY[d.kind] == "fall"]
+            kept = surviving.get(index, [])
+            if falls:
+                surviving[index] = kept + [d for d in falls if d not in kept]
+    return surviving
 
 
 def _analyse(item, holding=False):
