@@ -15,9 +15,13 @@ counts in its scale). Two families, each a likelihood ratio against a fall of a 
   point (a drift of slope b), the largest over j: told the drift's slope, it is the test a
   known-shape change calls for (Neyman-Pearson at each start).
 
-Each oracle's threshold is the smallest on a grid whose false alarms on the white-noise series
-of the same run are at most ``BUDGET`` per 1,000 points (calibrated in-sample: a real detector
-would have to pick it in advance). For each change the bound is the best oracle's recall: more
+Each oracle holds an alarm as the analysis holds an open finding (``detect.HOLD``): once over
+its threshold, it stays alarmed while its likelihood ratio is within a factor ``hold`` of the
+threshold's (a CUSUM's statistic within log(hold) / 2k of it, a ramp's log likelihood ratio
+within log(hold)), so that its alarm episodes are counted as the analysis' are. Its threshold
+is the smallest on a grid whose false alarms on the white-noise series of the same run are at
+most ``BUDGET`` per 1,000 points (calibrated in-sample: a real detector would have to pick it
+in advance). For each change the bound is the best oracle's recall: more
 than any detector that has to estimate the noise, or allow for correlated noise, can be
 expected to find at that false-alarm rate.
 
@@ -43,6 +47,12 @@ class Oracle:
     @property
     def name(self) -> str:
         return f"{self.family} {self.parameter:g}"
+
+    def slack(self, hold: float) -> float:
+        """How far under its threshold a held alarm's statistic may fall: a likelihood ratio
+        ``hold`` times smaller (a CUSUM's statistic is its log likelihood ratio over 2k)."""
+        log_ratio = float(np.log(max(1.0, hold)))
+        return log_ratio / (2.0 * self.parameter) if self.family == "cusum" else log_ratio
 
 
 ORACLES = (
@@ -93,27 +103,37 @@ def statistics(case: Case) -> np.ndarray:
     return result
 
 
-def calibrate(white: list[tuple[Case, np.ndarray]]) -> float:
+def held(values: np.ndarray, threshold: float, slack: float) -> np.ndarray:
+    """Alarms over ``threshold``, each held while the statistic stays over threshold - slack."""
+    over, holds = values > threshold, values > threshold - slack
+    # number the runs of held points; a point is alarmed when its run has gone over already
+    run = np.cumsum(holds & ~np.concatenate([[False], holds[:-1]])) * holds
+    reached = np.maximum.accumulate(np.where(over, run, 0))
+    return holds & (reached == run)
+
+
+def calibrate(white: list[tuple[Case, np.ndarray]], slack: float) -> float:
     """The smallest threshold whose false alarms on the white-noise series (one oracle's
     values) are within ``BUDGET`` per 1,000 points."""
     for threshold in THRESHOLDS:
         score = Score()
         for case, values in white:
-            score.add(case, values > threshold)
+            score.add(case, held(values, threshold, slack))
         if score.false_alarm_rate <= BUDGET:
             return float(threshold)
     return float(THRESHOLDS[-1])
 
 
 def oracle_flags(
-    cases: list[Case], white: list[bool]
+    cases: list[Case], white: list[bool], hold: float
 ) -> dict[Oracle, tuple[list[np.ndarray], float]]:
-    """Per oracle, its alarms on every case, its threshold calibrated on the cases marked
-    ``white`` (no change, white noise); and that threshold."""
+    """Per oracle, its alarms on every case (held by ``hold``), its threshold calibrated on the
+    cases marked ``white`` (no change, white noise); and that threshold."""
     values = [statistics(case) for case in cases]
     found = {}
     for row, oracle in enumerate(ORACLES):
+        slack = oracle.slack(hold)
         calibration = [(c, v[row]) for c, v, w in zip(cases, values, white, strict=True) if w]
-        threshold = calibrate(calibration)
-        found[oracle] = ([v[row] > threshold for v in values], threshold)
+        threshold = calibrate(calibration, slack)
+        found[oracle] = ([held(v[row], threshold, slack) for v in values], threshold)
     return found
