@@ -57,7 +57,7 @@ from evaluations.analysis.sensitivity import (
     sensitivity,
 )
 
-from .detection_bound import BUDGET, ORACLES, oracle_flags
+from .detection_bound import BUDGET, ORACLES, held, oracle_flags
 from .detection_cases import AR1_PHI, Case, Scenario, Score, make_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,21 +198,20 @@ def calibrated_scores(
 ) -> dict[str, Score]:
     """The analysis with its alpha chosen as the bound's thresholds are: in-sample, the largest
     alpha on a grid whose false alarms on the run's white-noise series are within ``BUDGET`` per
-    1,000 points, each prefix found when its p-value (from the run above) is at most alpha, or at
-    most ``HOLD`` times alpha while the prefix before was found. What the analysis would find
-    if, like the bound, it were told its threshold after seeing the series; the service's
-    alpha is chosen in advance, on the tuning seed, with a margin."""
+    1,000 points, each prefix found when its p-value (from the run above) is under alpha, or
+    under ``HOLD`` times alpha while the prefix before was found (the bound's ``held``). What
+    the analysis would find if, like the bound, it were told its threshold after seeing the
+    series; the service's alpha is chosen in advance, on the tuning seed, with a margin."""
+
+    # as evidence -log p, a finding is an alarm over -log alpha held by log HOLD
+    evidence = [-np.log(np.maximum(p, np.finfo(float).tiny)) for p in p_values]
 
     def tallies(alpha: float, only: str | None = None) -> dict[str, Score]:
         tally: dict[str, Score] = {}
-        for (scenario, case), p in zip(every, p_values, strict=True):
-            if only and scenario.name != only:
-                continue
-            flags = np.zeros(p.size, dtype=bool)
-            for index in range(p.size):
-                limit = HOLD * alpha if index and flags[index - 1] else alpha
-                flags[index] = p[index] <= limit
-            tally.setdefault(scenario.name, Score()).add(case, flags)
+        for (scenario, case), values in zip(every, evidence, strict=True):
+            if not only or scenario.name == only:
+                flags = held(values, -np.log(alpha), np.log(HOLD))
+                tally.setdefault(scenario.name, Score()).add(case, flags)
         return tally
 
     grid = np.geomspace(setting.alpha / 8, min(0.5, setting.alpha * 8), 61)
