@@ -17,20 +17,23 @@ How a series is judged (each step cites its method in its module):
    Each must also find the latest ``recent`` points still below the level before the change
    (``changepoint.recent_drop``), so a regression that was fixed stops counting. The tests
    behind one shape must all agree (the largest of their p-values counts).
-   A third test, sequential, complements the step scan for small shifts found early: a
-   one-sided CUSUM (Page 1954) of the standardised points against the level before its
-   excursion (``sequential.cusum_drop``), its p-value Wald's bound exp(-2 k S); its noise is
-   the series' scatter (the root mean square of the clipped points' first differences),
-   raised like the others' for autocorrelation. The fall's
-   p-value is a weighted Bonferroni over the three (Holm 1979): the CUSUM's p-value over
-   ``sequential_weight``, each scan's over half the rest, the smallest counting; a fall the
-   CUSUM finds is a step that starts where its excursion began. The shape reported is the one whose
+   Two sequential tests complement the scans for small shifts and slow falls found early,
+   each of the latest points against the level before its excursion (``sequential.py``):
+   a one-sided CUSUM (Page 1954), its p-value Wald's bound exp(-2 k S), and the likelihood
+   ratio of a level falling by 0.06 noise units per version since some start against none,
+   its p-value exp(-log ratio). Their noise is the series' scatter (the root mean square of
+   the clipped points' first differences), raised like the others' for autocorrelation. The
+   fall's p-value is a weighted Bonferroni over the four (Holm 1979): the CUSUM's p-value
+   over ``cusum_weight``, the ramp's over ``ramp_weight``, each scan's over half the rest,
+   the smallest counting; a fall only a sequential test finds is a step that starts where
+   its excursion began. The shape reported is the one whose
    tests hold, or the better fit when both do (``shape.is_drift``); a drift's slope is the
    Theil-Sen slope since its onset.
-   Correlated noise: the residuals around the fit the scans found (the step's two levels or
-   the drift's broken line, whichever fits better) give the noise's lag-1 autocorrelation
-   (``noise.autocorrelation``, allowing for what the fit absorbed: ``FIT_BIAS``); when it
-   is significantly positive, the scans run again with
+   Correlated noise: the residuals around the fit the tests found (two levels split where
+   the test with the most evidence puts the change, or the drift's broken line, whichever
+   fits better; found or not, so that the p-value does not depend on alpha) give the noise's
+   lag-1 autocorrelation (``noise.autocorrelation``, allowing for what the fit absorbed:
+   ``FIT_BIAS``); when it is significantly positive, the tests run again with
    each point's noise raised to the long-run scatter of AR(1) noise (``noise.long_run_factor``;
    the Mann-Kendall variance by the matching effective-sample-size factor), so that the
    wander of correlated evaluations is not taken for a change.
@@ -71,7 +74,7 @@ from .noise import autocorrelation
 from .results import Degradation, SeriesAnalysis, Trend
 from .sensitivity import DEFAULT_SENSITIVITY, Sensitivity
 from .sensitivity import sensitivity as preset
-from .sequential import cusum_drop
+from .sequential import sequential_drops
 from .series import PreparedSeries, prepare
 from .shape import is_drift
 from .trend import Onset, mann_kendall, onset_scan, theil_sen
@@ -200,16 +203,20 @@ class _Fall:
         p_drift: float,
         setting: Sensitivity,
         drift: bool,
-        sequential: Step,
+        sequential: tuple[Step, Step],
     ):
         self.step, self.onset, self.recent = step, onset, setting.recent
-        scan_weight = (1.0 - setting.sequential_weight) / 2.0
-        p_scan = min(step.p_value, p_drift) / scan_weight
-        p_sequential = sequential.p_value / setting.sequential_weight
-        self.p_value = min(1.0, p_scan, p_sequential)
+        cusum, ramp = sequential
+        p_scan = min(step.p_value, p_drift) / _scan_weight(setting)
+        p_cusum = cusum.p_value / setting.cusum_weight
+        p_ramp = ramp.p_value / setting.ramp_weight
+        self.p_value = min(1.0, p_scan, p_cusum, p_ramp)
         self.kind = None if self.p_value > setting.alpha else ("drift" if drift else "step")
-        if self.kind == "step" and p_sequential < step.p_value / scan_weight:
-            self.step = sequential  # the CUSUM found it: its excursion's start is the step
+        if min(p_cusum, p_ramp) < p_scan:
+            # a sequential test has the most evidence: its excursion's start is the split
+            # (found or not, so that the fit the noise is judged around does not depend on
+            # alpha)
+            self.step = cusum if p_cusum <= p_ramp else ramp
 
     @classmethod
     def find(cls, series: PreparedSeries, setting: Sensitivity) -> "_Fall":
@@ -226,7 +233,7 @@ class _Fall:
         )
         onset = onset_scan(clean, sigma, dof=dof, min_after=DRIFT_MIN_AFTER, min_before=1)
         p_drift = _drift_p_value(series, onset, setting)
-        sequential = cusum_drop(
+        cusum, ramp = sequential_drops(
             clean,
             _sequential_sigma(series),
             min_before=STEP_MIN_BEFORE,
@@ -235,16 +242,19 @@ class _Fall:
         )
         # the shape: whichever test holds, and the better fit when both do
         alpha = setting.alpha
-        scan_alpha = alpha * (1.0 - setting.sequential_weight) / 2.0
-        sequential_holds = sequential.p_value <= alpha * setting.sequential_weight
-        split = step.index if step.p_value <= scan_alpha else sequential.index
-        step_holds = step.p_value <= scan_alpha or sequential_holds
+        scan_alpha = alpha * _scan_weight(setting)
+        cusum_holds = cusum.p_value <= alpha * setting.cusum_weight
+        ramp_holds = ramp.p_value <= alpha * setting.ramp_weight
+        split = step.index if step.p_value <= scan_alpha else cusum.index
+        if not cusum_holds and ramp_holds:
+            split = ramp.index
+        step_holds = step.p_value <= scan_alpha or cusum_holds or ramp_holds
         drift_holds = p_drift <= scan_alpha
         drift = drift_holds and (
             not step_holds
             or is_drift(clean, sigma, split=split, onset=onset.start, reference=setting.reference)
         )
-        return cls(step, onset, p_drift, setting, drift, sequential)
+        return cls(step, onset, p_drift, setting, drift, (cusum, ramp))
 
     def residuals(self, series: PreparedSeries) -> np.ndarray:
         """The clipped points less the better (least-squares) of the two fits the scans found:
@@ -289,6 +299,12 @@ class _Fall:
             slope=series.original(slope),
             intercept=series.original(intercept - slope * first),
         )
+
+
+def _scan_weight(setting: Sensitivity) -> float:
+    """The share of alpha each scan (step, drift) spends: half of what the sequential tests
+    leave."""
+    return (1.0 - setting.cusum_weight - setting.ramp_weight) / 2.0
 
 
 def _sequential_sigma(series: PreparedSeries) -> np.ndarray:
