@@ -257,8 +257,9 @@ class _Fall:
         return cls(step, onset, p_drift, setting, drift, (cusum, ramp))
 
     def residuals(self, series: PreparedSeries) -> np.ndarray:
-        """The clipped points less the better (least-squares) of the two fits the scans found:
-        two levels split at the step, or a level that starts falling at the onset."""
+        """The clipped points less the better (least-squares) of the two fits the tests found:
+        two levels split at the step (the scan's, or a sequential test's start where it has
+        the more evidence), or a level that starts falling at the onset."""
         clean, index = series.clean, np.arange(series.size, dtype=float)
         split = min(max(1, self.step.index), series.size - 1)
         levels = np.where(index < split, clean[:split].mean(), clean[split:].mean())
@@ -308,11 +309,12 @@ def _scan_weight(setting: Sensitivity) -> float:
 
 
 def _sequential_sigma(series: PreparedSeries) -> np.ndarray:
-    """Each point's noise for the CUSUM: the root mean square of the clipped series' first
-    differences over sqrt(2), raised for autocorrelation, or the point's sampling error where
-    larger. Not the scans' per-point noise: the largest of the series' and the local scatter
-    overstates white noise by 10-20%, which costs a CUSUM most of its edge on 1 sigma shifts;
-    the root mean square keeps heavy tails in, and the winsorised terms bound them."""
+    """Each point's noise for the sequential tests: the root mean square of the clipped
+    series' first differences over sqrt(2), raised for autocorrelation, or the point's
+    sampling error where larger. Not the scans' per-point noise: the largest of the series'
+    and the local scatter overstates white noise by 10-20%, which costs a CUSUM most of its
+    edge on 1 sigma shifts; the root mean square keeps heavy tails in, and the winsorised
+    terms bound them."""
     noise = series.noise
     scatter = float(np.sqrt(np.mean(np.diff(series.clean) ** 2) / 2.0))
     floor = 1e-9 * max(1.0, float(np.max(np.abs(series.y))))  # as the scans' (noise.py)
