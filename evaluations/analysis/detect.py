@@ -20,7 +20,7 @@ How a series is judged (each step cites its method in its module):
    Two sequential tests complement the scans for small shifts and slow falls found early,
    each of the latest points against the level before its excursion (``sequential.py``):
    a one-sided CUSUM (Page 1954), its p-value Wald's bound exp(-2 k S), and the likelihood
-   ratio of a level falling by 0.04 noise units per version since some start against none,
+   ratio of a level falling by 0.06 noise units per version since some start against none,
    its p-value exp(-log ratio). Their noise is the series' scatter (the root mean square of
    the clipped points' first differences), raised like the others' for autocorrelation. The
    fall's p-value is a weighted Bonferroni over the four (Holm 1979): the CUSUM's p-value

@@ -110,8 +110,8 @@ def _drifting(seed: int, *, since: int) -> np.ndarray:
 
 
 def test_the_ramps_p_value_is_conservative_on_white_noise():
-    # p = exp(-log likelihood ratio) at the likeliest start: measured, none of these 30-point
-    # and 1.25% of these 150-point series of white noise reach 0.05
+    # p = exp(-log likelihood ratio) at the likeliest start: measured, 1% of 30-point and
+    # 0.7% of 150-point series of white noise reach 0.05
     for size in (30, 150):
         p_values = np.array(
             [
@@ -129,7 +129,7 @@ def test_the_ramp_finds_a_slow_drift_where_it_started():
     found = [ramp_drop(_drifting(seed, since=33), np.ones(113), **WINDOW) for seed in range(20)]
 
     assert np.median([f.p_value for f in found]) < 0.01
-    assert all(60 <= f.index <= 100 for f in found)  # the fall's first point is the 80th
+    assert all(70 <= f.index <= 100 for f in found)  # the fall's first point is the 80th
     assert abs(np.median([f.index for f in found]) - 80) <= 10
 
 
