@@ -25,6 +25,9 @@ analysis with its alpha calibrated the same way, in-sample (the service's is cho
 advance on the tuning seed, with a margin): the like-for-like comparison with the bound.
 ``--told-autocorrelation`` adds the analysis told the noise's lag-1 autocorrelation (0.5 on
 the AR(1) series, 0 on the others) instead of estimating it: what estimating it costs.
+``--trade-off`` prints, from the same run's p-values, what the analysis finds at a range of
+``alpha`` around the setting's, held as ``calibrated`` holds it: the false alarms each recall
+costs, and how a drift's recall grows with the versions it is given.
 
 The peers (``benchmarks/detection_peers.py``) need Otava and ruptures, which live in
 ``.bench-venv`` (``make bench-venv``) so that their pins never meet the service's: this script
@@ -163,6 +166,7 @@ def measure(
     *,
     bound: bool = True,
     told: bool = False,
+    trade_off: bool = False,
 ) -> dict[str, dict[str, Score]]:
     """Per detector and scenario, the tallies over all ``seeds``: the analysis, the peers
     (``peers``), the analysis told the autocorrelation (``told``) and the bound (``bound``)."""
@@ -187,6 +191,8 @@ def measure(
             p_values.append(p)
             for name, flags in theirs.items():
                 scores[name][scenario.name].add(case, flags)
+    if trade_off:
+        trade_off_table(every, p_values, setting)
     if bound:
         scores["calibrated"] = calibrated_scores(every, p_values, setting)
         scores["bound"] = bound_scores(every)
@@ -203,17 +209,7 @@ def calibrated_scores(
     the analysis would find if, like the bound, it were told its threshold after seeing the
     series; the service's alpha is chosen in advance, on the tuning seed, with a margin."""
 
-    # as evidence -log p, a finding is an alarm over -log alpha held by log HOLD
-    evidence = [-np.log(np.maximum(p, np.finfo(float).tiny)) for p in p_values]
-
-    def tallies(alpha: float, only: str | None = None) -> dict[str, Score]:
-        tally: dict[str, Score] = {}
-        for (scenario, case), values in zip(every, evidence, strict=True):
-            if not only or scenario.name == only:
-                flags = held(values, -np.log(alpha), np.log(HOLD))
-                tally.setdefault(scenario.name, Score()).add(case, flags)
-        return tally
-
+    tallies = partial(held_tallies, every, _evidence(p_values))
     grid = np.geomspace(setting.alpha / 8, min(0.5, setting.alpha * 8), 61)
     chosen = grid[0]
     for alpha in grid[::-1]:
@@ -222,6 +218,56 @@ def calibrated_scores(
             break
     print(f"calibrated: alpha {chosen:.4f} (the setting's: {setting.alpha:g})")
     return tallies(float(chosen))
+
+
+def _evidence(p_values: list[np.ndarray]) -> list[np.ndarray]:
+    """Each prefix's p-value as evidence, -log p: a finding is an alarm over -log alpha, held
+    while the evidence stays within log ``HOLD`` of it."""
+    return [-np.log(np.maximum(p, np.finfo(float).tiny)) for p in p_values]
+
+
+def held_tallies(
+    every: list[tuple[Scenario, Case]],
+    evidence: list[np.ndarray],
+    alpha: float,
+    only: str | None = None,
+) -> dict[str, Score]:
+    """Per scenario, the tally of findings at ``alpha`` from each prefix's evidence (the
+    service's rule: over -log alpha, held while over -log (``HOLD`` alpha))."""
+    tally: dict[str, Score] = {}
+    for (scenario, case), values in zip(every, evidence, strict=True):
+        if not only or scenario.name == only:
+            flags = held(values, -np.log(alpha), np.log(HOLD))
+            tally.setdefault(scenario.name, Score()).add(case, flags)
+    return tally
+
+
+TRADE_OFF_DRIFT_BY = (33, 35, 37, 40)
+
+
+def trade_off_table(
+    every: list[tuple[Scenario, Case]], p_values: list[np.ndarray], setting: Sensitivity
+) -> None:
+    """What the analysis finds at ``alpha`` from a quarter to four times the setting's, from
+    the run's p-values: false alarms per 1,000 points and recall, the drift's within 33 to 40
+    versions of its start."""
+    evidence = _evidence(p_values)
+    drifts = " ".join(f"{f'drift {n}':>8}" for n in TRADE_OFF_DRIFT_BY)
+    print(f"{'alpha':>7} {'white':>6} {'t3':>6} {'outlier':>7} {'ar1':>6} {'1 sigma':>7} {drifts}")
+    for alpha in setting.alpha * np.geomspace(0.25, 4.0, 9):
+        tally = held_tallies(every, evidence, float(alpha))
+        alarms = " ".join(
+            f"{tally[k].false_alarm_rate:>{w}.2f}"
+            for k, w in (("white", 6), ("t3", 6), ("outliers", 7), ("ar1", 6))
+        )
+        drift = tally["drift_2sigma_50"]
+        within = " ".join(f"{drift.recall_within(n):>8.3f}" for n in TRADE_OFF_DRIFT_BY)
+        print(f"{alpha:>7.4f} {alarms} {tally['step_1sigma'].recall:>7.3f} {within}")
+    print(
+        "trade-off: false alarms per 1,000 points and recall at each alpha, each prefix found "
+        "as the service finds it (held while its p-value is within HOLD times alpha); drift N: "
+        "the 2 sigma drift found within N versions of its start\n"
+    )
 
 
 def bound_scores(every: list[tuple[Scenario, Case]]) -> dict[str, Score]:
@@ -333,6 +379,11 @@ def main() -> int:
     parser.add_argument("--write-figures", action="store_true")
     parser.add_argument("--peers-only", action="store_true", help="run (and keep) the peers")
     parser.add_argument(
+        "--trade-off",
+        action="store_true",
+        help="also recall and false alarms at a range of alpha (from the same p-values)",
+    )
+    parser.add_argument(
         "--told-autocorrelation",
         action="store_true",
         help="also the analysis told the noise's autocorrelation (a diagnostic)",
@@ -351,7 +402,10 @@ def main() -> int:
         setting = sensitivity(args.sensitivity)
         count = args.count or (30 if not args.no_peers else 150)
         peers, told = not args.no_peers, args.told_autocorrelation
-        table(measure(args.seeds, count, setting, args.workers, peers, told=told))
+        scores = measure(
+            args.seeds, count, setting, args.workers, peers, told=told, trade_off=args.trade_off
+        )
+        table(scores)
     print(timing())
     print(f"total time {time.perf_counter() - began:.0f} s")
     return 0
