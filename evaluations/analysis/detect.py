@@ -8,6 +8,11 @@ How a series is judged (each step cites its method in its module):
    differences), its local scatter (the 21 nearest differences, for stretches that scatter
    more) and the sampling error given by ``n`` (binomial, for rates) or ``ci_low``/``ci_high``;
    clip isolated outliers (Hampel filter).
+   When the window holds a sure improvement (``_since_improvement``: the step scan on the
+   series turned upside down, p at most ``IMPROVEMENT_P``, its noise raised for the
+   autocorrelation of the residuals around its two levels), only the points since it are
+   judged: a regression that gives back part of an improvement is a fall from the improved
+   level, which a reference blending the levels before and after the improvement would hide.
 2. Has the level fallen? Two scans, each one-sided and Bonferroni-adjusted over the points it
    tried, with Student-t tails for the estimated noise:
    - a step: the mean of the points since a split against the ``reference`` points before it
@@ -58,6 +63,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+from scipy.special import stdtr
 
 from . import explain
 from .baseline import (
@@ -70,7 +76,7 @@ from .baseline import (
 )
 from .changepoint import Step, last_step, recent_drop
 from .fdr import Discovery, control_fdr
-from .noise import autocorrelation
+from .noise import autocorrelation, long_run_factor
 from .results import Degradation, SeriesAnalysis, Trend
 from .sensitivity import DEFAULT_SENSITIVITY, Sensitivity
 from .sensitivity import sensitivity as preset
@@ -97,6 +103,11 @@ SEQUENTIAL_MIN_AFTER = 1
 # correlated noise in short windows (chosen on the detection benchmark's tuning seed: fewer
 # false alarms on correlated noise leave the CUSUM more of alpha).
 FIT_BIAS = 14.0
+# A rise this sure (its p-value, the noise raised for the setting's assumed autocorrelation)
+# is a change of level the series has made: the tests judge only the points since it, so
+# that a regression giving back part of an improvement is judged against the improved level,
+# not against a blend of the levels before and after it. At least MIN_POINTS must follow it.
+IMPROVEMENT_P = 1e-6
 # How much weaker the evidence for a fall may grow before its open finding is let go: on the
 # detection benchmark's tuning seed, 4 times alpha merged a quarter of the false alarms'
 # episodes into the one before (168 to 125 at the same alpha), which left room for a larger
@@ -155,6 +166,7 @@ def analyse(
         ci_low=ci_low,
         ci_high=ci_high,
     )
+    series = _since_improvement(series, setting)
     judged = replace(setting, alpha=min(1.0, HOLD * setting.alpha)) if holding else setting
     fall = _Fall.find(series, judged)
     phi = autocorrelation(
@@ -187,6 +199,40 @@ def analyse(
         trend=fall.trend(series),
         noise=series.noise,
     )
+
+
+def _since_improvement(series: PreparedSeries, setting: Sensitivity) -> PreparedSeries:
+    """The window from its latest sure improvement on (``IMPROVEMENT_P``), or all of it: the
+    step scan (``last_step``) on the series turned upside down, its z judged with the noise
+    raised for the autocorrelation of the residuals around the two levels it found (as the
+    fall's tests are), so that the wander of correlated noise does not cut the window."""
+    rise = last_step(
+        -series.clean,
+        series.sigma,
+        dof=series.noise.dof,
+        min_after=MIN_POINTS,
+        min_before=STEP_MIN_BEFORE,
+        reference=setting.reference,
+        recent=setting.recent,
+        raw=-series.y,
+    )
+    if rise.candidates == 0:
+        return series
+    clean, split = series.clean, rise.index
+    residuals = np.concatenate(
+        [clean[:split] - clean[:split].mean(), clean[split:] - clean[split:].mean()]
+    )
+    phi = autocorrelation(
+        residuals,
+        setting.autocorrelation_z,
+        setting.assumed_autocorrelation,
+        fit_bias=FIT_BIAS,
+    )
+    # the scan's own p-value: whether the rise has lasted to the newest point does not matter
+    # (a rise given back since is a fall from the improved level, which the tests then find)
+    z = rise.z / long_run_factor(phi) if phi > 0 else rise.z
+    p_rise = float(stdtr(series.noise.dof, -z)) * rise.candidates
+    return series.since(split) if p_rise <= IMPROVEMENT_P else series
 
 
 def _not_analysed(points: int, reason: str) -> SeriesAnalysis:

@@ -38,6 +38,20 @@ class PreparedSeries:
         noise, sigma = allow_for(self.noise, self.point_sigma, self.sampling, phi)
         return replace(self, noise=noise, sigma=sigma)
 
+    def since(self, start: int) -> "PreparedSeries":
+        """The window from its point ``start`` on; each point keeps the noise estimated over the
+        whole window (more points, and a level shift costs that estimate one difference)."""
+        part = slice(start, None)
+        return replace(
+            self,
+            y=self.y[part],
+            clean=self.clean[part],
+            sigma=self.sigma[part],
+            offset=self.offset + start,
+            point_sigma=self.point_sigma[part],
+            sampling=self.sampling[part],
+        )
+
     def label(self, index: int) -> str:
         """The version label of a window index."""
         return self.labels[self.offset + index]
