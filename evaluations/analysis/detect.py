@@ -103,10 +103,11 @@ SEQUENTIAL_MIN_AFTER = 1
 # correlated noise in short windows (chosen on the detection benchmark's tuning seed: fewer
 # false alarms on correlated noise leave the CUSUM more of alpha).
 FIT_BIAS = 14.0
-# A rise this sure (its p-value, the noise raised for the setting's assumed autocorrelation)
-# is a change of level the series has made: the tests judge only the points since it, so
-# that a regression giving back part of an improvement is judged against the improved level,
-# not against a blend of the levels before and after it. At least MIN_POINTS must follow it.
+# A rise this sure (the step scan's p-value on the series turned upside down, its noise raised
+# for the autocorrelation around the two levels; ``_since_improvement``) is a change of level
+# the series has made: the tests judge only the points since it, so that a regression giving
+# back part of an improvement is judged against the improved level, not against a blend of
+# the levels before and after it. At least MIN_POINTS must follow it.
 IMPROVEMENT_P = 1e-6
 # How much weaker the evidence for a fall may grow before its open finding is let go: on the
 # detection benchmark's tuning seed, 4 times alpha merged a quarter of the false alarms'
