@@ -68,6 +68,7 @@ BENCH_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 NULLS = ("white", "t3", "outliers", "ar1", "hetero")
 CHANGES = ("step_1sigma", "step_2sigma", "drift_2sigma_50")
 DRIFT_BY = 33  # versions after its start by which a drift should be found
+TRADE_OFF_DRIFT_BY = (33, 35, 37, 40)  # the versions --trade-off gives a drift
 DETECTORS = ("ours", "otava", "pelt_bic", "cusum")
 TARGETS = {
     "white": 1.0,
@@ -240,9 +241,6 @@ def held_tallies(
             flags = held(values, -np.log(alpha), np.log(HOLD))
             tally.setdefault(scenario.name, Score()).add(case, flags)
     return tally
-
-
-TRADE_OFF_DRIFT_BY = (33, 35, 37, 40)
 
 
 def trade_off_table(

@@ -219,21 +219,23 @@ def _since_improvement(series: PreparedSeries, setting: Sensitivity) -> Prepared
     )
     if rise.candidates == 0:
         return series
-    clean, split = series.clean, rise.index
-    residuals = np.concatenate(
-        [clean[:split] - clean[:split].mean(), clean[split:] - clean[split:].mean()]
-    )
     phi = autocorrelation(
-        residuals,
+        _around_two_levels(series.clean, rise.index),
         setting.autocorrelation_z,
         setting.assumed_autocorrelation,
         fit_bias=FIT_BIAS,
     )
     # the scan's own p-value: whether the rise has lasted to the newest point does not matter
     # (a rise given back since is a fall from the improved level, which the tests then find)
-    z = rise.z / long_run_factor(phi) if phi > 0 else rise.z
-    p_rise = float(stdtr(series.noise.dof, -z)) * rise.candidates
-    return series.since(split) if p_rise <= IMPROVEMENT_P else series
+    p_rise = float(stdtr(series.noise.dof, -rise.z / long_run_factor(phi))) * rise.candidates
+    return series.since(rise.index) if p_rise <= IMPROVEMENT_P else series
+
+
+def _around_two_levels(clean: np.ndarray, split: int) -> np.ndarray:
+    """The points less the mean of their side of ``split`` (0 < split < size)."""
+    return np.concatenate(
+        [clean[:split] - clean[:split].mean(), clean[split:] - clean[split:].mean()]
+    )
 
 
 def _not_analysed(points: int, reason: str) -> SeriesAnalysis:
@@ -309,11 +311,10 @@ class _Fall:
         the more evidence), or a level that starts falling at the onset."""
         clean, index = series.clean, np.arange(series.size, dtype=float)
         split = min(max(1, self.step.index), series.size - 1)
-        levels = np.where(index < split, clean[:split].mean(), clean[split:].mean())
         hinge = np.maximum(0.0, index - self.onset.start)
         design = np.column_stack([np.ones(series.size), hinge])
         line = design @ np.linalg.lstsq(design, clean, rcond=None)[0]
-        fits = [clean - levels, clean - line]
+        fits = [_around_two_levels(clean, split), clean - line]
         return min(fits, key=lambda residuals: float(np.dot(residuals, residuals)))
 
     def level(self, series: PreparedSeries) -> Level:

@@ -16,22 +16,13 @@ from evaluations.analysis.noise import (
 )
 from evaluations.analysis.sensitivity import BALANCED, sensitivity
 
-from .factories import noisy, with_step
+from .factories import ar1, noisy, with_step
 
 SEEDS = range(20)
 # the same analysis with the allowance for autocorrelation switched off
 UNCORRECTED = replace(
     sensitivity(BALANCED), autocorrelation_z=float("inf"), assumed_autocorrelation=0.0
 )
-
-
-def ar1(size: int, *, seed: int, phi: float = 0.5, sigma: float = 0.004) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    values = np.empty(size)
-    values[0] = rng.standard_normal()
-    for index in range(1, size):
-        values[index] = phi * values[index - 1] + np.sqrt(1 - phi**2) * rng.standard_normal()
-    return 0.9 + sigma * values
 
 
 def falls(values, setting=None) -> list[str]:

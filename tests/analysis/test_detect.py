@@ -6,7 +6,7 @@ import pytest
 from evaluations.analysis.detect import HOLD, MIN_POINTS, analyse
 from evaluations.analysis.sensitivity import BALANCED, sensitivity
 
-from .factories import labels, noisy, with_drift, with_step
+from .factories import ar1, labels, noisy, with_drift, with_step
 
 
 def test_improvements_are_not_findings():
@@ -245,15 +245,6 @@ def test_a_held_fall_is_reported_until_its_p_value_passes_hold_times_alpha():
     assert judged(0.0005, True) == (very_weak[0], [])
 
 
-def _ar1(size: int, seed: int, phi: float = 0.5) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    values = np.empty(size)
-    values[0] = rng.standard_normal()
-    for index in range(1, size):
-        values[index] = phi * values[index - 1] + np.sqrt(1 - phi**2) * rng.standard_normal()
-    return 0.9 + 0.004 * values
-
-
 def test_a_regression_giving_back_part_of_an_improvement_is_found_where_it_began():
     # 3 sigma better from version 40, then 1.5 sigma of it lost at version 120: still above
     # the level before the improvement, so against every point before it the fall is hidden
@@ -277,7 +268,7 @@ def test_the_window_is_cut_at_an_improvement_only_when_the_series_has_one(kind):
     # no change: white noise is not cut, nor the wander of AR(1) noise (measured: none of 100
     # each); a 3 sigma improvement is, and stays no finding
     unchanged = [
-        noisy(150, seed=700 + s) if kind == "white" else _ar1(150, 700 + s) for s in range(100)
+        noisy(150, seed=700 + s) if kind == "white" else ar1(150, seed=700 + s) for s in range(100)
     ]
     cut = sum(analyse(v, direction="higher_is_better").window_start > 0 for v in unchanged)
     assert cut <= 2
